@@ -1,0 +1,101 @@
+"""The error taxonomy: normalized codes that every adapter maps its failures onto.
+
+Users see the message for a code (see ``bot/texts.py``), never the provider's raw error; operators
+see both in the job record and the logs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Normalized error codes (DESIGN.md, "Error taxonomy")."""
+
+    INVALID_INPUT = "invalid_input"
+    MODERATION_REJECTED = "moderation_rejected"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_ERROR = "provider_error"
+    TIMEOUT = "timeout"
+    DOWNLOAD_FAILED = "download_failed"
+    UPLOAD_FAILED = "upload_failed"
+    DELIVERY_FAILED = "delivery_failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a failure with this code is worth another attempt."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        ErrorCode.DOWNLOAD_FAILED,
+        ErrorCode.UPLOAD_FAILED,
+        ErrorCode.DELIVERY_FAILED,
+    }
+)
+
+
+class ReelayError(Exception):
+    """Base of every error Reelay raises on purpose."""
+
+
+class ConfigError(ReelayError):
+    """A setting is missing or invalid; ``key`` names it (``telegram.token``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class JobError(ReelayError):
+    """A failure with a normalized code, raised by adapters and the delivery pipeline.
+
+    ``raw`` keeps the provider's own words for operators (truncated, never shown to users);
+    ``retry_after`` is the provider's hint in seconds when it gave one (HTTP 429).
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        raw: str = "",
+        *,
+        retry_after: float | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(f"{code.value}: {raw}" if raw else code.value)
+        self.code = code
+        self.raw = raw[:2000]
+        self.retry_after = retry_after
+        # False when the request certainly never reached the provider (connect error): a submit
+        # that failed this way is safe to repeat; one that may have arrived is not.
+        self.request_sent = request_sent
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another attempt may succeed."""
+        return self.code.retryable
+
+
+class InvalidTransition(ReelayError):
+    """A state change the transition table does not allow, or that lost a race."""
+
+    def __init__(self, job_id: str, current: str | None, target: str) -> None:
+        super().__init__(f"job {job_id}: cannot move from {current} to {target}")
+        self.job_id = job_id
+        self.current = current
+        self.target = target
+
+
+class JobNotFound(ReelayError):
+    """No job with this id exists (or it expired)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id

@@ -1,0 +1,229 @@
+"""The job: the product contract, its states and the transitions allowed between them."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from poller.errors import ErrorCode
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life (DESIGN.md, "The job")."""
+
+    QUEUED = "queued"  # recorded, not yet handed to the provider
+    VALIDATING = "validating"  # being submitted to the provider
+    RUNNING = "running"  # the provider has a task id; we poll it
+    DELAYED = "delayed"  # polling attempts ran out; the slower sweeper checks it
+    DELIVERING = "delivering"  # the provider finished; download, upload, send
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """No transition leaves a terminal state."""
+        return self in TERMINAL_STATES
+
+    @property
+    def pollable(self) -> bool:
+        """The provider is working on it: a poll can tell us more."""
+        return self in (JobStatus.RUNNING, JobStatus.DELAYED)
+
+
+TERMINAL_STATES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+ACTIVE_STATES = frozenset(set(JobStatus) - TERMINAL_STATES)
+
+# target -> the states it may be reached from. Checked atomically by the job store (compare-and-set),
+# so two processes can never both deliver, fail or cancel one job.
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.VALIDATING}),  # a submit that surely never arrived
+    JobStatus.VALIDATING: frozenset({JobStatus.QUEUED}),
+    JobStatus.RUNNING: frozenset({JobStatus.VALIDATING}),
+    JobStatus.DELAYED: frozenset({JobStatus.RUNNING}),
+    JobStatus.DELIVERING: frozenset({JobStatus.RUNNING, JobStatus.DELAYED}),
+    JobStatus.SUCCEEDED: frozenset({JobStatus.DELIVERING}),
+    JobStatus.FAILED: frozenset(ACTIVE_STATES),
+    JobStatus.CANCELLED: frozenset(ACTIVE_STATES - {JobStatus.DELIVERING}),
+}
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    """Whether the table allows ``current -> target``."""
+    return current in ALLOWED_TRANSITIONS[target]
+
+
+def new_job_id() -> str:
+    """A short, URL-safe, unguessable id (11 characters; fits callback data with room to spare)."""
+    return secrets.token_urlsafe(8)
+
+
+class AspectRatio(StrEnum):
+    """The aspect ratios a user can pick."""
+
+    LANDSCAPE = "16:9"
+    PORTRAIT = "9:16"
+    SQUARE = "1:1"
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What the user asked for besides the prompt."""
+
+    aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
+    duration_s: int = 8
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOutput:
+    """The delivered video: where it is stored and what it is."""
+
+    storage_key: str
+    url: str
+    size_bytes: int
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A request for one video, as stored in Redis (one hash per job)."""
+
+    id: str
+    user_id: int
+    chat_id: int
+    model: str
+    prompt: str
+    options: JobOptions = field(default_factory=JobOptions)
+    provider: str = ""
+    provider_task_id: str | None = None
+    parent_id: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    attempts: int = 0
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    # Unix time of each transition, keyed by status value ("running" -> 1700000000.0).
+    transitions: dict[str, float] = field(default_factory=dict)
+    next_poll_at: float | None = None
+    cost: int = 0
+    billing_state: str = "none"
+    output: VideoOutput | None = None
+    error_code: ErrorCode | None = None
+    error_raw: str | None = None
+    late: bool = False
+    # The notifier's opaque handle on the delivered preview (for Telegram: "chat_id:message_id:file_id").
+    delivered_ref: str | None = None
+    published: bool = False
+
+    @property
+    def is_extension(self) -> bool:
+        """Whether this job extends an earlier video (the Extend button)."""
+        return self.parent_id is not None
+
+    def elapsed_s(self, now: float | None = None) -> float:
+        """Seconds from creation to the last transition (or to ``now`` while active)."""
+        end = self.updated_at if self.status.terminal else (now or time.time())
+        return max(0.0, end - self.created_at)
+
+    def replace(self, **changes: Any) -> Job:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    # Flat string mapping: how the job lives in a Redis hash. Kept next to the model so every
+    # store reads and writes the same field names.
+    def to_fields(self) -> dict[str, str]:
+        """The job as a flat ``{field: str}`` mapping (``None`` fields are left out)."""
+        raw: dict[str, Any] = {
+            "id": self.id,
+            "user_id": self.user_id,
+            "chat_id": self.chat_id,
+            "model": self.model,
+            "prompt": self.prompt,
+            "aspect_ratio": self.options.aspect_ratio.value,
+            "duration_s": self.options.duration_s,
+            "image_url": self.options.image_url,
+            "provider": self.provider,
+            "provider_task_id": self.provider_task_id,
+            "parent_id": self.parent_id,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "next_poll_at": self.next_poll_at,
+            "cost": self.cost,
+            "billing_state": self.billing_state,
+            "error_code": self.error_code.value if self.error_code else None,
+            "error_raw": self.error_raw,
+            "late": int(self.late),
+            "delivered_ref": self.delivered_ref,
+            "published": int(self.published),
+        }
+        for status, at in self.transitions.items():
+            raw[f"at_{status}"] = at
+        if self.output is not None:
+            raw.update(
+                output_key=self.output.storage_key,
+                output_url=self.output.url,
+                output_size=self.output.size_bytes,
+                output_duration=self.output.duration_s,
+                output_width=self.output.width,
+                output_height=self.output.height,
+            )
+        return {k: str(v) for k, v in raw.items() if v is not None}
+
+    @classmethod
+    def from_fields(cls, data: dict[str, str]) -> Job:
+        """Rebuild a job from :meth:`to_fields` output (unknown fields are ignored)."""
+        output = None
+        if data.get("output_key"):
+            output = VideoOutput(
+                storage_key=data["output_key"],
+                url=data.get("output_url", ""),
+                size_bytes=int(data.get("output_size", "0")),
+                duration_s=_opt_float(data.get("output_duration")),
+                width=_opt_int(data.get("output_width")),
+                height=_opt_int(data.get("output_height")),
+            )
+        return cls(
+            id=data["id"],
+            user_id=int(data["user_id"]),
+            chat_id=int(data["chat_id"]),
+            model=data["model"],
+            prompt=data.get("prompt", ""),
+            options=JobOptions(
+                aspect_ratio=AspectRatio(data.get("aspect_ratio", AspectRatio.LANDSCAPE.value)),
+                duration_s=int(data.get("duration_s", "8")),
+                image_url=data.get("image_url"),
+            ),
+            provider=data.get("provider", ""),
+            provider_task_id=data.get("provider_task_id"),
+            parent_id=data.get("parent_id"),
+            status=JobStatus(data["status"]),
+            attempts=int(data.get("attempts", "0")),
+            created_at=float(data["created_at"]),
+            updated_at=float(data.get("updated_at", data["created_at"])),
+            transitions={k[3:]: float(v) for k, v in data.items() if k.startswith("at_")},
+            next_poll_at=_opt_float(data.get("next_poll_at")),
+            cost=int(data.get("cost", "0")),
+            billing_state=data.get("billing_state", "none"),
+            output=output,
+            error_code=ErrorCode(data["error_code"]) if data.get("error_code") else None,
+            error_raw=data.get("error_raw"),
+            late=data.get("late") == "1",
+            delivered_ref=data.get("delivered_ref"),
+            published=data.get("published") == "1",
+        )
+
+
+def _opt_float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+def _opt_int(value: str | None) -> int | None:
+    return int(float(value)) if value not in (None, "") else None

@@ -1,0 +1,233 @@
+"""The ports: what the engine needs from the outside world, as protocols.
+
+Adapters in ``providers/``, ``storage/`` and ``bot/`` implement them; the composition root
+(``bot/app.py``) wires real adapters, tests wire stand-ins. Nothing here knows Telegram, KIE or S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from poller.errors import JobError
+from poller.jobs import Job, JobOptions, JobStatus, VideoOutput
+
+# --------------------------------------------------------------------------- providers
+
+
+class TaskState(StrEnum):
+    """What a provider says about a task, once its answer is parsed."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """One generation request, in provider-neutral terms."""
+
+    model: str
+    prompt: str
+    options: JobOptions = field(default_factory=JobOptions)
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """A parsed status answer. ``error`` is set when ``state`` is FAILED."""
+
+    state: TaskState
+    video_url: str | None = None
+    error: JobError | None = None
+    progress: float | None = None
+    parser: str = ""  # which format parser recognised the answer (for logs)
+
+
+@runtime_checkable
+class VideoProvider(Protocol):
+    """One provider API (KIE Veo, KIE Market, fal …). Methods raise :class:`JobError` only."""
+
+    name: str
+
+    def supports(self, model: str) -> bool:
+        """Whether this adapter serves ``model``."""
+        ...
+
+    def supports_extend(self, model: str) -> bool:
+        """Whether a finished video of ``model`` can be extended."""
+        ...
+
+    async def submit(self, request: SubmitRequest) -> str:
+        """Start a task; return the provider's task id."""
+        ...
+
+    async def poll(self, task_id: str) -> PollResult:
+        """Ask how a task is doing. Malformed answers raise a retryable :class:`JobError`."""
+        ...
+
+    async def extend(self, parent_task_id: str, prompt: str, model: str, callback_url: str | None) -> str:
+        """Continue a finished video; return the new task id."""
+        ...
+
+    def normalize_error(self, http_status: int | None, payload: object) -> JobError:
+        """Map an HTTP status and/or a provider error body onto the error taxonomy."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class VideoDownloader(Protocol):
+    """Streams a finished video from the provider's URL."""
+
+    def open(self, url: str) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """Yield the body in chunks; raise ``JobError(DOWNLOAD_FAILED)`` on failure or oversize."""
+        ...
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What delivery needs to reach the user again, stored under the job at creation."""
+
+    chat_id: int
+    user_id: int
+    status_message_id: int | None = None
+    language: str = "en"
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+class JobStore(Protocol):
+    """The source of truth for jobs. Every status change is a checked compare-and-set."""
+
+    async def create(self, job: Job, session: Session) -> None:
+        """Store a new job and its session, and index it (active, per user)."""
+        ...
+
+    async def get(self, job_id: str) -> Job:
+        """Load a job; raise :class:`JobNotFound`."""
+        ...
+
+    async def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        *,
+        expected: frozenset[JobStatus] | None = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> Job:
+        """Move a job to ``target`` if the table (and ``expected``, when given) allows it from its
+        current status, setting ``fields`` in the same atomic step. Raise :class:`InvalidTransition`."""
+        ...
+
+    async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
+        """Count one poll attempt and note when the next is due; return the new count."""
+        ...
+
+    async def update_fields(self, job_id: str, fields: Mapping[str, str]) -> None:
+        """Set non-status fields (never ``status``) on an existing job."""
+        ...
+
+    async def claim(self, job_id: str, effect: str) -> bool:
+        """Claim a one-time side effect (``"send"``, ``"publish"``…). True for the first caller only."""
+        ...
+
+    async def active_job_ids(self) -> list[str]:
+        """Ids of every job not yet in a terminal state."""
+        ...
+
+    async def jobs_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
+        """The user's most recent jobs, newest first."""
+        ...
+
+
+class SessionStore(Protocol):
+    """The user's session, kept under the job while it runs and removed when it ends."""
+
+    async def get(self, job_id: str) -> Session | None:
+        """The session, or None once cleaned up."""
+        ...
+
+    async def set_status_message(self, job_id: str, message_id: int) -> None:
+        """Remember the message that shows the job's status."""
+        ...
+
+    async def delete(self, job_id: str) -> None:
+        """Drop the session (the job itself stays, with a TTL)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """An object written to the blob store."""
+
+    key: str
+    size_bytes: int
+
+
+class BlobStore(Protocol):
+    """Where finished videos are kept (S3, or local disk)."""
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredBlob:
+        """Write a stream with flat memory; return what was stored."""
+        ...
+
+    async def url_for(self, key: str, expires_s: int) -> str:
+        """A link the user can open (time-limited where the store supports it)."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove an object (missing objects are not an error)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What probing a video file tells."""
+
+    duration_s: float | None
+    width: int | None
+    height: int | None
+
+
+class MediaProbe(Protocol):
+    """Reads duration and resolution from a video file."""
+
+    async def probe(self, path: Path) -> MediaInfo:
+        """Probe a local file; unknown values are None, never an exception."""
+        ...
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True, slots=True)
+class LocalVideo:
+    """A finished video on local disk, ready to hand to the user."""
+
+    path: Path
+    output: VideoOutput
+
+
+class Notifier(Protocol):
+    """Tells the user what happened (Telegram in production)."""
+
+    async def job_progress(self, job: Job, session: Session) -> None:
+        """The job changed state (running, delayed): update the status message."""
+        ...
+
+    async def deliver(self, job: Job, session: Session, video: LocalVideo) -> str:
+        """Send the finished video; return an opaque reference to what was sent."""
+        ...
+
+    async def job_ended(self, job: Job, session: Session) -> None:
+        """The job failed or was cancelled: say so once, in the user's words."""
+        ...
