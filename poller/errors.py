@@ -68,6 +68,7 @@ class JobError(ReelayError):
         *,
         retry_after: float | None = None,
         request_sent: bool = True,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(f"{code.value}: {raw}" if raw else code.value)
         self.code = code
@@ -76,6 +77,9 @@ class JobError(ReelayError):
         # False when the request certainly never reached the provider (connect error): a submit
         # that failed this way is safe to repeat; one that may have arrived is not.
         self.request_sent = request_sent
+        # True when the request may have been acted on but no answer came back (a timeout after
+        # sending): the one case where repeating a submit could create, and charge, a second task.
+        self.outcome_unknown = outcome_unknown
 
     @property
     def retryable(self) -> bool:

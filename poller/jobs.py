@@ -90,6 +90,32 @@ class VideoOutput:
     width: int | None = None
     height: int | None = None
 
+    def to_fields(self) -> dict[str, str]:
+        """The output as job-hash fields (``output_*``)."""
+        raw = {
+            "output_key": self.storage_key,
+            "output_url": self.url,
+            "output_size": self.size_bytes,
+            "output_duration": self.duration_s,
+            "output_width": self.width,
+            "output_height": self.height,
+        }
+        return {k: str(v) for k, v in raw.items() if v is not None}
+
+    @classmethod
+    def from_fields(cls, data: dict[str, str]) -> VideoOutput | None:
+        """Rebuild from job-hash fields; None when no output was recorded."""
+        if not data.get("output_key"):
+            return None
+        return cls(
+            storage_key=data["output_key"],
+            url=data.get("output_url", ""),
+            size_bytes=int(data.get("output_size", "0")),
+            duration_s=_opt_float(data.get("output_duration")),
+            width=_opt_int(data.get("output_width")),
+            height=_opt_int(data.get("output_height")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -120,6 +146,9 @@ class Job:
     # The notifier's opaque handle on the delivered preview (for Telegram: "chat_id:message_id:file_id").
     delivered_ref: str | None = None
     published: bool = False
+    # The provider's video URL, kept from the successful poll so delivery can resume after a restart.
+    result_url: str | None = None
+    delivery_attempts: int = 0
 
     @property
     def is_extension(self) -> bool:
@@ -163,33 +192,19 @@ class Job:
             "late": int(self.late),
             "delivered_ref": self.delivered_ref,
             "published": int(self.published),
+            "result_url": self.result_url,
+            "delivery_attempts": self.delivery_attempts,
         }
         for status, at in self.transitions.items():
             raw[f"at_{status}"] = at
+        fields = {k: str(v) for k, v in raw.items() if v is not None}
         if self.output is not None:
-            raw.update(
-                output_key=self.output.storage_key,
-                output_url=self.output.url,
-                output_size=self.output.size_bytes,
-                output_duration=self.output.duration_s,
-                output_width=self.output.width,
-                output_height=self.output.height,
-            )
-        return {k: str(v) for k, v in raw.items() if v is not None}
+            fields.update(self.output.to_fields())
+        return fields
 
     @classmethod
     def from_fields(cls, data: dict[str, str]) -> Job:
         """Rebuild a job from :meth:`to_fields` output (unknown fields are ignored)."""
-        output = None
-        if data.get("output_key"):
-            output = VideoOutput(
-                storage_key=data["output_key"],
-                url=data.get("output_url", ""),
-                size_bytes=int(data.get("output_size", "0")),
-                duration_s=_opt_float(data.get("output_duration")),
-                width=_opt_int(data.get("output_width")),
-                height=_opt_int(data.get("output_height")),
-            )
         return cls(
             id=data["id"],
             user_id=int(data["user_id"]),
@@ -212,12 +227,14 @@ class Job:
             next_poll_at=_opt_float(data.get("next_poll_at")),
             cost=int(data.get("cost", "0")),
             billing_state=data.get("billing_state", "none"),
-            output=output,
+            output=VideoOutput.from_fields(data),
             error_code=ErrorCode(data["error_code"]) if data.get("error_code") else None,
             error_raw=data.get("error_raw"),
             late=data.get("late") == "1",
             delivered_ref=data.get("delivered_ref"),
             published=data.get("published") == "1",
+            result_url=data.get("result_url"),
+            delivery_attempts=int(data.get("delivery_attempts", "0")),
         )
 
 

@@ -83,6 +83,14 @@ class VideoProvider(Protocol):
         ...
 
 
+class ProviderLookup(Protocol):
+    """Finds the adapter that serves a model."""
+
+    def for_model(self, model: str) -> VideoProvider:
+        """The provider for ``model``; raise ``JobError(INVALID_INPUT)`` when none serves it."""
+        ...
+
+
 class VideoDownloader(Protocol):
     """Streams a finished video from the provider's URL."""
 
@@ -140,8 +148,16 @@ class JobStore(Protocol):
         """Claim a one-time side effect (``"send"``, ``"publish"``…). True for the first caller only."""
         ...
 
+    async def release(self, job_id: str, effect: str) -> None:
+        """Give a claim back after the effect certainly did not happen (so a retry may do it)."""
+        ...
+
     async def active_job_ids(self) -> list[str]:
         """Ids of every job not yet in a terminal state."""
+        ...
+
+    async def delayed_job_ids(self) -> list[str]:
+        """Ids of the jobs in ``delayed`` (for the slower sweeper)."""
         ...
 
     async def jobs_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
@@ -224,8 +240,10 @@ class Notifier(Protocol):
         """The job changed state (running, delayed): update the status message."""
         ...
 
-    async def deliver(self, job: Job, session: Session, video: LocalVideo) -> str:
-        """Send the finished video; return an opaque reference to what was sent."""
+    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
+        """Send the finished video (or, with ``link_only``, just its link); return a reference to what was sent.
+
+        Raise ``JobError(DELIVERY_FAILED)``, with ``outcome_unknown`` when the message may have arrived."""
         ...
 
     async def job_ended(self, job: Job, session: Session) -> None:

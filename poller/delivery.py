@@ -1,0 +1,149 @@
+"""The delivery pipeline: stream the finished video down, store it, probe it, and send it once.
+
+One download feeds both the blob store (multipart upload) and a temporary file (for probing and for the
+chat upload), so memory stays flat however large the video is. The ``send`` side effect is claimed in
+Redis before it happens, so a retry or a second process can never send the same video twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+import structlog
+
+from poller.errors import ErrorCode, JobError
+from poller.jobs import Job, JobStatus, VideoOutput
+from poller.ports import BlobStore, JobStore, LocalVideo, MediaProbe, Notifier, Session, SessionStore, VideoDownloader
+
+log = structlog.get_logger(__name__)
+
+SEND_EFFECT = "send"
+
+
+class DeliveryPipeline:
+    """Turns a job in ``delivering`` into a video in the user's chat and a ``succeeded`` job."""
+
+    def __init__(
+        self,
+        *,
+        jobs: JobStore,
+        sessions: SessionStore,
+        downloader: VideoDownloader,
+        blobs: BlobStore,
+        probe: MediaProbe,
+        notifier: Notifier,
+        key_prefix: str = "videos/",
+        link_ttl_s: int = 7 * 86400,
+        temp_dir: Path | None = None,
+    ) -> None:
+        self._jobs = jobs
+        self._sessions = sessions
+        self._downloader = downloader
+        self._blobs = blobs
+        self._probe = probe
+        self._notifier = notifier
+        self._key_prefix = key_prefix
+        self._link_ttl_s = link_ttl_s
+        self._temp_dir = temp_dir
+
+    async def deliver(self, job: Job) -> Job:
+        """Run the remaining delivery steps of ``job``; raise :class:`JobError` for a retry."""
+        if job.result_url is None:
+            raise JobError(ErrorCode.DOWNLOAD_FAILED, "no result URL recorded")
+        session = await self._sessions.get(job.id) or Session(chat_id=job.chat_id, user_id=job.user_id)
+        if job.delivered_ref is None:
+            with tempfile.TemporaryDirectory(prefix="reelay-", dir=self._temp_dir) as tmp:
+                path = Path(tmp) / f"{job.id}.mp4"
+                output = await self._fetch(job, path)
+                job = job.replace(output=output)
+                ref = await self._send_once(job, session, LocalVideo(path=path, output=output))
+                job = job.replace(delivered_ref=ref)
+        job = await self._jobs.transition(
+            job.id,
+            JobStatus.SUCCEEDED,
+            expected=frozenset({JobStatus.DELIVERING}),
+            fields={"delivered_ref": job.delivered_ref or ""},
+        )
+        await self._sessions.delete(job.id)
+        self.log_completion(job)
+        return job
+
+    async def _fetch(self, job: Job, path: Path) -> VideoOutput:
+        """Download to ``path``; upload to the blob store too unless an earlier attempt already did."""
+        assert job.result_url is not None
+        key = f"{self._key_prefix}{job.id}.mp4"
+        with path.open("wb") as file:
+            async with self._downloader.open(job.result_url) as chunks:
+                teed = _tee_to_file(chunks, file)
+                if job.output is None:
+                    stored = await self._blobs.put_stream(key, teed, "video/mp4")
+                    size = stored.size_bytes
+                else:
+                    size = 0
+                    async for chunk in teed:
+                        size += len(chunk)
+        info = await self._probe.probe(path)
+        url = await self._blobs.url_for(key, self._link_ttl_s)
+        output = VideoOutput(
+            storage_key=key,
+            url=url,
+            size_bytes=size,
+            duration_s=info.duration_s,
+            width=info.width,
+            height=info.height,
+        )
+        await self._jobs.update_fields(job.id, output.to_fields())
+        log.info("job.stored", key=key, size_bytes=size, duration_s=info.duration_s)
+        return output
+
+    async def _send_once(self, job: Job, session: Session, video: LocalVideo) -> str:
+        if not await self._jobs.claim(job.id, SEND_EFFECT):
+            # An earlier attempt claimed the send and never recorded its result (it crashed, or the
+            # send timed out). The video may already be in the chat: send the link, never the video again.
+            log.error("delivery.outcome_unknown_sending_link")
+            ref = await self._notifier.deliver(job, session, video, link_only=True)
+        else:
+            try:
+                ref = await self._notifier.deliver(job, session, video)
+            except JobError as exc:
+                if not exc.outcome_unknown:
+                    await self._jobs.release(job.id, SEND_EFFECT)  # certainly not sent: a retry may send
+                raise
+        await self._jobs.update_fields(job.id, {"delivered_ref": ref})
+        return ref
+
+    def log_completion(self, job: Job) -> None:
+        """The one completion record per job (status, attempts, time, video facts)."""
+        out = job.output
+        log.info(
+            "job.completed",
+            job_id=job.id,
+            user_id=job.user_id,
+            model=job.model,
+            task_id=job.provider_task_id,
+            status=job.status.value,
+            error=job.error_code.value if job.error_code else None,
+            attempts=job.attempts,
+            total_s=round(job.elapsed_s(), 1),
+            video_url=_without_query(out.url) if out else None,
+            duration_s=out.duration_s if out else None,
+            resolution=f"{out.width}x{out.height}" if out and out.width and out.height else None,
+            size_bytes=out.size_bytes if out else None,
+            late=job.late,
+        )
+
+
+async def _tee_to_file(chunks: AsyncIterable[bytes], file: BinaryIO) -> AsyncIterator[bytes]:
+    """Pass chunks through while writing each to ``file`` (off the event loop)."""
+    async for chunk in chunks:
+        await asyncio.to_thread(file.write, chunk)
+        yield chunk
+
+
+def _without_query(url: str) -> str:
+    # Presigned URLs carry credentials-derived signatures in the query: keep them out of logs.
+    return url.split("?", 1)[0]
