@@ -31,7 +31,6 @@ class TelegramSettings(_Section):
     api_file_url: str | None = None  # derived from api_base_url when unset
     publish_channel_id: int | str | None = None
     upload_limit_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
-    status_edit_min_interval_s: float = Field(default=3.0, ge=0)
 
     @property
     def file_url(self) -> str:

@@ -120,8 +120,8 @@ class Engine:
         """Cancel an active job; raise :class:`InvalidTransition` when it can no longer be cancelled."""
         job = await self._jobs.transition(job_id, JobStatus.CANCELLED, fields={"error_code": ErrorCode.CANCELLED})
         self._unschedule(job_id)
-        await self._sessions.delete(job_id)
         log.info("job.cancelled", job_id=job_id)
+        await self._end(job)
         return job
 
     # ------------------------------------------------------------------ scheduling
@@ -309,6 +309,10 @@ class Engine:
         )
         self._unschedule(job.id)
         log.warning("job.failed", error=code, raw=raw[:300])
+        await self._end(job)
+
+    async def _end(self, job: Job) -> None:
+        """After a job failed or was cancelled: tell the user once, drop the session, log the record."""
         session = await self._sessions.get(job.id)
         if session is not None:
             await self._safely(self._notifier.job_ended(job, session))

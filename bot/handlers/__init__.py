@@ -1,0 +1,19 @@
+"""Telegram handlers, grouped by feature, registered in :func:`bot.handlers.register`."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from bot.handlers.buttons import ButtonHandlers
+from bot.handlers.generate import GenerateHandlers
+from bot.handlers.settings import SettingsHandlers
+from bot.handlers.status import StatusHandlers
+from bot.services import Services
+
+
+def register(application: Application, services: Services) -> None:  # type: ignore[type-arg]
+    """Attach every handler to ``application`` (order matters: commands before plain text)."""
+    StatusHandlers(services).register(application)
+    SettingsHandlers(services).register(application)
+    ButtonHandlers(services).register(application)
+    GenerateHandlers(services).register(application)

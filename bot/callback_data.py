@@ -1,0 +1,53 @@
+"""Callback data: what an inline button carries, encoded in Telegram's 64 bytes and parsed in one place.
+
+Button data is user-controlled input (a modified client can send anything), so parsing is strict and
+every handler re-checks ownership against the job in Redis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_CALLBACK_BYTES = 64
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{6,32}$")
+
+
+class Action(StrEnum):
+    """What a button does."""
+
+    PUBLISH = "pub"
+    EXTEND = "ext"
+    CANCEL = "can"
+    SETTINGS = "set"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonData:
+    """A parsed button press: the action and its argument (a job id, or a settings choice)."""
+
+    action: Action
+    arg: str = ""
+
+    def encode(self) -> str:
+        """The string to put in ``callback_data``; refuses anything over 64 bytes."""
+        data = f"{self.action.value}:{self.arg}" if self.arg else self.action.value
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+        return data
+
+
+def parse(data: str | None) -> ButtonData | None:
+    """Parse callback data; None for anything we did not produce."""
+    if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
+        return None
+    head, _, arg = data.partition(":")
+    try:
+        action = Action(head)
+    except ValueError:
+        return None
+    if action in (Action.PUBLISH, Action.EXTEND, Action.CANCEL) and not _JOB_ID.match(arg):
+        return None
+    return ButtonData(action, arg)

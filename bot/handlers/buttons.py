@@ -1,0 +1,121 @@
+"""The buttons on a job's messages: Publish, Extend, Cancel (and the inert "done" mark)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+
+from bot import keyboards, texts
+from bot.callback_data import Action, parse
+from bot.delivery_ref import DeliveryRef
+from bot.handlers.generate import PENDING_EXTEND
+from bot.services import Services
+from poller.errors import InvalidTransition, JobNotFound
+from poller.jobs import Job, JobStatus
+from providers.catalog import get_model
+
+log = structlog.get_logger(__name__)
+
+PUBLISH_EFFECT = "publish"
+
+
+class ButtonHandlers:
+    """Every press is checked: data we produced, a job that exists, pressed by its owner."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Attach the handler for job buttons (settings buttons have their own)."""
+        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^(pub|ext|can|noop)(:|$)"))
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Route a press to its action after the checks."""
+        query = update.callback_query
+        if query is None:
+            return
+        data = parse(query.data)
+        if data is None:
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        if data.action is Action.NOOP:
+            await query.answer()
+            return
+        try:
+            job = await self._s.jobs.get(data.arg)
+        except JobNotFound:
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        if job.user_id != query.from_user.id:
+            log.warning("button.not_owner", job_id=job.id, presser_id=query.from_user.id)
+            await query.answer(texts.NOT_YOURS, show_alert=True)
+            return
+        if data.action is Action.PUBLISH:
+            await self._publish(query, job, context)
+        elif data.action is Action.EXTEND:
+            await self._ask_extension(query, job, context)
+        elif data.action is Action.CANCEL:
+            await self._cancel(query, job)
+
+    async def _publish(self, query: CallbackQuery, job: Job, context: ContextTypes.DEFAULT_TYPE) -> None:
+        channel = self._s.settings.telegram.publish_channel_id
+        if channel is None:
+            await query.answer(texts.PUBLISH_UNAVAILABLE, show_alert=True)
+            return
+        if job.status is not JobStatus.SUCCEEDED or not job.delivered_ref:
+            await query.answer(texts.NOT_READY)
+            return
+        if job.published or not await self._s.jobs.claim(job.id, PUBLISH_EFFECT):
+            await query.answer(texts.PUBLISH_ALREADY)
+            await self._mark_published(query, job)
+            return
+        ref = DeliveryRef.decode(job.delivered_ref)
+        caption = texts.caption(get_model(job.model).label, job.output.duration_s if job.output else None)
+        try:
+            if ref.file_id:
+                # Reuse the preview's file_id: Telegram serves the same file, no second upload.
+                await context.bot.send_video(channel, video=ref.file_id, caption=caption)
+            else:
+                await context.bot.copy_message(channel, from_chat_id=ref.chat_id, message_id=ref.message_id)
+        except TelegramError as exc:
+            await self._s.jobs.release(job.id, PUBLISH_EFFECT)
+            log.warning("publish.failed", job_id=job.id, error=str(exc))
+            await query.answer(texts.PUBLISH_FAILED, show_alert=True)
+            return
+        await self._s.jobs.update_fields(job.id, {"published": "1"})
+        log.info("job.published", job_id=job.id, channel=str(channel))
+        await query.answer(texts.PUBLISH_DONE)
+        await self._mark_published(query, job)
+
+    async def _mark_published(self, query: CallbackQuery, job: Job) -> None:
+        markup = keyboards.preview(job.id, extendable=get_model(job.model).extendable, published=True)
+        try:
+            await query.edit_message_reply_markup(markup)
+        except TelegramError:
+            pass  # already marked ("message is not modified"): nothing to do
+
+    async def _ask_extension(self, query: CallbackQuery, job: Job, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not get_model(job.model).extendable:
+            await query.answer(texts.EXTEND_NOT_SUPPORTED, show_alert=True)
+            return
+        if job.status is not JobStatus.SUCCEEDED:
+            await query.answer(texts.NOT_READY)
+            return
+        await query.answer()
+        chat_id = query.message.chat.id if query.message else job.chat_id
+        question = await context.bot.send_message(chat_id, texts.EXTEND_ASK, reply_markup=keyboards.extend_prompt())
+        if context.user_data is not None:
+            context.user_data[PENDING_EXTEND] = {"message_id": question.message_id, "job_id": job.id}
+
+    async def _cancel(self, query: CallbackQuery, job: Job) -> None:
+        try:
+            await self._s.engine.cancel(job.id)
+        except InvalidTransition:
+            text = texts.CANNOT_CANCEL if job.status is JobStatus.DELIVERING else texts.BUTTON_EXPIRED
+            await query.answer(text)
+            return
+        await query.answer(texts.CANCELLED)  # the engine's notifier has edited the status message

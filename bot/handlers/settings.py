@@ -1,0 +1,106 @@
+"""/settings: model, aspect ratio and duration, chosen with inline keyboards and kept in Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from bot import keyboards, preferences, texts
+from bot.callback_data import Action, parse
+from bot.preferences import Preferences
+from bot.services import Services
+from poller.errors import JobError
+from poller.jobs import AspectRatio
+
+
+class SettingsHandlers:
+    """The /settings command and its keyboard navigation."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Attach the handlers."""
+        application.add_handler(CommandHandler("settings", self.show))
+        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^set:"))
+
+    def _load(self, context: ContextTypes.DEFAULT_TYPE) -> Preferences:
+        defaults = self._s.settings.defaults
+        return preferences.load(context.user_data, defaults.model, defaults.aspect_ratio)
+
+    async def show(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show the current settings with the menu."""
+        if update.effective_message:
+            prefs = self._load(context)
+            await update.effective_message.reply_text(_summary(prefs), reply_markup=keyboards.settings_menu())
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Navigate the menu or apply a choice."""
+        query = update.callback_query
+        if query is None:
+            return
+        data = parse(query.data)
+        if data is None or data.action is not Action.SETTINGS:
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        prefs = self._load(context)
+        key, _, value = data.arg.partition("=")
+        if not value:
+            await query.answer()
+            await _show_page(query, prefs, key)
+            return
+        try:
+            updated = _apply(prefs, key, value)
+        except (ValueError, JobError):
+            await query.answer(texts.BUTTON_EXPIRED)
+            return
+        if context.user_data is not None:
+            preferences.save(context.user_data, updated)
+            # Write through now rather than at the next persistence tick: a crash must not lose it.
+            await context.application.update_persistence()
+        await query.answer(texts.SETTINGS_SAVED)
+        await _edit(query, _summary(updated), keyboards.settings_menu())
+
+
+def _apply(prefs: Preferences, key: str, value: str) -> Preferences:
+    """Apply one choice, refusing values the model does not offer (forged or stale buttons)."""
+    if key == "m":
+        return prefs.with_model(value)
+    if key == "a":
+        aspect = AspectRatio(value)
+        if aspect not in prefs.model_info.aspect_ratios:
+            raise ValueError(value)
+        return prefs.with_aspect(aspect)
+    if key == "d":
+        duration = int(value)
+        if duration not in prefs.model_info.durations_s:
+            raise ValueError(value)
+        return prefs.with_duration(duration)
+    raise ValueError(key)
+
+
+async def _show_page(query: CallbackQuery, prefs: Preferences, page: str) -> None:
+    pages = {
+        "model": (texts.SETTINGS_PICK_MODEL, keyboards.settings_models(prefs)),
+        "aspect": (texts.SETTINGS_PICK_ASPECT, keyboards.settings_aspects(prefs)),
+        "duration": (texts.SETTINGS_PICK_DURATION, keyboards.settings_durations(prefs)),
+    }
+    text, markup = pages.get(page, (_summary(prefs), keyboards.settings_menu()))
+    await _edit(query, text, markup)
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc):  # a double tap re-sends the same page: harmless
+            raise
+
+
+def _summary(prefs: Preferences) -> str:
+    return texts.SETTINGS_TITLE.format(
+        model=prefs.model_info.label, aspect=prefs.aspect_ratio.value, duration=prefs.duration_s
+    )

@@ -1,0 +1,67 @@
+"""/status lists the user's recent videos; /cancel stops the one in progress."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import texts
+from bot.services import Services
+from poller.errors import InvalidTransition, JobError, JobNotFound
+from poller.jobs import ACTIVE_STATES, JobStatus
+from providers.catalog import get_model
+
+
+class StatusHandlers:
+    """Read-mostly commands about the user's own jobs."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Attach the handlers."""
+        application.add_handler(CommandHandler("status", self.status))
+        application.add_handler(CommandHandler("cancel", self.cancel))
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The user's most recent jobs, newest first."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        jobs = await self._s.jobs.jobs_for_user(user.id, limit=10)
+        if not jobs:
+            await message.reply_text(texts.NO_JOBS)
+            return
+        now = time.time()
+        lines = [texts.status_line(job.id, _label(job.model), job.status, now - job.created_at) for job in jobs]
+        await message.reply_text("\n".join(lines))
+
+    async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/cancel`` (the newest active job) or ``/cancel <id>``."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        target = (context.args or [None])[0]
+        jobs = await self._s.jobs.jobs_for_user(user.id, limit=20)
+        candidates = [j for j in jobs if j.status in ACTIVE_STATES and (target is None or j.id == target)]
+        if not candidates:
+            await message.reply_text(texts.NOTHING_TO_CANCEL)
+            return
+        job = candidates[0]
+        try:
+            await self._s.engine.cancel(job.id)
+        except (InvalidTransition, JobNotFound):
+            delivering = job.status is JobStatus.DELIVERING
+            await message.reply_text(texts.CANNOT_CANCEL if delivering else texts.NOTHING_TO_CANCEL)
+            return
+        await message.reply_text(texts.CANCELLED)
+
+
+def _label(model: str) -> str:
+    try:
+        return get_model(model).label
+    except JobError:
+        return model

@@ -1,0 +1,75 @@
+"""Inline keyboards, each built by a function named for what it shows."""
+
+from __future__ import annotations
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from bot.callback_data import Action, ButtonData
+from bot.preferences import Preferences
+from providers.catalog import all_models
+
+
+def _button(label: str, action: Action, arg: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=ButtonData(action, arg).encode())
+
+
+def status(job_id: str) -> InlineKeyboardMarkup:
+    """Under the status message while a job runs."""
+    return InlineKeyboardMarkup([[_button(texts.CANCEL, Action.CANCEL, job_id)]])
+
+
+def preview(job_id: str, *, extendable: bool, published: bool = False) -> InlineKeyboardMarkup:
+    """Under a delivered video: Publish (or its done mark) and, for Veo, Extend."""
+    first = _button(texts.PUBLISHED, Action.NOOP) if published else _button(texts.PUBLISH, Action.PUBLISH, job_id)
+    row = [first]
+    if extendable:
+        row.append(_button(texts.EXTEND, Action.EXTEND, job_id))
+    return InlineKeyboardMarkup([row])
+
+
+def extend_prompt() -> ForceReply:
+    """Asks the user's client to reply to our question."""
+    return ForceReply(selective=True, input_field_placeholder=texts.EXTEND_PLACEHOLDER)
+
+
+def settings_menu() -> InlineKeyboardMarkup:
+    """The top of /settings."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.SETTINGS_MODEL, Action.SETTINGS, "model")],
+            [_button(texts.SETTINGS_ASPECT, Action.SETTINGS, "aspect")],
+            [_button(texts.SETTINGS_DURATION, Action.SETTINGS, "duration")],
+        ]
+    )
+
+
+def settings_models(prefs: Preferences) -> InlineKeyboardMarkup:
+    """One button per model; the current one is ticked."""
+    rows = [
+        [_button(_ticked(info.label, info.id == prefs.model), Action.SETTINGS, f"m={info.id}")]
+        for info in all_models()
+    ]
+    return InlineKeyboardMarkup([*rows, [_button(texts.SETTINGS_BACK, Action.SETTINGS, "menu")]])
+
+
+def settings_aspects(prefs: Preferences) -> InlineKeyboardMarkup:
+    """The aspect ratios the current model offers."""
+    row = [
+        _button(_ticked(ar.value, ar == prefs.aspect_ratio), Action.SETTINGS, f"a={ar.value}")
+        for ar in prefs.model_info.aspect_ratios
+    ]
+    return InlineKeyboardMarkup([row, [_button(texts.SETTINGS_BACK, Action.SETTINGS, "menu")]])
+
+
+def settings_durations(prefs: Preferences) -> InlineKeyboardMarkup:
+    """The durations the current model offers."""
+    row = [
+        _button(_ticked(f"{d} s", d == prefs.duration_s), Action.SETTINGS, f"d={d}")
+        for d in prefs.model_info.durations_s
+    ]
+    return InlineKeyboardMarkup([row, [_button(texts.SETTINGS_BACK, Action.SETTINGS, "menu")]])
+
+
+def _ticked(label: str, current: bool) -> str:
+    return f"✓ {label}" if current else label

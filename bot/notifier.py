@@ -1,0 +1,100 @@
+"""The engine's ``Notifier`` port, on Telegram: status edits, the preview with its buttons, failures."""
+
+from __future__ import annotations
+
+import structlog
+from telegram import Bot, InputFile, Message
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
+
+from bot import keyboards, texts
+from bot.delivery_ref import DeliveryRef
+from poller.errors import ErrorCode, JobError
+from poller.jobs import Job, JobStatus
+from poller.ports import LocalVideo, Session
+from providers.catalog import get_model
+
+log = structlog.get_logger(__name__)
+
+# Uploads of tens of MB need far more than PTB's default 20 s write timeout.
+_UPLOAD_TIMEOUT_S = 600.0
+
+
+class TelegramNotifier:
+    """Talks to the user through the bot; every method is safe to retry."""
+
+    def __init__(self, bot: Bot, *, upload_limit_bytes: int, link_ttl_s: int) -> None:
+        self._bot = bot
+        self._upload_limit = upload_limit_bytes
+        self._link_ttl_s = link_ttl_s
+
+    async def job_progress(self, job: Job, session: Session) -> None:
+        """Edit the status message to the job's new state (called only on a change of state)."""
+        markup = keyboards.status(job.id) if not job.status.terminal else None
+        await self._edit_status(session, texts.status_message(job.status), markup)
+
+    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
+        """Send the preview: the video itself when it fits Telegram's limit, otherwise its link."""
+        info = get_model(job.model)
+        caption = texts.caption(info.label, video.output.duration_s, job.elapsed_s(), late=job.late)
+        markup = keyboards.preview(job.id, extendable=info.extendable)
+        try:
+            if not link_only and video.output.size_bytes <= self._upload_limit:
+                message = await self._send_video(session.chat_id, video, caption, markup)
+                file_id = message.video.file_id if message.video else ""
+            else:
+                text = texts.video_link(video.output.url, self._link_ttl_s, caption)
+                message = await self._bot.send_message(session.chat_id, text, reply_markup=markup)
+                file_id = ""
+        except TelegramError as exc:
+            raise _delivery_error(exc) from exc
+        await self._edit_status(session, texts.status_message(JobStatus.SUCCEEDED), None)
+        log.info("job.delivered", chat_id=session.chat_id, message_id=message.message_id, as_link=not file_id)
+        return DeliveryRef(session.chat_id, message.message_id, file_id).encode()
+
+    async def job_ended(self, job: Job, session: Session) -> None:
+        """Say once that the job failed or was cancelled; the status message loses its Cancel button."""
+        if job.status is JobStatus.CANCELLED:
+            await self._edit_status(session, texts.CANCELLED, None)
+            return
+        message = texts.error_message(job.error_code)
+        await self._edit_status(session, message, None)
+        await self._bot.send_message(session.chat_id, message)
+
+    async def _send_video(self, chat_id: int, video: LocalVideo, caption: str, markup: object) -> Message:
+        out = video.output
+        with video.path.open("rb") as file:
+            return await self._bot.send_video(
+                chat_id,
+                video=InputFile(file, filename=video.path.name),
+                caption=caption,
+                reply_markup=markup,  # type: ignore[arg-type]
+                duration=round(out.duration_s) if out.duration_s else None,
+                width=out.width,
+                height=out.height,
+                supports_streaming=True,
+                write_timeout=_UPLOAD_TIMEOUT_S,
+                read_timeout=_UPLOAD_TIMEOUT_S,
+            )
+
+    async def _edit_status(self, session: Session, text: str, markup: keyboards.InlineKeyboardMarkup | None) -> None:
+        if session.status_message_id is None:
+            return
+        try:
+            await self._bot.edit_message_text(
+                text, chat_id=session.chat_id, message_id=session.status_message_id, reply_markup=markup
+            )
+        except BadRequest as exc:
+            # "message is not modified" (a repeated step) or the user deleted it: neither matters.
+            log.info("status_edit.skipped", reason=str(exc))
+
+
+def _delivery_error(exc: TelegramError) -> JobError:
+    """Map Telegram's answer onto the taxonomy, saying whether the message may have arrived."""
+    if isinstance(exc, RetryAfter):
+        retry_after = exc.retry_after
+        seconds = retry_after if isinstance(retry_after, int | float) else retry_after.total_seconds()
+        return JobError(ErrorCode.DELIVERY_FAILED, "telegram flood control", retry_after=seconds)
+    if isinstance(exc, BadRequest | Forbidden):
+        return JobError(ErrorCode.DELIVERY_FAILED, f"telegram refused: {exc.message}")
+    # A timeout or dropped connection after the upload started: Telegram may have posted it.
+    return JobError(ErrorCode.DELIVERY_FAILED, f"telegram: {exc.message}", outcome_unknown=isinstance(exc, TimedOut))

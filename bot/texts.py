@@ -1,0 +1,144 @@
+"""Every user-facing string, in one place (ready for translation)."""
+
+from __future__ import annotations
+
+from poller.errors import ErrorCode
+from poller.jobs import JobStatus
+
+GENERATING = "Video generating…"
+
+START = (
+    "Hi! I turn a description into a short AI video.\n\n"
+    "Just send me what you want to see, for example:\n"
+    "“A red fox running through fresh snow at sunrise, cinematic”.\n\n"
+    "/settings — model, aspect ratio and duration\n"
+    "/status — your recent videos\n"
+    "/cancel — stop the video being made\n"
+    "/help — how it works"
+)
+
+HELP = (
+    "How it works:\n"
+    "1. Send a description (or /video <description>).\n"
+    "2. I answer at once and start the video; it usually takes a few minutes.\n"
+    "3. The video arrives here with two buttons: Publish (posts it to the channel) "
+    "and Extend (continues it with a new prompt, Veo models only).\n\n"
+    "/settings changes the model, the aspect ratio and the duration."
+)
+
+STATUS_LINES: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "Your video is waiting to start.",
+    JobStatus.VALIDATING: "Your video is waiting to start.",
+    JobStatus.RUNNING: "Your video is being generated.",
+    JobStatus.DELAYED: "This is taking longer than usual. We will keep checking and send it when it is ready.",
+    JobStatus.DELIVERING: "Your video is ready; sending it now.",
+    JobStatus.SUCCEEDED: "Your video is ready.",
+}
+
+ERRORS: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_INPUT: "Please check the prompt: the video service could not accept it.",
+    ErrorCode.MODERATION_REJECTED: "This request could not be processed.",
+    ErrorCode.INSUFFICIENT_CREDITS: "You are out of credits.",
+    ErrorCode.RATE_LIMITED: "The video service is busy; we will keep trying.",
+    ErrorCode.PROVIDER_UNAVAILABLE: "The video service is busy; we will keep trying.",
+    ErrorCode.PROVIDER_ERROR: "The video could not be generated. Your credits were returned.",
+    ErrorCode.TIMEOUT: "This took too long and was stopped. Your credits were returned.",
+    ErrorCode.DOWNLOAD_FAILED: "We could not deliver your video. Your credits were returned.",
+    ErrorCode.UPLOAD_FAILED: "We could not deliver your video. Your credits were returned.",
+    ErrorCode.DELIVERY_FAILED: "We could not deliver your video. Your credits were returned.",
+    ErrorCode.CANCELLED: "Cancelled.",
+}
+
+PROMPT_EMPTY = "Please send a description of the video you want, for example: /video a cat surfing a wave."
+PROMPT_CONTROL_CHARS = "Please check the prompt: it contains control characters; send plain text only."
+TOO_MANY_ACTIVE = "You already have {count} videos in progress. Please wait for one to finish (see /status)."
+UNKNOWN_MODEL = "Your chosen model is no longer available; please pick another in /settings."
+
+PUBLISH = "📢 Publish"
+PUBLISHED = "✅ Published"
+EXTEND = "➕ Extend"
+CANCEL = "✖ Cancel"
+
+PUBLISH_DONE = "Published to the channel."
+PUBLISH_ALREADY = "Already published."
+PUBLISH_UNAVAILABLE = "Publishing is not set up for this bot."
+PUBLISH_FAILED = "Could not publish right now; please try again in a minute."
+EXTEND_NOT_SUPPORTED = "Only Veo videos can be extended."
+EXTEND_ASK = "How should the video continue? Reply to this message with the next part of the story."
+EXTEND_PLACEHOLDER = "Describe what happens next…"
+NOT_YOURS = "This button belongs to someone else's video."
+BUTTON_EXPIRED = "This button is no longer valid."
+NOT_READY = "This video is not ready yet."
+
+NO_JOBS = "You have no videos yet. Send a description to make one."
+NOTHING_TO_CANCEL = "There is no video in progress to cancel."
+CANCELLED = "Cancelled. You will not receive this video."
+CANNOT_CANCEL = "This video is already being delivered and can no longer be cancelled."
+
+SETTINGS_TITLE = "Your settings:\nModel: {model}\nAspect ratio: {aspect}\nDuration: {duration} s"
+SETTINGS_PICK_MODEL = "Choose a model:"
+SETTINGS_PICK_ASPECT = "Choose an aspect ratio:"
+SETTINGS_PICK_DURATION = "Choose a duration:"
+SETTINGS_SAVED = "Saved."
+SETTINGS_MODEL = "🎞 Model"
+SETTINGS_ASPECT = "📐 Aspect ratio"
+SETTINGS_DURATION = "⏱ Duration"
+SETTINGS_BACK = "« Back"
+
+STATUS_WORDS: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "waiting to start",
+    JobStatus.VALIDATING: "waiting to start",
+    JobStatus.RUNNING: "generating",
+    JobStatus.DELAYED: "taking longer than usual",
+    JobStatus.DELIVERING: "sending",
+    JobStatus.SUCCEEDED: "delivered",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "cancelled",
+}
+
+
+def prompt_too_long(limit: int, actual: int) -> str:
+    """Tell the user how much to cut."""
+    return f"Please shorten the prompt to at most {limit} characters (yours has {actual})."
+
+
+def status_message(status: JobStatus) -> str:
+    """The status message text for a job in ``status``."""
+    return f"{GENERATING}\n{STATUS_LINES.get(status, '')}".rstrip()
+
+
+def error_message(code: ErrorCode | None) -> str:
+    """What the user reads when a job ends badly (never the provider's raw error)."""
+    return ERRORS.get(code or ErrorCode.PROVIDER_ERROR, ERRORS[ErrorCode.PROVIDER_ERROR])
+
+
+def caption(model_label: str, duration_s: float | None, took_s: float | None = None, *, late: bool = False) -> str:
+    """The caption under a delivered video (without the time taken when ``took_s`` is None)."""
+    parts = [f"🎬 {model_label}"]
+    if duration_s:
+        parts.append(f"{duration_s:.0f} s")
+    if took_s is not None:
+        parts.append(f"made in {_human_duration(took_s)}")
+    text = " · ".join(parts)
+    return f"{text}\n(arrived late)" if late else text
+
+
+def video_link(url: str, ttl_s: int, caption_text: str) -> str:
+    """The message sent instead of a video too large to upload to Telegram."""
+    return f"{caption_text}\n\nYour video is too large to send here. Download it (link valid {_human_duration(ttl_s)}):\n{url}"
+
+
+def status_line(job_id: str, model_label: str, status: JobStatus, age_s: float) -> str:
+    """One line of /status."""
+    return f"• {model_label} — {STATUS_WORDS[status]} ({_human_duration(age_s)} ago) · id {job_id}"
+
+
+def _human_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
