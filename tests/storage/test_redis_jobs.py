@@ -1,0 +1,332 @@
+"""RedisJobStore against a real redis-server (the Lua scripts need a real Redis: fakeredis has no
+Lua without the optional ``lupa`` package)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from poller.errors import InvalidTransition, JobNotFound
+from poller.jobs import ALLOWED_TRANSITIONS, JobStatus
+from storage.keys import RedisKeys
+from storage.redis_jobs import RedisJobStore
+from tests.fixtures.redis_server import RedisServer
+from tests.storage.factories import create_in, make_job, make_session
+
+pytestmark = pytest.mark.integration
+KEYS = RedisKeys()
+
+
+async def test_create_stores_job_session_and_indexes(job_store: RedisJobStore, redis_client: aioredis.Redis) -> None:
+    job = make_job()
+    await job_store.create(job, make_session(job))
+
+    assert await job_store.get(job.id) == job
+    assert await redis_client.hget(KEYS.session(job.id), "chat_id") == str(job.chat_id)
+    assert await job_store.active_job_ids() == [job.id]
+    assert [j.id for j in await job_store.jobs_for_user(job.user_id)] == [job.id]
+    assert await redis_client.ttl(KEYS.job(job.id)) == -1  # active jobs never expire
+
+
+async def test_create_refuses_an_existing_id_and_keeps_the_stored_job(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+
+    with pytest.raises(InvalidTransition):
+        await job_store.create(job.replace(status=JobStatus.QUEUED, prompt="other"), make_session(job))
+    assert (await job_store.get(job.id)).prompt == job.prompt
+
+
+async def test_get_of_unknown_job_raises_job_not_found(job_store: RedisJobStore) -> None:
+    with pytest.raises(JobNotFound):
+        await job_store.get("nope")
+
+
+async def test_allowed_transition_sets_status_timestamps_and_fields(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.VALIDATING)
+
+    moved = await job_store.transition(
+        job.id, JobStatus.RUNNING, fields={"provider_task_id": "task-1", "provider": "kie_veo"}
+    )
+
+    assert moved.status is JobStatus.RUNNING
+    assert moved.provider_task_id == "task-1"
+    assert moved.provider == "kie_veo"
+    assert moved.transitions["running"] == moved.updated_at
+    assert moved.updated_at >= job.updated_at
+    assert await job_store.get(job.id) == moved
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (JobStatus.QUEUED, JobStatus.DELIVERING),
+        (JobStatus.QUEUED, JobStatus.SUCCEEDED),
+        (JobStatus.DELIVERING, JobStatus.CANCELLED),
+        (JobStatus.SUCCEEDED, JobStatus.FAILED),
+        (JobStatus.FAILED, JobStatus.RUNNING),
+    ],
+)
+async def test_transition_outside_the_table_is_refused_and_changes_nothing(
+    job_store: RedisJobStore, current: JobStatus, target: JobStatus
+) -> None:
+    job = await create_in(job_store, current)
+
+    with pytest.raises(InvalidTransition) as refused:
+        await job_store.transition(job.id, target, fields={"error_raw": "x"})
+
+    assert refused.value.current == current.value
+    assert refused.value.target == target.value
+    assert await job_store.get(job.id) == job
+
+
+async def test_every_allowed_transition_in_the_table_is_accepted(job_store: RedisJobStore) -> None:
+    for target, sources in ALLOWED_TRANSITIONS.items():
+        for source in sources:
+            job = await create_in(job_store, source)
+            assert (await job_store.transition(job.id, target)).status is target
+
+
+async def test_expected_narrows_the_table(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+
+    with pytest.raises(InvalidTransition):
+        await job_store.transition(job.id, JobStatus.FAILED, expected=frozenset({JobStatus.DELAYED}))
+    failed = await job_store.transition(job.id, JobStatus.FAILED, expected=frozenset({JobStatus.RUNNING}))
+    assert failed.status is JobStatus.FAILED
+
+
+async def test_transition_of_missing_job_raises_job_not_found(job_store: RedisJobStore) -> None:
+    with pytest.raises(JobNotFound):
+        await job_store.transition("missing", JobStatus.FAILED)
+
+
+async def test_transition_refuses_status_among_fields(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    with pytest.raises(ValueError, match="status"):
+        await job_store.transition(job.id, JobStatus.DELIVERING, fields={"status": "succeeded"})
+    assert (await job_store.get(job.id)).status is JobStatus.RUNNING
+
+
+async def test_concurrent_transitions_from_one_state_have_exactly_one_winner(
+    job_store: RedisJobStore,
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    targets = [JobStatus.DELIVERING] * 4 + [JobStatus.FAILED] * 4 + [JobStatus.CANCELLED] * 4
+
+    results = await asyncio.gather(
+        *(job_store.transition(job.id, target, expected=frozenset({JobStatus.RUNNING})) for target in targets),
+        return_exceptions=True,
+    )
+
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, InvalidTransition) for r in losers)
+    assert (await job_store.get(job.id)).status is winners[0].status
+
+
+async def test_two_deliveries_racing_from_running_only_one_delivers(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+
+    first, second = await asyncio.gather(
+        job_store.transition(job.id, JobStatus.DELIVERING),
+        job_store.transition(job.id, JobStatus.DELIVERING),
+        return_exceptions=True,
+    )
+
+    assert sorted(type(r).__name__ for r in (first, second)) == ["InvalidTransition", "Job"]
+
+
+@pytest.mark.parametrize("terminal", [JobStatus.SUCCEEDED, JobStatus.FAILED])
+async def test_terminal_transition_leaves_active_index_and_sets_ttl(
+    job_store: RedisJobStore, redis_client: aioredis.Redis, terminal: JobStatus
+) -> None:
+    job = await create_in(job_store, JobStatus.DELIVERING)
+    await job_store.claim(job.id, "send")
+
+    await job_store.transition(job.id, terminal)
+
+    assert job.id not in await job_store.active_job_ids()
+    for key in (KEYS.job(job.id), KEYS.session(job.id), KEYS.effects(job.id)):
+        assert 3500 < await redis_client.ttl(key) <= 3600, key
+    assert [j.id for j in await job_store.jobs_for_user(job.user_id)] == [job.id]
+
+
+async def test_non_terminal_transition_keeps_job_active_without_ttl(
+    job_store: RedisJobStore, redis_client: aioredis.Redis
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    await job_store.transition(job.id, JobStatus.DELIVERING)
+    assert await job_store.active_job_ids() == [job.id]
+    assert await redis_client.ttl(KEYS.job(job.id)) == -1
+
+
+async def test_delayed_index_follows_the_job_in_and_out(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    other = await create_in(job_store, JobStatus.RUNNING)
+
+    delayed = await job_store.transition(job.id, JobStatus.DELAYED)
+    since = delayed.transitions["delayed"]
+
+    assert await job_store.delayed_job_ids() == [job.id]
+    assert await job_store.delayed_job_ids(until=since) == [job.id]
+    assert await job_store.delayed_job_ids(until=since - 1) == []
+    await job_store.transition(job.id, JobStatus.DELIVERING)
+    assert await job_store.delayed_job_ids() == []
+    assert other.id in await job_store.active_job_ids()
+
+
+async def test_failing_a_delayed_job_clears_both_indexes(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    await job_store.transition(job.id, JobStatus.DELAYED)
+
+    await job_store.transition(job.id, JobStatus.FAILED, fields={"error_code": "timeout"})
+
+    assert await job_store.delayed_job_ids() == []
+    assert await job_store.active_job_ids() == []
+
+
+async def test_record_attempt_counts_and_schedules_while_running_or_delayed(
+    job_store: RedisJobStore,
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+
+    assert await job_store.record_attempt(job.id, 1000.5) == 1
+    assert (await job_store.get(job.id)).next_poll_at == 1000.5
+    await job_store.transition(job.id, JobStatus.DELAYED)
+    assert await job_store.record_attempt(job.id, None) == 2
+    stored = await job_store.get(job.id)
+    assert (stored.attempts, stored.next_poll_at) == (2, None)
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.DELIVERING, JobStatus.CANCELLED])
+async def test_record_attempt_is_refused_once_the_job_is_not_pollable(
+    job_store: RedisJobStore, status: JobStatus
+) -> None:
+    job = await create_in(job_store, status)
+    with pytest.raises(InvalidTransition):
+        await job_store.record_attempt(job.id, 5.0)
+    stored = await job_store.get(job.id)
+    assert (stored.attempts, stored.next_poll_at) == (0, None)
+
+
+async def test_record_attempt_of_missing_job_raises_job_not_found(job_store: RedisJobStore) -> None:
+    with pytest.raises(JobNotFound):
+        await job_store.record_attempt("gone", None)
+
+
+async def test_claim_is_won_by_exactly_one_of_many_concurrent_callers(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.DELIVERING)
+
+    results = await asyncio.gather(*(job_store.claim(job.id, "send") for _ in range(10)))
+
+    assert results.count(True) == 1
+    assert await job_store.claim(job.id, "publish") is True  # effects are independent
+    assert await job_store.claim(job.id, "publish") is False
+
+
+async def test_claim_after_the_job_ended_expires_with_the_job(
+    job_store: RedisJobStore, redis_client: aioredis.Redis
+) -> None:
+    job = await create_in(job_store, JobStatus.DELIVERING)
+    await job_store.transition(job.id, JobStatus.SUCCEEDED)
+
+    assert await job_store.claim(job.id, "publish") is True
+    assert 0 < await redis_client.ttl(KEYS.effects(job.id)) <= 3600
+
+
+async def test_claim_on_missing_job_raises_and_creates_nothing(
+    job_store: RedisJobStore, redis_client: aioredis.Redis
+) -> None:
+    with pytest.raises(JobNotFound):
+        await job_store.claim("gone", "send")
+    assert await redis_client.exists(KEYS.effects("gone")) == 0
+
+
+async def test_update_fields_sets_fields_but_never_status(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.SUCCEEDED)
+
+    await job_store.update_fields(job.id, {"published": "1", "delivered_ref": "1:2:f"})
+    with pytest.raises(ValueError, match="status"):
+        await job_store.update_fields(job.id, {"status": "queued"})
+
+    stored = await job_store.get(job.id)
+    assert (stored.published, stored.delivered_ref, stored.status) == (True, "1:2:f", JobStatus.SUCCEEDED)
+
+
+async def test_update_fields_of_missing_job_raises_and_creates_nothing(
+    job_store: RedisJobStore, redis_client: aioredis.Redis
+) -> None:
+    with pytest.raises(JobNotFound):
+        await job_store.update_fields("gone", {"published": "1"})
+    assert await redis_client.exists(KEYS.job("gone")) == 0
+
+
+async def test_jobs_for_user_newest_first_limited_and_trimmed(job_store: RedisJobStore) -> None:
+    created = [await create_in(job_store, user_id=7) for _ in range(7)]  # store keeps 5 per user
+    await create_in(job_store, user_id=8)
+
+    newest_first = [job.id for job in reversed(created)]
+    assert [j.id for j in await job_store.jobs_for_user(7, limit=3)] == newest_first[:3]
+    assert [j.id for j in await job_store.jobs_for_user(7, limit=50)] == newest_first[:5]
+    assert await job_store.jobs_for_user(7, limit=0) == []
+
+
+async def test_jobs_for_user_drops_expired_jobs_from_the_index(
+    job_store: RedisJobStore, redis_client: aioredis.Redis
+) -> None:
+    kept = await create_in(job_store, user_id=9)
+    expired = await create_in(job_store, user_id=9)
+    await redis_client.delete(KEYS.job(expired.id))  # what the history TTL does
+
+    assert [j.id for j in await job_store.jobs_for_user(9)] == [kept.id]
+    assert await redis_client.zrange(KEYS.user_jobs(9), 0, -1) == [kept.id]
+
+
+async def test_get_many_keeps_order_and_skips_missing(job_store: RedisJobStore) -> None:
+    a, b = await create_in(job_store), await create_in(job_store)
+    assert [j.id for j in await job_store.get_many([b.id, "missing", a.id])] == [b.id, a.id]
+    assert await job_store.get_many([]) == []
+
+
+async def test_active_job_ids_returns_every_id_of_a_large_index(job_store: RedisJobStore) -> None:
+    jobs = [make_job() for _ in range(2500)]  # more than one ZSCAN batch
+    for job in jobs:
+        await job_store.create(job, make_session(job))
+
+    ids = await job_store.active_job_ids()
+
+    assert sorted(ids) == sorted(job.id for job in jobs)
+    assert await job_store.active_count() == 2500
+
+
+async def test_transitions_work_after_redis_restarts_and_forgets_scripts(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        store = RedisJobStore(client)
+        job = await create_in(store, JobStatus.RUNNING)
+        await store.transition(job.id, JobStatus.DELAYED)  # script now cached in Redis
+
+        redis_server.restart(keep_data=True)  # the script cache is not persisted
+
+        with contextlib.suppress(redis.ConnectionError):
+            await client.ping()  # redis-py surfaces the pooled connection's death once
+        moved = await store.transition(job.id, JobStatus.DELIVERING)
+        assert moved.status is JobStatus.DELIVERING
+    finally:
+        await client.aclose()
+
+
+async def test_client_with_bytes_responses_is_refused(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        with pytest.raises(ValueError, match="decode_responses"):
+            RedisJobStore(client)
+    finally:
+        await client.aclose()

@@ -1,0 +1,73 @@
+"""Fast RedisJobStore checks on fakeredis, for the paths without Lua (fakeredis runs Lua only
+with the optional ``lupa`` package, which is not installed: the scripts are tested on the real
+redis-server in ``test_redis_jobs.py``)."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+
+from poller.errors import JobNotFound
+from poller.jobs import JobOptions, JobStatus, VideoOutput
+from storage.keys import RedisKeys
+from storage.redis_jobs import RedisJobStore
+from tests.storage.factories import make_job, make_session
+
+
+@pytest.fixture
+def store(fake_redis: aioredis.Redis) -> RedisJobStore:
+    return RedisJobStore(fake_redis, history_ttl_s=600, user_history=3)
+
+
+async def test_full_job_round_trips_through_the_hash(store: RedisJobStore) -> None:
+    job = make_job(
+        status=JobStatus.RUNNING,
+        options=JobOptions(duration_s=5, image_url="https://img.example/cat.png"),
+        provider="kie_veo",
+        provider_task_id="t-1",
+        parent_id="parent",
+        output=VideoOutput("videos/a.mp4", "https://cdn/a.mp4", 1234, 8.0, 1280, 720),
+        transitions={"queued": 1.0, "running": 2.0},
+        next_poll_at=99.5,
+        cost=3,
+    )
+    await store.create(job, make_session(job))
+    assert await store.get(job.id) == job
+
+
+async def test_creating_a_terminal_job_skips_active_index_and_sets_ttl(
+    store: RedisJobStore, fake_redis: aioredis.Redis
+) -> None:
+    job = make_job(status=JobStatus.FAILED)
+    await store.create(job, make_session(job))
+
+    assert await store.active_job_ids() == []
+    assert 0 < await fake_redis.ttl(RedisKeys().job(job.id)) <= 600
+
+
+async def test_creating_a_delayed_job_indexes_it_as_delayed(store: RedisJobStore) -> None:
+    job = make_job(status=JobStatus.DELAYED, transitions={"delayed": 50.0})
+    await store.create(job, make_session(job))
+    assert await store.delayed_job_ids(until=50.0) == [job.id]
+    assert await store.delayed_job_ids(until=49.0) == []
+
+
+async def test_user_index_is_trimmed_to_the_newest_and_expires(
+    store: RedisJobStore, fake_redis: aioredis.Redis
+) -> None:
+    jobs = [make_job(user_id=1) for _ in range(5)]
+    for job in jobs:
+        await store.create(job, make_session(job))
+
+    assert await fake_redis.zrevrange(RedisKeys().user_jobs(1), 0, -1) == [j.id for j in jobs[:1:-1]]
+    assert 0 < await fake_redis.ttl(RedisKeys().user_jobs(1)) <= 600
+
+
+async def test_get_of_unknown_job_raises(store: RedisJobStore) -> None:
+    with pytest.raises(JobNotFound):
+        await store.get("missing")
+
+
+def test_non_positive_limits_are_refused(fake_redis: aioredis.Redis) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RedisJobStore(fake_redis, history_ttl_s=0)
