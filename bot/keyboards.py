@@ -47,8 +47,7 @@ def settings_menu() -> InlineKeyboardMarkup:
 def settings_models(prefs: Preferences) -> InlineKeyboardMarkup:
     """One button per model; the current one is ticked."""
     rows = [
-        [_button(_ticked(info.label, info.id == prefs.model), Action.SETTINGS, f"m={info.id}")]
-        for info in all_models()
+        [_button(_ticked(info.label, info.id == prefs.model), Action.SETTINGS, f"m={info.id}")] for info in all_models()
     ]
     return InlineKeyboardMarkup([*rows, [_button(texts.SETTINGS_BACK, Action.SETTINGS, "menu")]])
 

@@ -125,7 +125,8 @@ def caption(model_label: str, duration_s: float | None, took_s: float | None = N
 
 def video_link(url: str, ttl_s: int, caption_text: str) -> str:
     """The message sent instead of a video too large to upload to Telegram."""
-    return f"{caption_text}\n\nYour video is too large to send here. Download it (link valid {_human_duration(ttl_s)}):\n{url}"
+    valid = _human_duration(ttl_s)
+    return f"{caption_text}\n\nYour video is too large to send here. Download it (link valid {valid}):\n{url}"
 
 
 def status_line(job_id: str, model_label: str, status: JobStatus, age_s: float) -> str:
@@ -134,11 +135,11 @@ def status_line(job_id: str, model_label: str, status: JobStatus, age_s: float) 
 
 
 def _human_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        return f"{whole // 3600} h"
+    return f"{whole // 86400} days"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
@@ -93,10 +94,8 @@ class ButtonHandlers:
 
     async def _mark_published(self, query: CallbackQuery, job: Job) -> None:
         markup = keyboards.preview(job.id, extendable=get_model(job.model).extendable, published=True)
-        try:
+        with contextlib.suppress(TelegramError):  # already marked ("message is not modified")
             await query.edit_message_reply_markup(markup)
-        except TelegramError:
-            pass  # already marked ("message is not modified"): nothing to do
 
     async def _ask_extension(self, query: CallbackQuery, job: Job, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not get_model(job.model).extendable:

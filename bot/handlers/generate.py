@@ -87,7 +87,13 @@ class GenerateHandlers:
         if context.user_data is not None:
             context.user_data.pop(PENDING_EXTEND, None)
         await self._start_job(
-            message, user, clean_prompt(prompt), parent.model, parent.options, {"extends": parent.id}, parent_id=parent.id
+            message,
+            user,
+            clean_prompt(prompt),
+            parent.model,
+            parent.options,
+            {"extends": parent.id},
+            parent_id=parent.id,
         )
 
     async def _start_job(
