@@ -256,6 +256,10 @@ class RedisJobStore:
             raise JobNotFound(job_id)
         return won == 1
 
+    async def release(self, job_id: str, effect: str) -> None:
+        """Give a claim back after the effect certainly did not happen (so a retry may do it)."""
+        await self._redis.hdel(self._keys.effects(job_id), effect)
+
     async def active_job_ids(self) -> list[str]:
         """Ids of every job not yet in a terminal state.
 

@@ -229,6 +229,16 @@ async def test_claim_is_won_by_exactly_one_of_many_concurrent_callers(job_store:
     assert await job_store.claim(job.id, "publish") is False
 
 
+async def test_released_claim_can_be_won_again_once(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.DELIVERING)
+    assert await job_store.claim(job.id, "send") is True
+
+    await job_store.release(job.id, "send")
+
+    again = await asyncio.gather(job_store.claim(job.id, "send"), job_store.claim(job.id, "send"))
+    assert sorted(again) == [False, True]
+
+
 async def test_claim_after_the_job_ended_expires_with_the_job(
     job_store: RedisJobStore, redis_client: aioredis.Redis
 ) -> None:
