@@ -53,6 +53,7 @@ class Engine:
         # of due polls queue in httpx's pool (measured; see docs/performance.md).
         self._poll_slots = asyncio.Semaphore(max_polls_in_flight)
         self._busy: set[str] = set()
+        self._again: set[str] = set()
         self._idle = asyncio.Event()
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -140,7 +141,9 @@ class Engine:
     async def _step(self, job_id: str) -> None:
         """Advance one job by one step, according to its stored status."""
         if job_id in self._busy:
-            self._schedule(job_id, 1.0)  # a callback raced a scheduled poll; look again shortly
+            # A run came due while the previous one is still finishing (a callback, or a zero delay):
+            # the running step looks again as soon as it is done, so nothing is lost or doubled.
+            self._again.add(job_id)
             return
         self._busy.add(job_id)
         self._idle.clear()
@@ -164,6 +167,10 @@ class Engine:
             self._busy.discard(job_id)
             if not self._busy:
                 self._idle.set()
+            if job_id in self._again:
+                self._again.discard(job_id)
+                if self.scheduler.running:
+                    self._schedule(job_id, 0.0)
 
     async def _advance(self, job: Job) -> None:
         match job.status:

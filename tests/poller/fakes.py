@@ -1,0 +1,168 @@
+"""In-memory stand-ins for the engine's ports that are not storage (provider, downloader, probe, notifier).
+
+The engine tests run the real Redis job store (on fakeredis, which runs the Lua scripts) and the real
+local blob store; only the outside world is faked here, so these tests need no Telegram and no KIE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from poller.errors import ErrorCode, JobError
+from poller.jobs import Job
+from poller.ports import LocalVideo, MediaInfo, PollResult, Session, StoredBlob, SubmitRequest, TaskState
+
+VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"x" * 4000
+
+
+@dataclass
+class ScriptedProvider:
+    """Answers polls from a per-task script; submits return task ids ``task-1``, ``task-2``…"""
+
+    name: str = "fake"
+    poll_script: deque[PollResult | JobError] = field(default_factory=deque)
+    submit_script: deque[JobError] = field(default_factory=deque)
+    default: PollResult = field(default_factory=lambda: PollResult(TaskState.PENDING))
+    submits: list[SubmitRequest] = field(default_factory=list)
+    extends: list[tuple[str, str]] = field(default_factory=list)
+    polls: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    poll_delay_s: float = 0.0
+
+    def supports(self, model: str) -> bool:
+        return True
+
+    def supports_extend(self, model: str) -> bool:
+        return model.startswith("veo")
+
+    async def submit(self, request: SubmitRequest) -> str:
+        self.submits.append(request)
+        if self.submit_script:
+            raise self.submit_script.popleft()
+        return f"task-{len(self.submits)}"
+
+    async def extend(self, parent_task_id: str, prompt: str, model: str, callback_url: str | None) -> str:
+        self.extends.append((parent_task_id, prompt))
+        return f"ext-{len(self.extends)}"
+
+    async def poll(self, task_id: str) -> PollResult:
+        self.polls += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.poll_delay_s:
+                await asyncio.sleep(self.poll_delay_s)
+            answer = self.poll_script.popleft() if self.poll_script else self.default
+        finally:
+            self.in_flight -= 1
+        if isinstance(answer, JobError):
+            raise answer
+        return answer
+
+    def normalize_error(self, http_status: int | None, payload: object) -> JobError:
+        return JobError(ErrorCode.PROVIDER_ERROR, str(payload))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def success(url: str = "https://provider.example/v.mp4") -> PollResult:
+    """A finished task."""
+    return PollResult(TaskState.SUCCEEDED, video_url=url, parser="test")
+
+
+class ProviderLookupOf:
+    """A ``ProviderLookup`` that serves every model with one provider."""
+
+    def __init__(self, provider: ScriptedProvider) -> None:
+        self.provider = provider
+
+    def for_model(self, model: str) -> ScriptedProvider:
+        return self.provider
+
+
+@dataclass
+class BytesDownloader:
+    """Serves fixed bytes for any URL (in chunks), or fails as told."""
+
+    body: bytes = VIDEO_BYTES
+    failures: deque[JobError] = field(default_factory=deque)
+    downloads: int = 0
+
+    @asynccontextmanager
+    async def open(self, url: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        self.downloads += 1
+        if self.failures:
+            raise self.failures.popleft()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(self.body), 1024):
+                yield self.body[start : start + 1024]
+
+        yield chunks()
+
+
+class FixedProbe:
+    """Reports a 1280x720, 8 s video."""
+
+    async def probe(self, path: Path) -> MediaInfo:
+        assert path.stat().st_size > 0
+        return MediaInfo(duration_s=8.0, width=1280, height=720)
+
+
+@dataclass
+class RecordingNotifier:
+    """Records what the user would have seen."""
+
+    progress: list[tuple[str, str]] = field(default_factory=list)
+    delivered: list[tuple[str, bytes, bool]] = field(default_factory=list)
+    ended: list[tuple[str, str]] = field(default_factory=list)
+    deliver_failures: deque[JobError] = field(default_factory=deque)
+
+    async def job_progress(self, job: Job, session: Session) -> None:
+        self.progress.append((job.id, job.status.value))
+
+    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
+        if self.deliver_failures:
+            raise self.deliver_failures.popleft()
+        self.delivered.append((job.id, video.path.read_bytes(), link_only))
+        return f"{session.chat_id}:{len(self.delivered)}:file-{job.id}"
+
+    async def job_ended(self, job: Job, session: Session) -> None:
+        self.ended.append((job.id, job.error_code.value if job.error_code else ""))
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Wait for ``predicate`` to hold, failing with ``what`` after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class MemoryBlobStore:
+    """Keeps blobs in a dict; counts writes so tests can prove a video is stored once."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    writes: int = 0
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredBlob:
+        self.writes += 1
+        body = b"".join([chunk async for chunk in chunks])
+        self.blobs[key] = body
+        return StoredBlob(key=key, size_bytes=len(body))
+
+    async def url_for(self, key: str, expires_s: int) -> str:
+        return f"https://blobs.example/{key}?expires={expires_s}"
+
+    async def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)

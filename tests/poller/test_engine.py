@@ -1,0 +1,386 @@
+"""The engine's rules, with the real Redis job store on fakeredis and the outside world faked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import redis.asyncio as aioredis
+
+from poller.delivery import DeliveryPipeline
+from poller.engine import Engine
+from poller.errors import ErrorCode, InvalidTransition, JobError
+from poller.jobs import Job, JobStatus, new_job_id
+from poller.ports import PollResult, Session, TaskState
+from poller.schedule import PollPolicy
+from storage.redis_jobs import RedisJobStore
+from storage.redis_sessions import RedisSessionStore
+from tests.poller.fakes import (
+    VIDEO_BYTES,
+    BytesDownloader,
+    FixedProbe,
+    MemoryBlobStore,
+    ProviderLookupOf,
+    RecordingNotifier,
+    ScriptedProvider,
+    success,
+    wait_until,
+)
+
+FAST = PollPolicy(
+    interval_s=0.02,
+    max_attempts=4,
+    jitter=0.0,
+    first_poll_s=0.0,
+    delayed_interval_s=0.05,
+    delayed_deadline_s=30.0,
+    submit_attempts=3,
+    delivery_attempts=3,
+)
+
+
+@dataclass
+class Rig:
+    """An engine and everything around it."""
+
+    engine: Engine
+    jobs: RedisJobStore
+    sessions: RedisSessionStore
+    provider: ScriptedProvider
+    downloader: BytesDownloader
+    blobs: MemoryBlobStore
+    notifier: RecordingNotifier
+
+    async def new_job(self, model: str = "veo3_fast", parent_id: str | None = None) -> Job:
+        job = Job(id=new_job_id(), user_id=7, chat_id=70, model=model, prompt="a fox in snow", parent_id=parent_id)
+        await self.jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
+        self.engine.enqueue(job.id)
+        return job
+
+    async def status_of(self, job_id: str) -> JobStatus:
+        return (await self.jobs.get(job_id)).status
+
+    async def wait_for_status(self, job_id: str, status: JobStatus, timeout: float = 5.0) -> Job:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (current := await self.status_of(job_id)) is not status:
+            if loop.time() > deadline:
+                raise AssertionError(f"job {job_id} stayed {current} instead of reaching {status}")
+            await asyncio.sleep(0.01)
+        return await self.jobs.get(job_id)
+
+
+def build_engine(
+    redis: aioredis.Redis,
+    provider: ScriptedProvider,
+    notifier: RecordingNotifier,
+    downloader: BytesDownloader,
+    blobs: MemoryBlobStore,
+    policy: PollPolicy = FAST,
+    max_in_flight: int = 4,
+) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
+    jobs = RedisJobStore(redis)
+    sessions = RedisSessionStore(redis)
+    delivery = DeliveryPipeline(
+        jobs=jobs, sessions=sessions, downloader=downloader, blobs=blobs, probe=FixedProbe(), notifier=notifier
+    )
+    engine = Engine(
+        jobs=jobs,
+        sessions=sessions,
+        providers=ProviderLookupOf(provider),
+        delivery=delivery,
+        notifier=notifier,
+        policy=policy,
+        max_polls_in_flight=max_in_flight,
+    )
+    return engine, jobs, sessions
+
+
+@pytest.fixture
+async def rig(fake_redis: aioredis.Redis) -> AsyncIterator[Rig]:
+    provider, notifier, downloader, blobs = (
+        ScriptedProvider(),
+        RecordingNotifier(),
+        BytesDownloader(),
+        MemoryBlobStore(),
+    )
+    engine, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs)
+    await engine.start()
+    yield Rig(engine, jobs, sessions, provider, downloader, blobs, notifier)
+    await engine.stop()
+
+
+async def test_job_is_submitted_polled_and_delivered_once(rig: Rig) -> None:
+    rig.provider.poll_script.extend([PollResult(TaskState.PENDING)] * 2 + [success()])
+    job = await rig.new_job()
+
+    done = await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+
+    assert len(rig.provider.submits) == 1
+    assert rig.provider.polls == 3
+    assert done.provider_task_id == "task-1"
+    assert done.attempts == 3
+    assert rig.notifier.delivered == [(job.id, VIDEO_BYTES, False)]
+    assert rig.blobs.blobs[f"videos/{job.id}.mp4"] == VIDEO_BYTES
+    assert done.output is not None and (done.output.width, done.output.height) == (1280, 720)
+    assert done.output.size_bytes == len(VIDEO_BYTES)
+    assert done.delivered_ref == f"70:1:file-{job.id}"
+    assert (job.id, "running") in rig.notifier.progress
+    assert await rig.sessions.get(job.id) is None, "the session is cleaned up when the job ends"
+    assert set(done.transitions) >= {"validating", "running", "delivering", "succeeded"}
+
+
+async def test_transient_poll_errors_cost_attempts_but_do_not_end_the_job(rig: Rig) -> None:
+    rig.provider.poll_script.extend(
+        [
+            JobError(ErrorCode.PROVIDER_UNAVAILABLE, "HTTP 502"),
+            JobError(ErrorCode.RATE_LIMITED, "429", retry_after=0.01),
+            success(),
+        ]
+    )
+    job = await rig.new_job()
+
+    done = await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+
+    assert done.attempts == 3
+    assert len(rig.notifier.delivered) == 1
+
+
+async def test_permanent_failure_ends_the_job_at_once_and_tells_the_user_once(rig: Rig) -> None:
+    moderation = JobError(ErrorCode.MODERATION_REJECTED, "content policy violation")
+    rig.provider.poll_script.extend([PollResult(TaskState.PENDING), PollResult(TaskState.FAILED, error=moderation)])
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert failed.error_code is ErrorCode.MODERATION_REJECTED
+    assert failed.error_raw == "content policy violation"
+    assert rig.notifier.ended == [(job.id, "moderation_rejected")]
+    assert rig.notifier.delivered == []
+    polls_at_failure = rig.provider.polls
+    await rig.engine.rebuild()  # a terminal job is never scheduled again
+    assert rig.provider.polls == polls_at_failure
+
+
+async def test_a_permanent_poll_error_ends_the_job(rig: Rig) -> None:
+    rig.provider.poll_script.append(JobError(ErrorCode.PROVIDER_ERROR, "HTTP 401 unauthorized"))
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert failed.error_code is ErrorCode.PROVIDER_ERROR
+    assert rig.provider.polls == 1
+
+
+async def test_attempts_run_out_into_delayed_and_the_sweeper_still_delivers(rig: Rig) -> None:
+    rig.provider.poll_script.extend([PollResult(TaskState.PENDING)] * FAST.max_attempts)
+    rig.provider.default = PollResult(TaskState.PENDING)
+    job = await rig.new_job()
+
+    delayed = await rig.wait_for_status(job.id, JobStatus.DELAYED)
+    assert delayed.attempts == FAST.max_attempts
+    assert (job.id, "delayed") in rig.notifier.progress
+    assert await rig.jobs.delayed_job_ids() == [job.id]
+
+    rig.provider.default = success()
+    done = await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+    assert done.attempts > FAST.max_attempts
+    assert len(rig.notifier.delivered) == 1
+    assert await rig.jobs.delayed_job_ids() == []
+
+
+async def test_delayed_job_times_out_at_the_deadline(fake_redis: aioredis.Redis) -> None:
+    policy = PollPolicy(
+        interval_s=0.01, max_attempts=2, jitter=0, first_poll_s=0, delayed_interval_s=0.05, delayed_deadline_s=0.2
+    )
+    provider, notifier = ScriptedProvider(), RecordingNotifier()
+    engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), policy)
+    await engine.start()
+    try:
+        job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+        await jobs.create(job, Session(chat_id=70, user_id=7))
+        engine.enqueue(job.id)
+        await wait_until(lambda: bool(notifier.ended), what="the timeout notice")
+        failed = await jobs.get(job.id)
+    finally:
+        await engine.stop()
+
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_code is ErrorCode.TIMEOUT
+    assert notifier.ended == [(job.id, "timeout")]
+
+
+async def test_refused_submit_is_retried_and_succeeds(rig: Rig) -> None:
+    rig.provider.submit_script.append(JobError(ErrorCode.RATE_LIMITED, "429", retry_after=0.01))
+    rig.provider.poll_script.append(success())
+    job = await rig.new_job()
+
+    await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+
+    assert len(rig.provider.submits) == 2
+
+
+async def test_submit_with_unknown_outcome_is_never_repeated(rig: Rig) -> None:
+    timeout = JobError(ErrorCode.PROVIDER_UNAVAILABLE, "read timeout", outcome_unknown=True)
+    rig.provider.submit_script.append(timeout)
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert len(rig.provider.submits) == 1
+    assert failed.error_code is ErrorCode.PROVIDER_ERROR
+    assert rig.notifier.ended == [(job.id, "provider_error")]
+
+
+async def test_submit_refused_as_invalid_fails_without_retry(rig: Rig) -> None:
+    rig.provider.submit_script.append(JobError(ErrorCode.INVALID_INPUT, "prompt must be English"))
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert failed.error_code is ErrorCode.INVALID_INPUT
+    assert len(rig.provider.submits) == 1
+
+
+async def test_cancelled_job_is_never_polled_or_delivered(rig: Rig) -> None:
+    rig.provider.default = PollResult(TaskState.PENDING)
+    job = await rig.new_job()
+    await rig.wait_for_status(job.id, JobStatus.RUNNING)
+
+    cancelled = await rig.engine.cancel(job.id)
+    polls = rig.provider.polls
+    rig.provider.default = success()
+    await rig.engine.rebuild()
+
+    assert cancelled.status is JobStatus.CANCELLED
+    assert await rig.status_of(job.id) is JobStatus.CANCELLED
+    assert rig.provider.polls == polls
+    assert rig.notifier.delivered == []
+    assert rig.notifier.ended == [(job.id, "cancelled")]
+    with pytest.raises(InvalidTransition):
+        await rig.engine.cancel(job.id)
+
+
+async def test_failed_download_is_retried_and_uploaded_once(rig: Rig) -> None:
+    rig.downloader.failures.append(JobError(ErrorCode.DOWNLOAD_FAILED, "connection reset"))
+    rig.provider.poll_script.append(success())
+    job = await rig.new_job()
+
+    await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+
+    assert rig.downloader.downloads == 2
+    assert rig.blobs.writes == 1
+    assert len(rig.notifier.delivered) == 1
+
+
+async def test_definite_send_failure_is_retried_but_an_unknown_one_sends_only_the_link(rig: Rig) -> None:
+    rig.notifier.deliver_failures.extend(
+        [
+            JobError(ErrorCode.DELIVERY_FAILED, "telegram 502"),
+            JobError(ErrorCode.DELIVERY_FAILED, "timed out", outcome_unknown=True),
+        ]
+    )
+    rig.provider.poll_script.append(success())
+    job = await rig.new_job()
+
+    await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+
+    # First failure: certainly not sent, so the claim was released and the video retried.
+    # Second: it may have arrived, so the last attempt sends the link, never the video again.
+    assert [link_only for _, _, link_only in rig.notifier.delivered] == [True]
+
+
+async def test_delivery_gives_up_after_its_attempts(rig: Rig) -> None:
+    rig.downloader.failures.extend([JobError(ErrorCode.DOWNLOAD_FAILED, "404")] * FAST.delivery_attempts)
+    rig.provider.poll_script.append(success())
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert failed.error_code is ErrorCode.DOWNLOAD_FAILED
+    assert rig.downloader.downloads == FAST.delivery_attempts
+
+
+async def test_restart_mid_polling_delivers_exactly_once(fake_redis: aioredis.Redis) -> None:
+    provider, notifier, downloader, blobs = (
+        ScriptedProvider(),
+        RecordingNotifier(),
+        BytesDownloader(),
+        MemoryBlobStore(),
+    )
+    first, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs)
+    await first.start()
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+    await jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
+    first.enqueue(job.id)
+    await wait_until(lambda: provider.polls >= 2, what="two polls")
+    await first.stop()
+    assert (await jobs.get(job.id)).status is JobStatus.RUNNING
+
+    provider.default = success()
+    second, _, _ = build_engine(fake_redis, provider, notifier, downloader, blobs)
+    resumed = await second.start()
+    try:
+        await wait_until(lambda: bool(notifier.delivered), what="delivery after the restart")
+        await wait_until(lambda: second.scheduler.get_job(job.id) is None, what="the schedule entry to end")
+    finally:
+        await second.stop()
+
+    assert resumed == 1
+    assert len(notifier.delivered) == 1
+    assert len(provider.submits) == 1, "a restart never resubmits"
+    assert (await jobs.get(job.id)).status is JobStatus.SUCCEEDED
+
+
+async def test_interrupted_submit_fails_rather_than_resubmitting(fake_redis: aioredis.Redis) -> None:
+    provider, notifier = ScriptedProvider(), RecordingNotifier()
+    engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore())
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+    await jobs.create(job, Session(chat_id=70, user_id=7))
+    await jobs.transition(job.id, JobStatus.VALIDATING)  # a process claimed the submit, then died
+
+    await engine.start()
+    try:
+        await wait_until(lambda: bool(notifier.ended), what="the failure notice")
+    finally:
+        await engine.stop()
+
+    assert provider.submits == []
+    assert (await jobs.get(job.id)).error_code is ErrorCode.PROVIDER_ERROR
+
+
+async def test_extension_job_uses_the_parent_task(rig: Rig) -> None:
+    rig.provider.poll_script.append(success())
+    parent = await rig.new_job(model="veo3")
+    await rig.wait_for_status(parent.id, JobStatus.SUCCEEDED)
+
+    rig.provider.poll_script.append(success("https://provider.example/ext.mp4"))
+    child = await rig.new_job(model="veo3", parent_id=parent.id)
+    done = await rig.wait_for_status(child.id, JobStatus.SUCCEEDED)
+
+    assert rig.provider.extends == [("task-1", "a fox in snow")]
+    assert done.provider_task_id == "ext-1"
+    assert len(rig.notifier.delivered) == 2
+
+
+async def test_polls_in_flight_never_exceed_the_bound(fake_redis: aioredis.Redis) -> None:
+    provider = ScriptedProvider(poll_delay_s=0.05)
+    provider.default = PollResult(TaskState.PENDING)
+    notifier = RecordingNotifier()
+    policy = PollPolicy(interval_s=0.01, max_attempts=3, jitter=0, first_poll_s=0, delayed_interval_s=60)
+    engine, jobs, _ = build_engine(
+        fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), policy, max_in_flight=3
+    )
+    await engine.start()
+    try:
+        for _ in range(20):
+            job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+            await jobs.create(job, Session(chat_id=70, user_id=7))
+            engine.enqueue(job.id)
+        await wait_until(lambda: provider.polls >= 60, timeout=10, what="60 polls")
+    finally:
+        await engine.stop()
+
+    assert provider.max_in_flight == 3
