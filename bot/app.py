@@ -14,10 +14,6 @@ from typing import Any
 import structlog
 import uvicorn
 from redis.asyncio import Redis
-from storage.blobs_local import LocalBlobStore
-from storage.blobs_s3 import S3BlobStore
-from storage.probe import PyAvProbe
-from storage.ptb_persistence import RedisPersistence
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot import handlers
@@ -34,6 +30,10 @@ from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
+from storage.blobs_local import LocalBlobStore
+from storage.blobs_s3 import S3BlobStore
+from storage.probe import PyAvProbe
+from storage.ptb_persistence import RedisPersistence
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
 

@@ -124,7 +124,8 @@ async def test_job_is_submitted_polled_and_delivered_once(rig: Rig) -> None:
     assert done.attempts == 3
     assert rig.notifier.delivered == [(job.id, VIDEO_BYTES, False)]
     assert rig.blobs.blobs[f"videos/{job.id}.mp4"] == VIDEO_BYTES
-    assert done.output is not None and (done.output.width, done.output.height) == (1280, 720)
+    assert done.output is not None
+    assert (done.output.width, done.output.height) == (1280, 720)
     assert done.output.size_bytes == len(VIDEO_BYTES)
     assert done.delivered_ref == f"70:1:file-{job.id}"
     assert (job.id, "running") in rig.notifier.progress
@@ -310,7 +311,7 @@ async def test_restart_mid_polling_delivers_exactly_once(fake_redis: aioredis.Re
         BytesDownloader(),
         MemoryBlobStore(),
     )
-    first, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs)
+    first, jobs, _ = build_engine(fake_redis, provider, notifier, downloader, blobs)
     await first.start()
     job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
     await jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
