@@ -1,0 +1,101 @@
+"""Shared KIE.ai HTTP plumbing: Bearer auth, the ``{code, msg, data}`` envelope, and httpx failures
+turned into :class:`JobError` so no httpx exception ever leaves an adapter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import structlog
+
+from poller.errors import ErrorCode, JobError
+from providers.kie_errors import envelope_code, normalize_kie_error, parse_retry_after
+
+log = structlog.get_logger(__name__)
+
+# Failures where the request certainly never left this process: safe to send again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class KieApi:
+    """One KIE.ai account over a shared ``httpx.AsyncClient``; answers are unwrapped to ``data``."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, *, provider: str) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        self._provider = provider
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> object:
+        """POST JSON and return the envelope's ``data``; raise :class:`JobError` on any failure."""
+        return await self._call("POST", path, json_body=body)
+
+    async def get(self, path: str, params: Mapping[str, str]) -> object:
+        """GET with query parameters and return the envelope's ``data``; raise :class:`JobError`."""
+        return await self._call("GET", path, params=params)
+
+    async def aclose(self) -> None:
+        """Close the underlying client (idempotent)."""
+        await self._client.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> object:
+        url = f"{self._base_url}{path}"
+        try:
+            response = await self._client.request(method, url, json=json_body, params=params, headers=self._headers)
+        except _NOT_SENT as exc:
+            raise self._transport_error(path, exc, request_sent=False) from exc
+        except httpx.HTTPError as exc:
+            # Read/write timeouts, dropped connections: the provider may have acted on the request.
+            raise self._transport_error(path, exc, request_sent=True) from exc
+        return self._unwrap(path, response)
+
+    def _transport_error(self, path: str, exc: httpx.HTTPError, *, request_sent: bool) -> JobError:
+        log.warning(
+            "kie.transport_error",
+            provider=self._provider,
+            path=path,
+            error=type(exc).__name__,
+            request_sent=request_sent,
+        )
+        detail = str(exc) or type(exc).__name__
+        return JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: {detail}", request_sent=request_sent)
+
+    def _unwrap(self, path: str, response: httpx.Response) -> object:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        try:
+            body: object = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+            if response.is_success:
+                log.warning("kie.malformed_body", provider=self._provider, path=path, body=response.text[:500])
+                raise JobError(
+                    ErrorCode.PROVIDER_UNAVAILABLE,
+                    f"{path}: malformed body (HTTP {response.status_code}): {response.text[:200]}",
+                ) from None
+        if not response.is_success:
+            raise normalize_kie_error(
+                response.status_code, body if body is not None else response.text, retry_after=retry_after
+            )
+        if not isinstance(body, Mapping):
+            raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: not a JSON object")
+        code = envelope_code(body)
+        if code is not None and code != 200:
+            raise normalize_kie_error(response.status_code, body, retry_after=retry_after)
+        return body.get("data")
+
+
+def task_id_from(data: object, path: str) -> str:
+    """The ``taskId`` of a create answer's ``data``; a missing id is a malformed (retryable) answer."""
+    task_id = data.get("taskId") if isinstance(data, Mapping) else None
+    if not isinstance(task_id, str) or not task_id:
+        raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: no taskId in {str(data)[:200]}")
+    return task_id
