@@ -1,0 +1,61 @@
+"""Cheap checks on what users send: prompts and button data."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import texts
+from bot.callback_data import Action, ButtonData, parse
+from bot.validation import prompt_problem
+
+
+@pytest.mark.parametrize(
+    ("prompt", "problem"),
+    [
+        ("", texts.PROMPT_EMPTY),
+        ("   \n ", texts.PROMPT_EMPTY),
+        ("a" * 101, texts.prompt_too_long(100, 101)),
+        ("a fox\x00 in snow", texts.PROMPT_CONTROL_CHARS),
+        ("a fox\x1b[31m", texts.PROMPT_CONTROL_CHARS),
+    ],
+)
+def test_bad_prompt_says_what_to_fix(prompt: str, problem: str) -> None:
+    assert prompt_problem(prompt, max_chars=100) == problem
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a fox in snow", "line one\nline two\tindented", "日本語のプロンプト 🎬", "a" * 100]
+)
+def test_good_prompt_passes(prompt: str) -> None:
+    assert prompt_problem(prompt, max_chars=100) is None
+
+
+def test_too_long_message_names_both_numbers() -> None:
+    assert "2000" in texts.prompt_too_long(2000, 2345)
+    assert "2345" in texts.prompt_too_long(2000, 2345)
+
+
+def test_button_data_round_trips() -> None:
+    for data in (
+        ButtonData(Action.PUBLISH, "AbC_123-xyz"),
+        ButtonData(Action.SETTINGS, "m=veo3"),
+        ButtonData(Action.NOOP),
+    ):
+        assert parse(data.encode()) == data
+
+
+def test_longest_settings_button_fits_telegram_limit() -> None:
+    data = ButtonData(Action.SETTINGS, "m=bytedance/v1-pro-text-to-video").encode()
+    assert len(data.encode()) <= 64
+
+
+def test_oversized_button_data_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        ButtonData(Action.SETTINGS, "x" * 70).encode()
+
+
+@pytest.mark.parametrize(
+    "forged", [None, "", "pub", "pub:", "pub:../../etc", "pub:a b", "delete:abcdefgh", "x" * 65, "pub:" + "a" * 40]
+)
+def test_forged_button_data_is_rejected(forged: str | None) -> None:
+    assert parse(forged) is None

@@ -1,0 +1,156 @@
+"""Configuration: TOML plus environment, every error naming its key, secrets never printed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from bot.cli import main
+from bot.settings import Settings, load_settings
+from poller.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = """
+[telegram]
+token = "123456:SECRET-TOKEN-VALUE"
+[providers.kie]
+api_key = "kie-secret-key-value"
+[s3]
+bucket = "videos"
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("REELAY_"):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_minimal_file_gets_the_documented_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+
+    assert settings.poll.interval_s == 60
+    assert settings.poll.max_attempts == 15
+    assert settings.poll.backoff == 1.0
+    assert settings.telegram.file_url == "https://api.telegram.org/file/bot"
+    assert settings.polls_in_flight == settings.providers.kie.max_connections
+
+
+def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELAY_POLL__MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("REELAY_PROVIDERS__KIE__BASE_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("REELAY_TELEGRAM__TOKEN", "999:FROM-ENV")
+
+    settings = load_settings(write(tmp_path, MINIMAL))
+
+    assert settings.poll.max_attempts == 3
+    assert settings.providers.kie.base_url == "http://127.0.0.1:9/"
+    assert settings.telegram.token.get_secret_value() == "999:FROM-ENV"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (MINIMAL.replace('token = "123456:SECRET-TOKEN-VALUE"', ""), "telegram.token"),
+        (MINIMAL + "[poll]\ninterval_s = 5\n", "poll.interval_s"),
+        (MINIMAL + "[poll]\ninterval_s = 'soon'\n", "poll.interval_s"),
+        (MINIMAL + "[poll]\nmax_attempts = 0\n", "poll.max_attempts"),
+        (MINIMAL + "[poll]\nmax_in_flight = 500\n", "poll.max_in_flight"),
+        (MINIMAL + "[limits]\nmax_prompt_chars = -1\n", "limits.max_prompt_chars"),
+        (MINIMAL + "[polling]\ninterval_s = 60\n", "polling"),
+        (MINIMAL + "[storage]\nbackend = 'ftp'\n", "storage.backend"),
+        (MINIMAL.replace('bucket = "videos"', ""), "s3.bucket"),
+    ],
+)
+def test_bad_setting_is_reported_by_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+
+    assert caught.value.key == key
+
+
+def test_fast_polling_is_allowed_only_when_asked_for(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL + "[poll]\ninterval_s = 1\nallow_fast = true\n"))
+
+    assert settings.poll.interval_s == 1
+
+
+def test_invalid_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[telegram\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_cli_exits_2_with_one_line_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, MINIMAL + "[poll]\nbackoff = 0.5\n")
+
+    code = main(["run", "--config", str(path)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "poll.backoff" in err
+
+
+def test_console_script_exit_code_is_2(tmp_path: Path) -> None:
+    path = write(tmp_path, "[telegram]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
+
+    assert result.returncode == 2
+    assert "telegram.token" in result.stderr
+
+
+def test_check_config_never_prints_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(write(tmp_path, MINIMAL))]) == 0
+
+    out = capsys.readouterr().out
+    assert "SECRET-TOKEN-VALUE" not in out
+    assert "kie-secret-key-value" not in out
+    assert '"interval_s": 60.0' in out
+
+
+def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    paths = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            paths.extend(_field_paths(annotation, f"{prefix}{name}."))
+        else:
+            paths.append(f"{prefix}{name}")
+    return paths
+
+
+def test_example_config_documents_every_key_and_loads() -> None:
+    example = (ROOT / "config.example.toml").read_text()
+    sections: dict[str, set[str]] = {}
+    current = ""
+    for line in example.splitlines():
+        if header := re.match(r"^\[([\w.]+)\]", line):
+            current = header.group(1)
+        elif key := re.match(r"^#?\s?(\w+) = ", line):
+            sections.setdefault(current, set()).add(key.group(1))
+    documented = {f"{section}.{key}" for section, keys in sections.items() for key in keys}
+
+    missing = [path for path in _field_paths(Settings) if path not in documented]
+
+    assert missing == []
+    tomllib.loads(example)
+    assert load_settings(ROOT / "config.example.toml").poll.interval_s == 60
