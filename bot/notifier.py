@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import structlog
-from telegram import Bot, InputFile, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 
 from bot import keyboards, texts
@@ -60,14 +60,14 @@ class TelegramNotifier:
         await self._edit_status(session, message, None)
         await self._bot.send_message(session.chat_id, message)
 
-    async def _send_video(self, chat_id: int, video: LocalVideo, caption: str, markup: object) -> Message:
+    async def _send_video(self, chat_id: int, video: LocalVideo, caption: str, markup: InlineKeyboardMarkup) -> Message:
         out = video.output
         with video.path.open("rb") as file:
             return await self._bot.send_video(
                 chat_id,
                 video=InputFile(file, filename=video.path.name),
                 caption=caption,
-                reply_markup=markup,  # type: ignore[arg-type]
+                reply_markup=markup,
                 duration=round(out.duration_s) if out.duration_s else None,
                 width=out.width,
                 height=out.height,
@@ -76,7 +76,7 @@ class TelegramNotifier:
                 read_timeout=_UPLOAD_TIMEOUT_S,
             )
 
-    async def _edit_status(self, session: Session, text: str, markup: keyboards.InlineKeyboardMarkup | None) -> None:
+    async def _edit_status(self, session: Session, text: str, markup: InlineKeyboardMarkup | None) -> None:
         if session.status_message_id is None:
             return
         try:

@@ -44,7 +44,7 @@ class StatusHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        target = (context.args or [None])[0]
+        target = context.args[0] if context.args else None
         jobs = await self._s.jobs.jobs_for_user(user.id, limit=20)
         candidates = [j for j in jobs if j.status in ACTIVE_STATES and (target is None or j.id == target)]
         if not candidates:
