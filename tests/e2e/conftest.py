@@ -26,7 +26,13 @@ BOB = 1002
 
 
 def e2e_settings(
-    *, redis_url: str, s3: S3Server, bucket: str, kie: KieStandIn, telegram: TelegramStandIn, **overrides: Any
+    *,
+    redis_url: str,
+    s3: S3Server,
+    bucket: str,
+    kie: KieStandIn,
+    telegram: TelegramStandIn,
+    overrides: dict[str, dict[str, Any]],
 ) -> Settings:
     """Settings for a fast, fully local Reelay."""
     values: dict[str, Any] = {
@@ -73,7 +79,7 @@ def make_settings(
 
     def factory(**overrides: Any) -> Settings:
         return e2e_settings(
-            redis_url=redis_url, s3=s3_server, bucket=s3_bucket, kie=kie, telegram=telegram, **overrides
+            redis_url=redis_url, s3=s3_server, bucket=s3_bucket, kie=kie, telegram=telegram, overrides=overrides
         )
 
     return factory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from bot import texts
@@ -186,3 +187,25 @@ async def test_restart_mid_polling_delivers_exactly_once(
 
 def _moderation() -> ErrorCode:
     return ErrorCode.MODERATION_REJECTED
+
+
+async def test_video_too_large_for_telegram_arrives_as_a_working_link(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    tg = telegram.emulator
+    async with running(make_settings(telegram={"upload_limit_bytes": 1000})):
+        tg.send_text(ALICE, ALICE, "a very long panorama [polls=1]")
+        link_message = await tg.wait_for_async(
+            lambda: next((m for m in bot_messages(telegram, ALICE) if m.text and "http" in m.text), None),
+            timeout=20,
+            what="the link message",
+        )
+
+    assert tg.calls("sendVideo") == []
+    assert link_message.text is not None
+    url = link_message.text.split()[-1]
+    async with httpx.AsyncClient() as client:
+        video = await client.get(url)
+    assert video.status_code == 200
+    assert video.content[4:8] == b"ftyp"
+    assert set(button_data(link_message)) == {texts.PUBLISH, texts.EXTEND}
