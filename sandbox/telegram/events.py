@@ -58,7 +58,7 @@ class EventHub:
             self._generation += 1
             self._changed.notify_all()
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float, context: Callable[[str], str]) -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float, context: Callable[[str], str]) -> T:
         """Block until ``predicate()`` is truthy and return it; AssertionError with ``context`` on timeout."""
         deadline = time.monotonic() + timeout
         while True:
@@ -77,8 +77,8 @@ class EventHub:
 
     async def wait_for_async(
         self,
-        predicate: Callable[[], T],
-        timeout: float,  # noqa: ASYNC109 - mirrors the blocking wait_for
+        predicate: Callable[[], T | None],
+        timeout: float,
         context: Callable[[str], str],
     ) -> T:
         """``wait_for`` for coroutines: polls with ``asyncio.sleep`` so the caller's loop keeps running."""

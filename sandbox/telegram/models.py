@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ChatType = Literal["private", "group", "supergroup", "channel"]
-EventKind = Literal["message", "edit", "delete", "callback_answer", "chat_action", "reset"]
+EventKind = Literal["chat", "message", "edit", "delete", "callback_answer", "chat_action", "reset"]
 JSON = dict[str, Any]
 
 

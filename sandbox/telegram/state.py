@@ -6,6 +6,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sandbox.telegram.bots import BotAccount, WebhookConfig, bot_id_of, check_token
@@ -228,14 +229,14 @@ class TelegramEmulator:
         """Call ``callback`` on every change (in the changing thread); returns a function to unsubscribe."""
         return self.hub.subscribe(callback)
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0, *, what: str | None = None) -> T:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0, *, what: str | None = None) -> T:
         """Block until ``predicate()`` is truthy, return its value; AssertionError with the world on timeout."""
         return self.hub.wait_for(predicate, timeout, self._context(what, predicate))
 
     async def wait_for_async(
         self,
-        predicate: Callable[[], T],
-        timeout: float = 10.0,  # noqa: ASYNC109 - mirrors the blocking wait_for
+        predicate: Callable[[], T | None],
+        timeout: float = 10.0,
         *,
         what: str | None = None,
     ) -> T:
@@ -257,6 +258,8 @@ class TelegramEmulator:
         """Log one Bot API call (the HTTP layer calls this once per request, with its outcome)."""
         call = ApiCall(method, params.logged(), bot.user.id, error is None, error, time.time())
         with self.world.lock:
+            if self.world.bots.get(bot.token) is not bot:
+                return  # a call that began before a reset belongs to the old world's log
             self.world.api_calls.append(call)
         self.hub.changed()
 
@@ -274,7 +277,8 @@ class TelegramEmulator:
     def _add_chat(self, kind: ChatType, title: str, username: str | None) -> int:
         with self.world.change():
             chat_id = self.world.new_chat_id(kind)
-            self.world.chats[chat_id] = Chat(chat_id, kind, title=title, username=username)
+            self.world.chats[chat_id] = chat = Chat(chat_id, kind, title=title, username=username)
+            self.world.emit(Event("chat", chat_id, data={"chat": replace(chat)}))
             return chat_id
 
     def _person(self, user_id: int, first_name: str) -> User:

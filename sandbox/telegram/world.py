@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from sandbox.telegram.bots import BotAccount
 from sandbox.telegram.errors import (
@@ -112,7 +113,7 @@ class World:
             self.users[user.id] = user
             chat = self.chats.get(user.id)
             blocked = chat.bot_blocked if chat else False
-            self.chats[user.id] = Chat(
+            self.chats[user.id] = updated = Chat(
                 id=user.id,
                 type="private",
                 username=user.username,
@@ -120,6 +121,7 @@ class World:
                 last_name=user.last_name,
                 bot_blocked=blocked,
             )
+            self.emit(Event("chat", user.id, data={"chat": replace(updated)}))
         return user
 
     def new_chat_id(self, kind: str) -> int:
