@@ -154,3 +154,11 @@ def test_example_config_documents_every_key_and_loads() -> None:
     assert missing == []
     tomllib.loads(example)
     assert load_settings(ROOT / "config.example.toml").poll.interval_s == 60
+
+
+def test_readme_configuration_reference_names_every_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    missing = [path for path in _field_paths(Settings) if f"`{path}`" not in readme]
+
+    assert missing == []
