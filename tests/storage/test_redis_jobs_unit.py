@@ -1,16 +1,16 @@
-"""Fast RedisJobStore checks on fakeredis, for the paths without Lua (fakeredis runs Lua only
-with the optional ``lupa`` package, which is not installed: the scripts are tested on the real
-redis-server in ``test_redis_jobs.py``)."""
+"""Fast RedisJobStore checks on fakeredis (its Lua runs through ``lupa``). Races, restarts and
+large indexes are proven on the real redis-server in ``test_redis_jobs.py``."""
 
 from __future__ import annotations
 
 import pytest
 import redis.asyncio as aioredis
 
-from poller.errors import JobNotFound
+from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import JobOptions, JobStatus, VideoOutput
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
+from storage.redis_sessions import RedisSessionStore
 from tests.storage.factories import make_job, make_session
 
 
@@ -71,3 +71,58 @@ async def test_get_of_unknown_job_raises(store: RedisJobStore) -> None:
 def test_non_positive_limits_are_refused(fake_redis: aioredis.Redis) -> None:
     with pytest.raises(ValueError, match="positive"):
         RedisJobStore(fake_redis, history_ttl_s=0)
+
+
+async def test_lua_transition_checks_the_table_and_maintains_indexes(
+    store: RedisJobStore, fake_redis: aioredis.Redis
+) -> None:
+    job = make_job(status=JobStatus.RUNNING)
+    await store.create(job, make_session(job))
+
+    with pytest.raises(InvalidTransition):
+        await store.transition(job.id, JobStatus.SUCCEEDED)
+    delayed = await store.transition(job.id, JobStatus.DELAYED, fields={"late": "1"})
+    assert delayed.late
+    assert await store.delayed_job_ids() == [job.id]
+
+    done = await store.transition(job.id, JobStatus.FAILED, fields={"error_code": "timeout"})
+
+    assert done.error_code == "timeout"
+    assert await store.delayed_job_ids() == []
+    assert await store.active_job_ids() == []
+    assert 0 < await fake_redis.ttl(RedisKeys().job(job.id)) <= 600
+    with pytest.raises(JobNotFound):
+        await store.transition("missing", JobStatus.FAILED)
+
+
+async def test_lua_record_attempt_claim_release_and_update_fields(store: RedisJobStore) -> None:
+    job = make_job(status=JobStatus.RUNNING)
+    await store.create(job, make_session(job))
+
+    assert await store.record_attempt(job.id, 12.5) == 1
+    assert await store.claim(job.id, "send") is True
+    assert await store.claim(job.id, "send") is False
+    await store.release(job.id, "send")
+    assert await store.claim(job.id, "send") is True
+    await store.update_fields(job.id, {"cost": "4"})
+    await store.transition(job.id, JobStatus.CANCELLED)
+
+    with pytest.raises(InvalidTransition):
+        await store.record_attempt(job.id, None)
+    stored = await store.get(job.id)
+    assert (stored.attempts, stored.next_poll_at, stored.cost) == (1, 12.5, 4)
+
+
+async def test_lua_status_message_is_not_set_on_a_deleted_session(fake_redis: aioredis.Redis) -> None:
+    sessions = RedisSessionStore(fake_redis)
+    job = make_job()
+    await sessions.save(job.id, make_session(job, status_message_id=None))
+
+    await sessions.set_status_message(job.id, 11)
+    restored = await sessions.get(job.id)
+    await sessions.delete(job.id)
+    await sessions.set_status_message(job.id, 12)
+
+    assert restored is not None
+    assert restored.status_message_id == 11
+    assert await sessions.get(job.id) is None
