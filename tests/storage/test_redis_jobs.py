@@ -40,6 +40,18 @@ async def test_create_refuses_an_existing_id_and_keeps_the_stored_job(job_store:
     assert (await job_store.get(job.id)).prompt == job.prompt
 
 
+async def test_concurrent_creates_of_one_id_have_exactly_one_winner(job_store: RedisJobStore) -> None:
+    job = make_job()
+    versions = [job.replace(prompt=f"prompt {n}") for n in range(5)]
+
+    results = await asyncio.gather(*(job_store.create(v, make_session(v)) for v in versions), return_exceptions=True)
+
+    winners = [v for v, r in zip(versions, results, strict=True) if r is None]
+    assert len(winners) == 1
+    assert all(isinstance(r, InvalidTransition) for r in results if r is not None)
+    assert (await job_store.get(job.id)).prompt == winners[0].prompt
+
+
 async def test_get_of_unknown_job_raises_job_not_found(job_store: RedisJobStore) -> None:
     with pytest.raises(JobNotFound):
         await job_store.get("nope")
