@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from sandbox.kie import bodies
 from sandbox.kie.callbacks import CallbackSender
@@ -199,8 +200,8 @@ class _KieApi:
             return FileResponse(path, media_type="video/mp4", headers={"Accept-Ranges": "none"})
         chunks = _file_chunks(path) if path is not None else _generated_chunks(size)
         if fault == "truncate":
-            chunks = _cut_off(chunks, size // 2)
-        elif fault == "chunked":
+            return _CutOffResponse(chunks, size, limit=size // 2)
+        if fault == "chunked":
             del headers["Content-Length"]  # no length: the client learns the size only by reading
         return StreamingResponse(chunks, media_type="video/mp4", headers=headers)
 
@@ -267,12 +268,22 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _cut_off(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """Send ``limit`` bytes, then fail: the connection drops before the promised length."""
-    sent = 0
-    async for chunk in chunks:
-        if sent + len(chunk) >= limit:
-            yield chunk[: max(0, limit - sent)]
-            raise ConnectionAbortedError("simulated truncated download")
-        sent += len(chunk)
-        yield chunk
+class _CutOffResponse(Response):
+    """Announces the full Content-Length, sends ``limit`` bytes, then hangs up (a truncated download)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], size: int, limit: int) -> None:
+        super().__init__(status_code=200, media_type="video/mp4", headers={"Content-Length": str(size)})
+        self._chunks = chunks
+        self._limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        sent = 0
+        async for chunk in self._chunks:
+            part = chunk[: self._limit - sent]
+            if part:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            sent += len(part)
+            if sent >= self._limit:
+                break
+        # Returning without the final body message makes the server drop the connection mid-body.

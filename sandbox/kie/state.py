@@ -119,6 +119,7 @@ class KieSimulator:
         self._defaults = _Knobs(completion_s, failure_rate, moderation_rate, hang_s, retry_after_s, public_url)
         self._seed = seed
         self._lock = threading.RLock()
+        self._callback_sent = threading.Condition(self._lock)
         self.reset()
 
     # ------------------------------------------------------------------ steering
@@ -246,8 +247,15 @@ class KieSimulator:
 
     def record_callback(self, record: CallbackRecord) -> None:
         """Remember a callback attempt."""
-        with self._lock:
+        with self._callback_sent:
             self._callbacks.append(record)
+            self._callback_sent.notify_all()
+
+    def wait_for_callbacks(self, count: int, timeout: float = 5.0) -> list[CallbackRecord]:
+        """Block (a test thread, never the server's loop) until ``count`` callbacks were attempted."""
+        with self._callback_sent:
+            self._callback_sent.wait_for(lambda: len(self._callbacks) >= count, timeout)
+            return list(self._callbacks)
 
     def new_task_id(self, api: Api) -> str:
         """A fresh id in KIE's style (``veo_task_…`` for Veo, ``task_…`` for Market)."""
