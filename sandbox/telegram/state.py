@@ -130,7 +130,11 @@ class TelegramEmulator:
         first_name: str = "Alice",
         token: str | None = None,
     ) -> JSON:
-        """A person writes ``text`` (a /command gets its bot_command entity); returns the Update queued."""
+        """A person writes ``text`` (a /command gets its bot_command entity); returns the Update queued.
+
+        When the bot's allowed_updates filters messages out, nothing is queued and the returned dict has
+        no ``update_id``.
+        """
         with self.world.change():
             user = self._person(user_id, first_name)
             chat = self._chat_for_user(chat_id, user)
@@ -193,6 +197,11 @@ class TelegramEmulator:
         with self.world.lock:
             found = self.world.find(chat_id, message_id)
             return found.snapshot() if found else None
+
+    def last_message(self, chat_id: int) -> Message | None:
+        """The newest message still in the chat (a snapshot), if any."""
+        messages = self.world.chat_messages(chat_id)
+        return messages[-1] if messages else None
 
     def chats(self) -> list[Chat]:
         """Every chat the world knows."""

@@ -26,6 +26,9 @@ def test_user_commands_get_bot_command_entities_with_utf16_offsets() -> None:
     assert command["message"]["text"] == "/start"
     assert command["update_id"] == update["update_id"] + 1
     assert [m.text for m in emulator.messages(USER)] == ["😀 /video a cat", "/start"]
+    last = emulator.last_message(USER)
+    assert last is not None
+    assert last.text == "/start"
 
 
 def test_users_cannot_write_in_chats_they_cannot_reach() -> None:
