@@ -31,11 +31,11 @@ class HttpVideoDownloader:
     @asynccontextmanager
     async def open(self, url: str) -> AsyncIterator[AsyncIterator[bytes]]:
         """Open ``url`` and yield an async iterator over its body."""
-        if urlsplit(url).scheme not in ("http", "https"):
+        if _scheme(url) not in ("http", "https"):
             raise JobError(ErrorCode.DOWNLOAD_FAILED, f"not an http(s) URL: {url[:200]}", request_sent=False)
         try:
             response = await self._client.send(self._client.build_request("GET", url), stream=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.warning("download.request_failed", url=_loggable(url), error=type(exc).__name__)
             raise JobError(ErrorCode.DOWNLOAD_FAILED, f"{type(exc).__name__}: {exc}") from exc
         try:
@@ -69,7 +69,17 @@ class HttpVideoDownloader:
             raise JobError(ErrorCode.DOWNLOAD_FAILED, f"empty body from {_loggable(url)}")
 
 
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return ""
+
+
 def _loggable(url: str) -> str:
     """The URL without its query string: signed CDN links carry credentials there."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]

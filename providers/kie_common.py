@@ -16,7 +16,9 @@ from providers.kie_errors import envelope_code, normalize_kie_error, parse_retry
 log = structlog.get_logger(__name__)
 
 # Failures where the request certainly never left this process: safe to send again.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A base URL httpx cannot use is a configuration mistake: no retry will fix it.
+_BAD_URL = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 
 
 class KieApi:
@@ -51,6 +53,9 @@ class KieApi:
         url = f"{self._base_url}{path}"
         try:
             response = await self._client.request(method, url, json=json_body, params=params, headers=self._headers)
+        except _BAD_URL as exc:
+            log.error("kie.bad_base_url", provider=self._provider, error=str(exc))
+            raise JobError(ErrorCode.PROVIDER_ERROR, f"bad KIE URL: {exc}", request_sent=False) from exc
         except _NOT_SENT as exc:
             raise self._transport_error(path, exc, request_sent=False) from exc
         except httpx.HTTPError as exc:
@@ -58,7 +63,7 @@ class KieApi:
             raise self._transport_error(path, exc, request_sent=True) from exc
         return self._unwrap(path, response)
 
-    def _transport_error(self, path: str, exc: httpx.HTTPError, *, request_sent: bool) -> JobError:
+    def _transport_error(self, path: str, exc: Exception, *, request_sent: bool) -> JobError:
         log.warning(
             "kie.transport_error",
             provider=self._provider,

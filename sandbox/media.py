@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
-import os
+import shutil
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -46,12 +47,10 @@ def sample_mp4_bytes() -> bytes:
 @functools.cache
 def sample_mp4_path() -> Path:
     """The default sample video on disk, in the temp directory (made once per process)."""
+    # A private directory (not a fixed /tmp name another user could plant a file at), removed at exit.
     directory = Path(tempfile.mkdtemp(prefix="reelay-sample-"))
-    target = directory / "sample.mp4"
-    scratch = directory / f".sample-{os.getpid()}.mp4"
-    make_sample_mp4(scratch)
-    scratch.replace(target)
-    return target
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return make_sample_mp4(directory / "sample.mp4")
 
 
 def _add_video_stream(container: OutputContainer, width: int, height: int, fps: int) -> VideoStream:

@@ -187,9 +187,9 @@ class _KieApi:
         task = self.sim.get_task(task_id)
         if task is None or not task.finished or task.outcome != "success":
             return Response("not found", status_code=404, media_type="text/plain")
-        path = None if task.scenario.video_bytes is not None else self._video_path()
-        size = task.scenario.video_bytes if path is None else path.stat().st_size
-        assert size is not None
+        generated = task.scenario.video_bytes
+        path = self._video_path() if generated is None else None
+        size = path.stat().st_size if path is not None else generated or 0
         headers = {"Content-Length": str(size), "Accept-Ranges": "none"}
         if request.method == "HEAD":
             return Response(status_code=200, headers=headers, media_type="video/mp4")

@@ -112,6 +112,12 @@ async def test_non_http_url_is_refused_without_a_request(http_client: httpx.Asyn
     assert (caught.value.code, caught.value.request_sent) == (ErrorCode.DOWNLOAD_FAILED, False)
 
 
+async def test_unparseable_url_is_a_download_failure(http_client: httpx.AsyncClient) -> None:
+    with pytest.raises(JobError) as caught:
+        await read_all(HttpVideoDownloader(http_client, MB), "http://[::1/v.mp4")
+    assert caught.value.code is ErrorCode.DOWNLOAD_FAILED
+
+
 async def test_consumer_errors_pass_through_unchanged(kie: KieStandIn, http_client: httpx.AsyncClient) -> None:
     url = await finished_video_url(kie, http_client)
 

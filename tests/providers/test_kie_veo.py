@@ -212,6 +212,15 @@ async def test_connection_refused_means_the_request_was_not_sent(http_client: ht
     assert (caught.value.code, caught.value.request_sent) == (ErrorCode.PROVIDER_UNAVAILABLE, False)
 
 
+@pytest.mark.parametrize("base_url", ["http://[::1", "ftp://127.0.0.1:9"])
+async def test_unusable_base_url_is_a_permanent_configuration_error(
+    http_client: httpx.AsyncClient, base_url: str
+) -> None:
+    with pytest.raises(JobError) as caught:
+        await KieVeoProvider(http_client, base_url, "key").poll("veo_task_x")
+    assert (caught.value.code, caught.value.request_sent) == (ErrorCode.PROVIDER_ERROR, False)
+
+
 async def test_polling_an_unknown_task_is_a_provider_error(veo: KieVeoProvider) -> None:
     with pytest.raises(JobError) as caught:
         await veo.poll("veo_task_nope")
