@@ -114,7 +114,7 @@ class TelegramEmulator:
         self.faults.add(method, kind, times=times, retry_after=retry_after, status=status)
 
     def set_flood_control(self, max_messages: int | None, per_seconds: float = 1.0) -> None:
-        """Answer 429 once a chat gets more than ``max_messages`` per ``per_seconds`` (None turns it off)."""
+        """429 once a chat gets more than ``max_messages`` sends or edits per ``per_seconds`` (None: off)."""
         with self.world.lock:
             self.world.flood = None if max_messages is None else FloodControl(max_messages, per_seconds)
 

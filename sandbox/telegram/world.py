@@ -168,6 +168,8 @@ class World:
             apply(edited)
             if _content(edited) == _content(current):
                 raise bad_request(NOT_MODIFIED)
+            if self.flood is not None:  # edits count against the chat's limit, as on Telegram
+                self.flood.check(chat.id)
             current.history.append(current.version())
             current.text, current.caption = edited.text, edited.caption
             current.reply_markup = edited.reply_markup

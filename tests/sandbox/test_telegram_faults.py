@@ -54,18 +54,20 @@ async def test_injected_server_errors_surface_as_network_errors(
     ]
 
 
-async def test_flood_control_limits_messages_per_chat(telegram: TelegramStandIn) -> None:
+async def test_flood_control_limits_sends_and_edits_per_chat(telegram: TelegramStandIn) -> None:
     emulator = telegram.emulator
     emulator.add_user(USER)
     emulator.set_flood_control(2, per_seconds=60)
     async with telegram.make_bot() as bot:
-        await bot.send_message(USER, "1")
-        await bot.send_message(USER, "2")
+        status = await bot.send_message(USER, "1")
+        await bot.edit_message_text("2", USER, status.message_id)
         with pytest.raises(RetryAfter, match=r"Retry in (59|60) seconds"):
             await bot.send_message(USER, "3")
+        with pytest.raises(RetryAfter, match=r"Retry in (59|60) seconds"):
+            await bot.edit_message_text("4", USER, status.message_id)
         other_chat = await bot.send_message(telegram.channel_id, "elsewhere")
 
-    assert [m.text for m in emulator.messages(USER)] == ["1", "2"]
+    assert [m.text for m in emulator.messages(USER)] == ["2"]
     assert other_chat.text == "elsewhere"
 
 
