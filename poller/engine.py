@@ -77,14 +77,21 @@ class Engine:
         log.info("engine.started", resumed_jobs=resumed)
         return resumed
 
-    async def stop(self) -> None:
-        """Stop scheduling and let steps already running finish (bounded)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    async def stop(self, grace_s: float = 30.0) -> None:
+        """Stop starting steps, let the running ones finish (up to ``grace_s``), then stop the scheduler.
+
+        APScheduler's shutdown cancels coroutine jobs still running, which would cut a delivery short
+        (a send cut mid-flight can only be resumed as a link), so the scheduler is paused first.
+        """
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
         if self._busy:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=10)
-        log.info("engine.stopped", unfinished_steps=len(self._busy))
+                await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
+        unfinished = len(self._busy)
+        self.scheduler.shutdown(wait=False)
+        log.info("engine.stopped", unfinished_steps=unfinished)
 
     @property
     def running(self) -> bool:

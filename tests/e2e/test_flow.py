@@ -50,9 +50,11 @@ async def test_prompt_to_video_then_publish_and_extend(
     assert set(buttons) == {texts.PUBLISH, texts.EXTEND}
     assert all(len(data.encode()) <= 64 for data in buttons.values())
 
-    status = tg.message(ALICE, ack.message_id)
-    assert status is not None
-    assert status.text == texts.status_message(JobStatus.SUCCEEDED)
+    # The status message is edited to its final state right after the video goes out.
+    await tg.wait_for_async(
+        lambda: (tg.message(ALICE, ack.message_id) or ack).text == texts.status_message(JobStatus.SUCCEEDED),
+        what="the final status edit",
+    )
     assert kie.sim.submissions[0]["prompt"].startswith("A red fox")
     stored = s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]
     assert [obj["Size"] for obj in stored] == [preview.video.file_size]
@@ -136,7 +138,9 @@ async def test_provider_failure_tells_the_user_once(reelay: Reelay, telegram: Te
         what="the failure message",
     )
     await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
-    failure_sends = [c for c in tg.calls("sendMessage") if c.params.get("text") == texts.error_message(_moderation())]
+    failure_text = texts.error_message(_moderation())
+    await tg.wait_for_async(lambda: tg.calls("sendMessage")[-1].params.get("text") == failure_text, what="the call")
+    failure_sends = [c for c in tg.calls("sendMessage") if c.params.get("text") == failure_text]
     assert len(failure_sends) == 1
     assert videos_in(telegram, ALICE) == []
 

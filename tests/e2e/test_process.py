@@ -106,7 +106,8 @@ def test_run_logs_json_without_secrets_and_stops_cleanly_on_sigterm(
     events = [r["event"] for r in records]
     assert "reelay.started" in events
     assert events[-1] == "reelay.stopped"
-    completed = next(r for r in records if r["event"] == "job.completed")
+    completed = next((r for r in records if r["event"] == "job.completed"), None)
+    assert completed is not None, text
     assert completed["status"] == "succeeded"
     for field in (
         "job_id",

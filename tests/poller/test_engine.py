@@ -385,3 +385,18 @@ async def test_polls_in_flight_never_exceed_the_bound(fake_redis: aioredis.Redis
         await engine.stop()
 
     assert provider.max_in_flight == 3
+
+
+async def test_stop_lets_a_running_step_finish_its_delivery(fake_redis: aioredis.Redis) -> None:
+    provider, notifier = ScriptedProvider(poll_delay_s=0.3, default=success()), RecordingNotifier()
+    engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore())
+    await engine.start()
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+    await jobs.create(job, Session(chat_id=70, user_id=7))
+    engine.enqueue(job.id)
+    await wait_until(lambda: provider.in_flight == 1, what="a poll in flight")
+
+    await engine.stop()
+
+    assert (await jobs.get(job.id)).status is JobStatus.SUCCEEDED
+    assert [link_only for _, _, link_only in notifier.delivered] == [False]
