@@ -1,0 +1,94 @@
+"""The job model: the transition table and the flat field mapping stores rely on."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from poller.errors import ErrorCode
+from poller.jobs import (
+    ACTIVE_STATES,
+    AspectRatio,
+    Job,
+    JobOptions,
+    JobStatus,
+    VideoOutput,
+    can_transition,
+    new_job_id,
+)
+
+
+def test_happy_path_is_allowed_step_by_step() -> None:
+    path = [
+        JobStatus.QUEUED,
+        JobStatus.VALIDATING,
+        JobStatus.RUNNING,
+        JobStatus.DELAYED,
+        JobStatus.DELIVERING,
+        JobStatus.SUCCEEDED,
+    ]
+    assert all(can_transition(a, b) for a, b in itertools.pairwise(path))
+    assert can_transition(JobStatus.RUNNING, JobStatus.DELIVERING)
+
+
+@pytest.mark.parametrize("terminal", [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_nothing_leaves_a_terminal_state(terminal: JobStatus) -> None:
+    assert not any(can_transition(terminal, target) for target in JobStatus)
+
+
+def test_every_active_state_can_fail_but_delivery_cannot_be_cancelled() -> None:
+    assert all(can_transition(state, JobStatus.FAILED) for state in ACTIVE_STATES)
+    assert not can_transition(JobStatus.DELIVERING, JobStatus.CANCELLED)
+    assert can_transition(JobStatus.RUNNING, JobStatus.CANCELLED)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (JobStatus.QUEUED, JobStatus.RUNNING),
+        (JobStatus.RUNNING, JobStatus.SUCCEEDED),
+        (JobStatus.DELAYED, JobStatus.RUNNING),
+        (JobStatus.RUNNING, JobStatus.QUEUED),
+    ],
+)
+def test_skips_and_reversals_are_refused(current: JobStatus, target: JobStatus) -> None:
+    assert not can_transition(current, target)
+
+
+def test_job_round_trips_through_fields() -> None:
+    job = Job(
+        id=new_job_id(),
+        user_id=1,
+        chat_id=-100,
+        model="veo3",
+        prompt="a fox: in snow\nat dawn",
+        options=JobOptions(aspect_ratio=AspectRatio.PORTRAIT, duration_s=8, image_url="https://img/x.png"),
+        provider="kie_veo",
+        provider_task_id="veo_task_1",
+        parent_id="parent123",
+        status=JobStatus.FAILED,
+        attempts=4,
+        transitions={"running": 10.5, "failed": 20.25},
+        next_poll_at=30.0,
+        output=VideoOutput("videos/x.mp4", "https://s3/x.mp4", 99, 8.0, 720, 1280),
+        error_code=ErrorCode.TIMEOUT,
+        error_raw="no result",
+        late=True,
+        delivered_ref="1:2:abc",
+        published=True,
+        result_url="https://provider/x.mp4",
+        delivery_attempts=2,
+    )
+
+    fields = job.to_fields()
+
+    assert all(isinstance(v, str) for v in fields.values())
+    assert Job.from_fields(fields) == job
+
+
+def test_job_ids_are_short_url_safe_and_unique() -> None:
+    ids = {new_job_id() for _ in range(1000)}
+
+    assert len(ids) == 1000
+    assert all(len(i) == 11 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
