@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -213,3 +215,65 @@ async def test_video_too_large_for_telegram_arrives_as_a_working_link(
     assert video.status_code == 200
     assert video.content[4:8] == b"ftyp"
     assert set(button_data(link_message)) == {texts.PUBLISH, texts.EXTEND}
+
+
+async def test_settings_survive_a_restart(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    tg = telegram.emulator
+    settings = make_settings()
+    async with running(settings):
+        tg.send_text(ALICE, ALICE, "/settings")
+        menu = await tg.wait_for_async(lambda: next(iter(bot_messages(telegram, ALICE)), None), what="the menu")
+        tg.press_button(ALICE, menu.message_id, ALICE, button_data(menu)[texts.SETTINGS_MODEL])
+        await tg.wait_for_async(
+            lambda: (tg.message(ALICE, menu.message_id) or menu).text == texts.SETTINGS_PICK_MODEL, what="models"
+        )
+        models = tg.message(ALICE, menu.message_id)
+        assert models is not None
+        tg.press_button(ALICE, menu.message_id, ALICE, button_data(models)["Seedance 1 Pro"])
+        await tg.wait_for_async(
+            lambda: "Seedance" in ((tg.message(ALICE, menu.message_id) or menu).text or ""), what="saved"
+        )
+
+    async with running(settings):
+        tg.send_text(ALICE, ALICE, "a kite over the dunes")
+        body = await tg.wait_for_async(lambda: next(iter(kie.sim.submissions), None), what="a submission")
+
+    assert body["model"] == "bytedance/v1-pro-text-to-video"
+
+
+async def test_status_lists_jobs_and_cancel_stops_polling(
+    reelay: Reelay, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    tg = telegram.emulator
+    tg.send_text(ALICE, ALICE, "a very slow glacier [polls=1000]")
+    ack = await tg.wait_for_async(
+        lambda: next(
+            (m for m in bot_messages(telegram, ALICE) if m.text and m.text.startswith(texts.GENERATING)), None
+        ),
+        what="the ack",
+    )
+    await tg.wait_for_async(lambda: sum(kie.sim.polls.values()) >= 1, what="a poll")
+
+    tg.send_text(ALICE, ALICE, "/status")
+    status = await tg.wait_for_async(
+        lambda: next((m for m in bot_messages(telegram, ALICE) if m.text and "Veo 3 Fast —" in m.text), None),
+        what="the status list",
+    )
+    assert "generating" in (status.text or "")
+
+    tg.send_text(ALICE, ALICE, "/cancel")
+    await tg.wait_for_async(
+        lambda: any(m.text == texts.CANCELLED for m in bot_messages(telegram, ALICE) if m.message_id != ack.message_id),
+        what="the cancel reply",
+    )
+    await tg.wait_for_async(
+        lambda: (tg.message(ALICE, ack.message_id) or ack).text == texts.CANCELLED, what="the status edit"
+    )
+    job = await wait_for_job_status(reelay, ALICE, JobStatus.CANCELLED)
+    polls = sum(kie.sim.polls.values())
+    await asyncio.sleep(3 * reelay.settings.poll.interval_s)
+
+    assert sum(kie.sim.polls.values()) == polls
+    assert job.error_code is ErrorCode.CANCELLED
