@@ -254,14 +254,7 @@ class TelegramEmulator:
 
     def describe(self, last_calls: int = 20) -> str:
         """A readable dump of the recent calls and every chat's messages (for failure messages)."""
-        with self.world.lock:
-            calls = self.world.api_calls[-last_calls:]
-            lines = [f"last {len(calls)} Bot API calls:"]
-            lines += [f"  {c.method} {c.params} -> {'ok' if c.ok else c.error}" for c in calls]
-            for chat in self.world.chats.values():
-                lines.append(f"chat {chat.id} ({chat.type}):")
-                lines += [f"  {_summary(m)}" for m in self.world.chat_messages(chat.id)]
-        return "\n".join(lines)
+        return self.world.describe(last_calls)
 
     def record_call(self, bot: BotAccount, method: str, params: Params, error: str | None) -> None:
         """Log one Bot API call (the HTTP layer calls this once per request, with its outcome)."""
@@ -311,12 +304,3 @@ class TelegramEmulator:
     def _context(self, what: str | None, predicate: Callable[[], Any]) -> Callable[[str], str]:
         label = what or getattr(predicate, "__qualname__", repr(predicate))
         return lambda reason: f"{reason} waiting for {label}\n{self.describe()}"
-
-
-def _summary(message: Message) -> str:
-    who = message.sender.first_name if message.sender else "channel"
-    body = message.text if message.text is not None else f"[video] {message.caption or ''}"
-    if message.document is not None:
-        body = f"[document] {message.caption or ''}"
-    buttons = [b.get("text") for b in message.buttons]
-    return f"#{message.message_id} {who}: {body!r}" + (f" buttons={buttons}" if buttons else "")

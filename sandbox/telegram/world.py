@@ -105,6 +105,17 @@ class World:
         with self.lock:
             return message_dict(message, self.chat_of, self.find)
 
+    def describe(self, last_calls: int = 20) -> str:
+        """A readable dump of the recent calls and every chat's messages (for failure messages)."""
+        with self.lock:
+            calls = self.api_calls[-last_calls:]
+            lines = [f"last {len(calls)} Bot API calls:"]
+            lines += [f"  {c.method} {c.params} -> {'ok' if c.ok else c.error}" for c in calls]
+            for chat in self.chats.values():
+                lines.append(f"chat {chat.id} ({chat.type}):")
+                lines += [f"  {_summary(m)}" for m in self.chat_messages(chat.id)]
+        return "\n".join(lines)
+
     # -- setup ---------------------------------------------------------------------------------------
 
     def put_user(self, user: User) -> User:
@@ -201,3 +212,12 @@ def _content(message: Message) -> tuple[str | None, str | None, JSON | None]:
     # Only inline keyboards belong to a message's state; ForceReply was a one-off request to the client.
     markup = message.reply_markup if message.reply_markup and "inline_keyboard" in message.reply_markup else None
     return message.text, message.caption, markup
+
+
+def _summary(message: Message) -> str:
+    who = message.sender.first_name if message.sender else "channel"
+    body = message.text if message.text is not None else f"[video] {message.caption or ''}"
+    if message.document is not None:
+        body = f"[document] {message.caption or ''}"
+    buttons = [b.get("text") for b in message.buttons]
+    return f"#{message.message_id} {who}: {body!r}" + (f" buttons={buttons}" if buttons else "")
