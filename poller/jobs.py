@@ -45,7 +45,8 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.VALIDATING: frozenset({JobStatus.QUEUED}),
     JobStatus.RUNNING: frozenset({JobStatus.VALIDATING}),
     JobStatus.DELAYED: frozenset({JobStatus.RUNNING}),
-    JobStatus.DELIVERING: frozenset({JobStatus.RUNNING, JobStatus.DELAYED}),
+    # FAILED -> DELIVERING only for the reconciler: a timed-out task whose video turned up late.
+    JobStatus.DELIVERING: frozenset({JobStatus.RUNNING, JobStatus.DELAYED, JobStatus.FAILED}),
     JobStatus.SUCCEEDED: frozenset({JobStatus.DELIVERING}),
     JobStatus.FAILED: frozenset(ACTIVE_STATES),
     JobStatus.CANCELLED: frozenset(ACTIVE_STATES - {JobStatus.DELIVERING}),
@@ -149,6 +150,12 @@ class Job:
     # The provider's video URL, kept from the successful poll so delivery can resume after a restart.
     result_url: str | None = None
     delivery_attempts: int = 0
+    # The process that polls this job (its lease); "" while nobody holds it.
+    owner: str = ""
+    # Unguessable token in the provider callback URL (``/callbacks/kie/<token>``).
+    callback_token: str | None = None
+    # How many of the reconciler's late checks (after a timeout) have run.
+    late_checks: int = 0
 
     @property
     def is_extension(self) -> bool:
@@ -194,6 +201,9 @@ class Job:
             "published": int(self.published),
             "result_url": self.result_url,
             "delivery_attempts": self.delivery_attempts,
+            "owner": self.owner,
+            "callback_token": self.callback_token,
+            "late_checks": self.late_checks,
         }
         for status, at in self.transitions.items():
             raw[f"at_{status}"] = at
@@ -235,6 +245,9 @@ class Job:
             published=data.get("published") == "1",
             result_url=data.get("result_url"),
             delivery_attempts=int(data.get("delivery_attempts", "0")),
+            owner=data.get("owner", ""),
+            callback_token=data.get("callback_token"),
+            late_checks=int(data.get("late_checks", "0")),
         )
 
 

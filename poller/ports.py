@@ -6,7 +6,7 @@ Adapters in ``providers/``, ``storage/`` and ``bot/`` implement them; the compos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -219,6 +219,71 @@ class MediaProbe(Protocol):
 
     async def probe(self, path: Path) -> MediaInfo:
         """Probe a local file; unknown values are None, never an exception."""
+        ...
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+@dataclass(frozen=True, slots=True)
+class JobOwnership:
+    """Who holds a job's lease, as read in one batch for adoption."""
+
+    job_id: str
+    status: JobStatus | None  # None: the job no longer exists
+    owner: str  # "" when nobody holds it
+
+
+class Leases(Protocol):
+    """Which process polls which job. A job's lease is its ``owner`` field plus the owner's heartbeat:
+    the lease lapses when the owning process stops renewing its heartbeat (it died or hung)."""
+
+    async def heartbeat(self, process_id: str, ttl_s: float) -> None:
+        """Register ``process_id`` as alive for ``ttl_s`` more seconds."""
+        ...
+
+    async def retire(self, process_id: str) -> None:
+        """Remove the heartbeat at once (clean shutdown)."""
+        ...
+
+    async def live_processes(self) -> list[str]:
+        """Processes whose heartbeat has not lapsed."""
+        ...
+
+    async def acquire(self, job_id: str, process_id: str, expected_owner: str) -> bool:
+        """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
+        ...
+
+    async def release(self, job_ids: Sequence[str], process_id: str) -> int:
+        """Give back the leases ``process_id`` holds among ``job_ids``; return how many."""
+        ...
+
+    async def ownership(self, job_ids: Sequence[str]) -> list[JobOwnership]:
+        """Status and owner of each job, in one round trip per batch."""
+        ...
+
+
+class EventBus(Protocol):
+    """Small notices between processes: a new job to adopt, a job to poll now, a rebalance."""
+
+    async def publish(self, kind: str, job_id: str = "") -> None:
+        """Send a notice to every process."""
+        ...
+
+    def listen(self) -> AsyncIterator[tuple[str, str]]:
+        """Notices published from now on, as ``(kind, job_id)``; ends when cancelled."""
+        ...
+
+
+class Billing(Protocol):
+    """Credits: reserved when a job is created, captured on success, refunded on failure, each once."""
+
+    async def capture(self, job: Job) -> bool:
+        """Keep the reserved credits; True only the first time."""
+        ...
+
+    async def refund(self, job: Job) -> bool:
+        """Give the reserved credits back; True only the first time (never after a capture)."""
         ...
 
 

@@ -32,9 +32,13 @@ def test_happy_path_is_allowed_step_by_step() -> None:
     assert can_transition(JobStatus.RUNNING, JobStatus.DELIVERING)
 
 
-@pytest.mark.parametrize("terminal", [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED])
+@pytest.mark.parametrize("terminal", [JobStatus.SUCCEEDED, JobStatus.CANCELLED])
 def test_nothing_leaves_a_terminal_state(terminal: JobStatus) -> None:
     assert not any(can_transition(terminal, target) for target in JobStatus)
+
+
+def test_a_failed_job_can_only_be_reopened_for_a_late_delivery() -> None:
+    assert [t for t in JobStatus if can_transition(JobStatus.FAILED, t)] == [JobStatus.DELIVERING]
 
 
 def test_every_active_state_can_fail_but_delivery_cannot_be_cancelled() -> None:
