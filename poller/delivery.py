@@ -16,8 +16,19 @@ from typing import BinaryIO
 import structlog
 
 from poller.errors import ErrorCode, JobError
+from poller.finish import log_completion
 from poller.jobs import Job, JobStatus, VideoOutput
-from poller.ports import BlobStore, JobStore, LocalVideo, MediaProbe, Notifier, Session, SessionStore, VideoDownloader
+from poller.ports import (
+    Billing,
+    BlobStore,
+    JobStore,
+    LocalVideo,
+    MediaProbe,
+    Notifier,
+    Session,
+    SessionStore,
+    VideoDownloader,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +47,7 @@ class DeliveryPipeline:
         blobs: BlobStore,
         probe: MediaProbe,
         notifier: Notifier,
+        billing: Billing,
         key_prefix: str = "videos/",
         link_ttl_s: int = 7 * 86400,
         temp_dir: Path | None = None,
@@ -46,6 +58,7 @@ class DeliveryPipeline:
         self._blobs = blobs
         self._probe = probe
         self._notifier = notifier
+        self._billing = billing
         self._key_prefix = key_prefix
         self._link_ttl_s = link_ttl_s
         self._temp_dir = temp_dir
@@ -68,8 +81,10 @@ class DeliveryPipeline:
             expected=frozenset({JobStatus.DELIVERING}),
             fields={"delivered_ref": job.delivered_ref or ""},
         )
+        # Never charged twice: a late delivery after a timeout finds the credits already refunded.
+        await self._billing.capture(job)
         await self._sessions.delete(job.id)
-        self.log_completion(job)
+        log_completion(job)
         return job
 
     async def _fetch(self, job: Job, path: Path) -> VideoOutput:
@@ -116,34 +131,9 @@ class DeliveryPipeline:
         await self._jobs.update_fields(job.id, {"delivered_ref": ref})
         return ref
 
-    def log_completion(self, job: Job) -> None:
-        """The one completion record per job (status, attempts, time, video facts)."""
-        out = job.output
-        log.info(
-            "job.completed",
-            job_id=job.id,
-            user_id=job.user_id,
-            model=job.model,
-            task_id=job.provider_task_id,
-            status=job.status.value,
-            error=job.error_code.value if job.error_code else None,
-            attempts=job.attempts,
-            total_s=round(job.elapsed_s(), 1),
-            video_url=_without_query(out.url) if out else None,
-            duration_s=out.duration_s if out else None,
-            resolution=f"{out.width}x{out.height}" if out and out.width and out.height else None,
-            size_bytes=out.size_bytes if out else None,
-            late=job.late,
-        )
-
 
 async def _tee_to_file(chunks: AsyncIterable[bytes], file: BinaryIO) -> AsyncIterator[bytes]:
     """Pass chunks through while writing each to ``file`` (off the event loop)."""
     async for chunk in chunks:
         await asyncio.to_thread(file.write, chunk)
         yield chunk
-
-
-def _without_query(url: str) -> str:
-    # Presigned URLs carry credentials-derived signatures in the query: keep them out of logs.
-    return url.split("?", 1)[0]

@@ -1,8 +1,9 @@
-"""The engine: one APScheduler entry per job that moves it forward (submit, poll, deliver).
+"""The engine: one APScheduler entry per job this process holds, running the job's next step.
 
 Redis is the source of truth. The scheduler only says *when* to look at a job next; every step first
-reads the job from the store and acts on its stored status, and every status change is a checked
-compare-and-set, so a restart (which rebuilds the schedule from Redis) or a repeated step is harmless.
+reads the job and acts on its stored status (submit, poll or deliver), and every status change is a
+checked compare-and-set. A step also checks that this process still holds the job's lease, so a job
+adopted by another process (after this one stalled) is dropped here, never worked on twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
+from poller.finish import JobFinisher
 from poller.jobs import ACTIVE_STATES, Job, JobStatus
 from poller.ports import JobStore, Notifier, PollResult, ProviderLookup, SessionStore, SubmitRequest, TaskState
 from poller.schedule import PollPolicy
@@ -25,33 +27,43 @@ from poller.schedule import PollPolicy
 log = structlog.get_logger(__name__)
 
 SWEEPER_ID = "reelay:delayed-sweeper"
+CallbackUrlFor = Callable[[Job], Awaitable[str | None]]
+
+
+async def _no_callback(job: Job) -> str | None:
+    return None
 
 
 class Engine:
-    """Schedules and runs the steps of every active job in this process."""
+    """Schedules and runs the steps of the jobs this process holds."""
 
     def __init__(
         self,
         *,
+        process_id: str,
         jobs: JobStore,
         sessions: SessionStore,
         providers: ProviderLookup,
         delivery: DeliveryPipeline,
+        finisher: JobFinisher,
         notifier: Notifier,
         policy: PollPolicy,
         max_polls_in_flight: int,
-        callback_url_for: Callable[[Job], str | None] | None = None,
+        callback_url_for: CallbackUrlFor = _no_callback,
     ) -> None:
+        self.process_id = process_id
         self._jobs = jobs
         self._sessions = sessions
         self._providers = providers
         self._delivery = delivery
+        self._finisher = finisher
         self._notifier = notifier
         self.policy = policy
-        self._callback_url_for = callback_url_for or (lambda job: None)
+        self._callback_url_for = callback_url_for
         # Polls wait here, not inside the HTTP pool: an unbounded poller collapses once thousands
         # of due polls queue in httpx's pool (measured; see docs/performance.md).
         self._poll_slots = asyncio.Semaphore(max_polls_in_flight)
+        self.owned: set[str] = set()
         self._busy: set[str] = set()
         self._again: set[str] = set()
         self._idle = asyncio.Event()
@@ -62,8 +74,8 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> int:
-        """Start the scheduler and rebuild the schedule from Redis; return how many jobs were resumed."""
+    async def start(self) -> None:
+        """Start the scheduler and the delayed-job sweeper (jobs arrive through :meth:`adopt`)."""
         self.scheduler.start()
         self.scheduler.add_job(
             self._sweep_delayed,
@@ -73,9 +85,7 @@ class Engine:
             replace_existing=True,
             max_instances=1,
         )
-        resumed = await self.rebuild()
-        log.info("engine.started", resumed_jobs=resumed)
-        return resumed
+        log.info("engine.started", process_id=self.process_id)
 
     async def stop(self, grace_s: float = 30.0) -> None:
         """Stop starting steps, let the running ones finish (up to ``grace_s``), then stop the scheduler.
@@ -91,57 +101,43 @@ class Engine:
                 await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
         unfinished = len(self._busy)
         self.scheduler.shutdown(wait=False)
-        log.info("engine.stopped", unfinished_steps=unfinished)
+        log.info("engine.stopped", unfinished_steps=unfinished, held_jobs=len(self.owned))
 
     @property
     def running(self) -> bool:
         """Whether the scheduler is running (for /readyz)."""
         return bool(self.scheduler.running)
 
-    async def rebuild(self) -> int:
-        """Schedule every active job in Redis at the time its next step is due."""
-        count = 0
+    # ------------------------------------------------------------------ holding jobs
+
+    def adopt(self, job: Job) -> None:
+        """Start working on a job whose lease this process now holds, at the time its next step is due."""
+        if job.status.terminal:
+            return
+        self.owned.add(job.id)
+        if job.status is JobStatus.DELAYED:
+            return  # the sweeper looks at delayed jobs at its own pace
         now = time.time()
-        for job_id in await self._jobs.active_job_ids():
-            try:
-                job = await self._jobs.get(job_id)
-            except JobNotFound:
-                continue
-            if job.status is JobStatus.DELAYED:
-                continue  # the sweeper owns delayed jobs
-            due = job.next_poll_at if job.status is JobStatus.RUNNING and job.next_poll_at else now
-            self._schedule(job.id, max(0.0, due - now))
-            count += 1
-        return count
+        due = job.next_poll_at if job.status is JobStatus.RUNNING and job.next_poll_at else now
+        self._schedule(job.id, max(0.0, due - now))
 
-    # ------------------------------------------------------------------ commands
-
-    def enqueue(self, job_id: str) -> None:
-        """Start work on a freshly created job (submission happens at once, off the handler)."""
-        self._schedule(job_id, 0.0)
+    def forget(self, job_id: str) -> None:
+        """Stop working on a job (it ended, or another process holds it now)."""
+        self.owned.discard(job_id)
+        entry = self.scheduler.get_job(job_id)
+        if entry is not None:
+            entry.remove()
 
     def poll_now(self, job_id: str) -> None:
-        """Look at a job right away (a provider callback said something changed)."""
-        self._schedule(job_id, 0.0)
-
-    async def cancel(self, job_id: str) -> Job:
-        """Cancel an active job; raise :class:`InvalidTransition` when it can no longer be cancelled."""
-        job = await self._jobs.transition(job_id, JobStatus.CANCELLED, fields={"error_code": ErrorCode.CANCELLED})
-        self._unschedule(job_id)
-        log.info("job.cancelled", job_id=job_id)
-        await self._end(job)
-        return job
-
-    # ------------------------------------------------------------------ scheduling
+        """Look at a held job right away (a provider callback said something changed)."""
+        if job_id in self.owned:
+            self._schedule(job_id, 0.0)
 
     def _schedule(self, job_id: str, delay_s: float) -> None:
+        if job_id not in self.owned:
+            return
         run_at = datetime.fromtimestamp(time.time() + delay_s, tz=UTC)
         self.scheduler.add_job(self._step, "date", run_date=run_at, args=[job_id], id=job_id, replace_existing=True)
-
-    def _unschedule(self, job_id: str) -> None:
-        job = self.scheduler.get_job(job_id)
-        if job is not None:
-            job.remove()
 
     # ------------------------------------------------------------------ the step
 
@@ -156,18 +152,16 @@ class Engine:
         self._idle.clear()
         try:
             with structlog.contextvars.bound_contextvars(job_id=job_id):
-                job = await self._jobs.get(job_id)
-                with structlog.contextvars.bound_contextvars(
-                    user_id=job.user_id, task_id=job.provider_task_id, model=job.model
-                ):
-                    await self._advance(job)
+                await self._step_held_job(job_id)
         except JobNotFound:
             log.warning("job.vanished", job_id=job_id)
+            self.forget(job_id)
         except InvalidTransition as exc:
-            # Another actor (a /cancel, a second process) moved the job first: nothing to do.
+            # Another actor (a /cancel, another process) moved the job first: look at it afresh.
             log.info("job.transition_lost", job_id=job_id, current=exc.current, target=exc.target)
+            self._schedule(job_id, 0.0)
         except Exception:
-            # Never let one job's surprise kill the schedule: log it and look again later.
+            # Never let one job's surprise kill the schedule (Redis restarting, a bug): look again later.
             log.exception("job.step_crashed", job_id=job_id)
             self._schedule(job_id, self.policy.interval_s)
         finally:
@@ -178,6 +172,20 @@ class Engine:
                 self._again.discard(job_id)
                 if self.scheduler.running:
                     self._schedule(job_id, 0.0)
+
+    async def _step_held_job(self, job_id: str) -> None:
+        job = await self._jobs.get(job_id)
+        if job.owner != self.process_id:
+            log.warning("job.lease_lost", owner=job.owner or None)
+            self.forget(job_id)
+            return
+        if job.status.terminal:
+            self.forget(job_id)
+            return
+        with structlog.contextvars.bound_contextvars(
+            user_id=job.user_id, task_id=job.provider_task_id, model=job.model
+        ):
+            await self._advance(job)
 
     async def _advance(self, job: Job) -> None:
         match job.status:
@@ -190,7 +198,7 @@ class Engine:
             case JobStatus.DELIVERING:
                 await self._deliver(job)
             case _:
-                pass  # terminal: the schedule entry simply ends
+                pass
 
     # ------------------------------------------------------------------ submit
 
@@ -214,20 +222,18 @@ class Engine:
 
     async def _call_submit(self, job: Job) -> str:
         provider = self._providers.for_model(job.model)
-        callback_url = self._callback_url_for(job)
+        callback_url = await self._callback_url_for(job)
         if job.parent_id is None:
-            return await provider.submit(
-                SubmitRequest(model=job.model, prompt=job.prompt, options=job.options, callback_url=callback_url)
-            )
+            request = SubmitRequest(model=job.model, prompt=job.prompt, options=job.options, callback_url=callback_url)
+            return await provider.submit(request)
         parent = await self._jobs.get(job.parent_id)
         if not parent.provider_task_id or not provider.supports_extend(parent.model):
-            raise JobError(ErrorCode.INVALID_INPUT, f"job {parent.id} cannot be extended")
+            raise JobError(ErrorCode.INVALID_INPUT, f"job {parent.id} cannot be extended", request_sent=False)
         return await provider.extend(parent.provider_task_id, job.prompt, job.model, callback_url)
 
     async def _submit_failed(self, job: Job, exc: JobError) -> None:
         failures = job.attempts + 1
-        safe_to_repeat = exc.retryable and not exc.outcome_unknown
-        if safe_to_repeat and failures < self.policy.submit_attempts:
+        if exc.retryable and not exc.outcome_unknown and failures < self.policy.submit_attempts:
             # The provider refused or was unreachable, so no task exists: trying again cannot charge twice.
             delay = self.policy.retry_delay(failures, exc.retry_after)
             await self._jobs.transition(
@@ -254,16 +260,20 @@ class Engine:
         if job.status is JobStatus.DELAYED and self._past_deadline(job):
             await self._fail(job, ErrorCode.TIMEOUT, "no result before poll.delayed_deadline_s")
             return
-        provider = self._providers.for_model(job.model)
-        assert job.provider_task_id is not None
-        try:
-            async with self._poll_slots:
-                result = await provider.poll(job.provider_task_id)
-        except JobError as exc:
-            result = PollResult(state=TaskState.FAILED if not exc.retryable else TaskState.PENDING, error=exc)
+        result = await self.check(job)
         next_delay = self.policy.delay_after(job.attempts + 1)
         attempts = await self._jobs.record_attempt(job.id, time.time() + next_delay)
         await self._act_on(job, result, attempts, next_delay)
+
+    async def check(self, job: Job) -> PollResult:
+        """Ask the provider about a job's task (bounded by the poll slots); errors become results."""
+        assert job.provider_task_id is not None
+        provider = self._providers.for_model(job.model)
+        try:
+            async with self._poll_slots:
+                return await provider.poll(job.provider_task_id)
+        except JobError as exc:
+            return PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
 
     async def _act_on(self, job: Job, result: PollResult, attempts: int, next_delay: float) -> None:
         if result.state is TaskState.SUCCEEDED and result.video_url:
@@ -284,15 +294,16 @@ class Engine:
             log.info("job.delayed", attempts=attempts)
             await self._tell_progress(job)
             return
-        self._schedule(job.id, max(next_delay, result.error.retry_after or 0) if result.error else next_delay)
+        hint = result.error.retry_after if result.error else None
+        self._schedule(job.id, max(next_delay, hint or 0.0))
 
     def _past_deadline(self, job: Job) -> bool:
         since = job.transitions.get(JobStatus.DELAYED.value, job.updated_at)
         return time.time() - since >= self.policy.delayed_deadline_s
 
     async def _sweep_delayed(self) -> None:
-        """Check every delayed job once (bounded by the poll semaphore), failing those past the deadline."""
-        ids = await self._jobs.delayed_job_ids()
+        """Check the delayed jobs this process holds, failing those past the deadline."""
+        ids = [job_id for job_id in await self._jobs.delayed_job_ids() if job_id in self.owned]
         if ids:
             log.info("sweeper.run", delayed_jobs=len(ids))
         await asyncio.gather(*(self._step(job_id) for job_id in ids if job_id not in self._busy))
@@ -311,6 +322,8 @@ class Engine:
                 self._schedule(job.id, delay)
                 return
             await self._fail(job, exc.code, exc.raw)
+            return
+        self.forget(job.id)
 
     # ------------------------------------------------------------------ endings
 
@@ -321,27 +334,16 @@ class Engine:
             expected=frozenset(ACTIVE_STATES),
             fields={"error_code": code.value, "error_raw": raw[:2000]},
         )
-        self._unschedule(job.id)
+        self.forget(job.id)
         log.warning("job.failed", error=code, raw=raw[:300])
-        await self._end(job)
-
-    async def _end(self, job: Job) -> None:
-        """After a job failed or was cancelled: tell the user once, drop the session, log the record."""
-        session = await self._sessions.get(job.id)
-        if session is not None:
-            await self._safely(self._notifier.job_ended(job, session))
-        await self._sessions.delete(job.id)
-        self._delivery.log_completion(job)
+        await self._finisher.ended(job)
 
     async def _tell_progress(self, job: Job) -> None:
         session = await self._sessions.get(job.id)
-        if session is not None:
-            await self._safely(self._notifier.job_progress(job, session))
-
-    @staticmethod
-    async def _safely(call: Awaitable[None]) -> None:
-        # A status message that cannot be edited must never stop the job itself.
+        if session is None:
+            return
         try:
-            await call
+            await self._notifier.job_progress(job, session)
         except Exception:
+            # A status message that cannot be edited must never stop the job itself.
             log.warning("notify.failed", exc_info=True)

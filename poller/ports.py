@@ -275,6 +275,22 @@ class EventBus(Protocol):
         ...
 
 
+class LateCheckQueue(Protocol):
+    """When to look again at a timed-out task (the reconciler's schedule)."""
+
+    async def schedule(self, job_id: str, due_at: float) -> None:
+        """Check ``job_id`` again at ``due_at`` (Unix time)."""
+        ...
+
+    async def due(self, now: float, limit: int) -> list[str]:
+        """Job ids whose check is due."""
+        ...
+
+    async def take(self, job_id: str) -> bool:
+        """Claim a due check; True for exactly one caller."""
+        ...
+
+
 class Billing(Protocol):
     """Credits: reserved when a job is created, captured on success, refunded on failure, each once."""
 

@@ -166,3 +166,53 @@ class MemoryBlobStore:
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(key, None)
+
+
+@dataclass
+class RecordingBilling:
+    """Counts captures and refunds per job, with the once-only rule of the real ledger."""
+
+    captured: list[str] = field(default_factory=list)
+    refunded: list[str] = field(default_factory=list)
+
+    async def capture(self, job: Job) -> bool:
+        if job.id in self.captured or job.id in self.refunded:
+            return False
+        self.captured.append(job.id)
+        return True
+
+    async def refund(self, job: Job) -> bool:
+        if job.id in self.captured or job.id in self.refunded:
+            return False
+        self.refunded.append(job.id)
+        return True
+
+
+@dataclass
+class MemoryLateChecks:
+    """The reconciler's schedule in a dict."""
+
+    due_at: dict[str, float] = field(default_factory=dict)
+
+    async def schedule(self, job_id: str, due_at: float) -> None:
+        self.due_at[job_id] = due_at
+
+    async def due(self, now: float, limit: int) -> list[str]:
+        return [job_id for job_id, at in sorted(self.due_at.items(), key=lambda kv: kv[1]) if at <= now][:limit]
+
+    async def take(self, job_id: str) -> bool:
+        return self.due_at.pop(job_id, None) is not None
+
+
+@dataclass
+class RecordingEvents:
+    """An event bus that only records what was published."""
+
+    published: list[tuple[str, str]] = field(default_factory=list)
+
+    async def publish(self, kind: str, job_id: str = "") -> None:
+        self.published.append((kind, job_id))
+
+    async def listen(self) -> AsyncIterator[tuple[str, str]]:
+        await asyncio.Event().wait()
+        yield ("", "")

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import pytest
 import redis.asyncio as aioredis
 
+from poller.control import cancel_job
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
+from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import PollResult, Session, TaskState
 from poller.schedule import PollPolicy
@@ -23,6 +25,8 @@ from tests.poller.fakes import (
     FixedProbe,
     MemoryBlobStore,
     ProviderLookupOf,
+    RecordingBilling,
+    RecordingEvents,
     RecordingNotifier,
     ScriptedProvider,
     success,
@@ -52,12 +56,11 @@ class Rig:
     downloader: BytesDownloader
     blobs: MemoryBlobStore
     notifier: RecordingNotifier
+    billing: RecordingBilling
+    finisher: JobFinisher
 
     async def new_job(self, model: str = "veo3_fast", parent_id: str | None = None) -> Job:
-        job = Job(id=new_job_id(), user_id=7, chat_id=70, model=model, prompt="a fox in snow", parent_id=parent_id)
-        await self.jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
-        self.engine.enqueue(job.id)
-        return job
+        return await create_and_adopt(self.engine, self.jobs, model=model, prompt="a fox in snow", parent_id=parent_id)
 
     async def status_of(self, job_id: str) -> JobStatus:
         return (await self.jobs.get(job_id)).status
@@ -72,6 +75,9 @@ class Rig:
         return await self.jobs.get(job_id)
 
 
+PROCESS = "test-process"
+
+
 def build_engine(
     redis: aioredis.Redis,
     provider: ScriptedProvider,
@@ -80,22 +86,40 @@ def build_engine(
     blobs: MemoryBlobStore,
     policy: PollPolicy = FAST,
     max_in_flight: int = 4,
+    billing: RecordingBilling | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
+    billing = billing or RecordingBilling()
     delivery = DeliveryPipeline(
-        jobs=jobs, sessions=sessions, downloader=downloader, blobs=blobs, probe=FixedProbe(), notifier=notifier
+        jobs=jobs,
+        sessions=sessions,
+        downloader=downloader,
+        blobs=blobs,
+        probe=FixedProbe(),
+        notifier=notifier,
+        billing=billing,
     )
     engine = Engine(
+        process_id=PROCESS,
         jobs=jobs,
         sessions=sessions,
         providers=ProviderLookupOf(provider),
         delivery=delivery,
+        finisher=JobFinisher(sessions=sessions, notifier=notifier, billing=billing),
         notifier=notifier,
         policy=policy,
         max_polls_in_flight=max_in_flight,
     )
     return engine, jobs, sessions
+
+
+async def create_and_adopt(engine: Engine, jobs: RedisJobStore, **changes: object) -> Job:
+    """Store a job held by the test engine and hand it over, as the worker does after winning the lease."""
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p", owner=PROCESS).replace(**changes)
+    await jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
+    engine.adopt(job)
+    return job
 
 
 @pytest.fixture
@@ -106,9 +130,11 @@ async def rig(fake_redis: aioredis.Redis) -> AsyncIterator[Rig]:
         BytesDownloader(),
         MemoryBlobStore(),
     )
-    engine, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs)
+    billing = RecordingBilling()
+    engine, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs, billing=billing)
+    finisher = JobFinisher(sessions=sessions, notifier=notifier, billing=billing)
     await engine.start()
-    yield Rig(engine, jobs, sessions, provider, downloader, blobs, notifier)
+    yield Rig(engine, jobs, sessions, provider, downloader, blobs, notifier, billing, finisher)
     await engine.stop()
 
 
@@ -130,6 +156,8 @@ async def test_job_is_submitted_polled_and_delivered_once(rig: Rig) -> None:
     assert done.delivered_ref == f"70:1:file-{job.id}"
     assert (job.id, "running") in rig.notifier.progress
     assert await rig.sessions.get(job.id) is None, "the session is cleaned up when the job ends"
+    assert rig.billing.captured == [job.id]
+    assert rig.billing.refunded == []
     assert set(done.transitions) >= {"validating", "running", "delivering", "succeeded"}
 
 
@@ -161,7 +189,8 @@ async def test_permanent_failure_ends_the_job_at_once_and_tells_the_user_once(ri
     assert rig.notifier.ended == [(job.id, "moderation_rejected")]
     assert rig.notifier.delivered == []
     polls_at_failure = rig.provider.polls
-    await rig.engine.rebuild()  # a terminal job is never scheduled again
+    rig.engine.adopt(failed)  # a terminal job is never scheduled again
+    assert rig.engine.scheduler.get_job(job.id) is None
     assert rig.provider.polls == polls_at_failure
 
 
@@ -200,9 +229,7 @@ async def test_delayed_job_times_out_at_the_deadline(fake_redis: aioredis.Redis)
     engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), policy)
     await engine.start()
     try:
-        job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
-        await jobs.create(job, Session(chat_id=70, user_id=7))
-        engine.enqueue(job.id)
+        job = await create_and_adopt(engine, jobs)
         await wait_until(lambda: bool(notifier.ended), what="the timeout notice")
         failed = await jobs.get(job.id)
     finally:
@@ -249,19 +276,24 @@ async def test_cancelled_job_is_never_polled_or_delivered(rig: Rig) -> None:
     rig.provider.default = PollResult(TaskState.PENDING)
     job = await rig.new_job()
     await rig.wait_for_status(job.id, JobStatus.RUNNING)
+    events = RecordingEvents()
 
-    cancelled = await rig.engine.cancel(job.id)
+    cancelled = await cancel_job(job.id, jobs=rig.jobs, finisher=rig.finisher, events=events)
     polls = rig.provider.polls
     rig.provider.default = success()
-    await rig.engine.rebuild()
+    rig.engine.poll_now(job.id)  # what the published "poke" makes the holder do
+    await wait_until(lambda: job.id not in rig.engine.owned, what="the engine to drop the job")
 
     assert cancelled.status is JobStatus.CANCELLED
+    assert events.published == [("poke", job.id)]
     assert await rig.status_of(job.id) is JobStatus.CANCELLED
     assert rig.provider.polls == polls
     assert rig.notifier.delivered == []
     assert rig.notifier.ended == [(job.id, "cancelled")]
+    assert rig.billing.refunded == [job.id]
     with pytest.raises(InvalidTransition):
-        await rig.engine.cancel(job.id)
+        await cancel_job(job.id, jobs=rig.jobs, finisher=rig.finisher, events=events)
+    assert rig.billing.refunded == [job.id]
 
 
 async def test_failed_download_is_retried_and_uploaded_once(rig: Rig) -> None:
@@ -313,23 +345,21 @@ async def test_restart_mid_polling_delivers_exactly_once(fake_redis: aioredis.Re
     )
     first, jobs, _ = build_engine(fake_redis, provider, notifier, downloader, blobs)
     await first.start()
-    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
-    await jobs.create(job, Session(chat_id=70, user_id=7, status_message_id=1))
-    first.enqueue(job.id)
+    job = await create_and_adopt(first, jobs)
     await wait_until(lambda: provider.polls >= 2, what="two polls")
     await first.stop()
     assert (await jobs.get(job.id)).status is JobStatus.RUNNING
 
     provider.default = success()
     second, _, _ = build_engine(fake_redis, provider, notifier, downloader, blobs)
-    resumed = await second.start()
+    await second.start()
     try:
+        second.adopt(await jobs.get(job.id))  # the worker re-acquires the lease after a restart
         await wait_until(lambda: bool(notifier.delivered), what="delivery after the restart")
-        await wait_until(lambda: second.scheduler.get_job(job.id) is None, what="the schedule entry to end")
+        await wait_until(lambda: job.id not in second.owned, what="the job to be let go")
     finally:
         await second.stop()
 
-    assert resumed == 1
     assert len(notifier.delivered) == 1
     assert len(provider.submits) == 1, "a restart never resubmits"
     assert (await jobs.get(job.id)).status is JobStatus.SUCCEEDED
@@ -337,19 +367,24 @@ async def test_restart_mid_polling_delivers_exactly_once(fake_redis: aioredis.Re
 
 async def test_interrupted_submit_fails_rather_than_resubmitting(fake_redis: aioredis.Redis) -> None:
     provider, notifier = ScriptedProvider(), RecordingNotifier()
-    engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore())
-    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
+    billing = RecordingBilling()
+    engine, jobs, _ = build_engine(
+        fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), billing=billing
+    )
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p", owner=PROCESS)
     await jobs.create(job, Session(chat_id=70, user_id=7))
     await jobs.transition(job.id, JobStatus.VALIDATING)  # a process claimed the submit, then died
 
     await engine.start()
     try:
+        engine.adopt(await jobs.get(job.id))
         await wait_until(lambda: bool(notifier.ended), what="the failure notice")
     finally:
         await engine.stop()
 
     assert provider.submits == []
     assert (await jobs.get(job.id)).error_code is ErrorCode.PROVIDER_ERROR
+    assert billing.refunded == [job.id]
 
 
 async def test_extension_job_uses_the_parent_task(rig: Rig) -> None:
@@ -377,9 +412,7 @@ async def test_polls_in_flight_never_exceed_the_bound(fake_redis: aioredis.Redis
     await engine.start()
     try:
         for _ in range(20):
-            job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
-            await jobs.create(job, Session(chat_id=70, user_id=7))
-            engine.enqueue(job.id)
+            await create_and_adopt(engine, jobs)
         await wait_until(lambda: provider.polls >= 60, timeout=10, what="60 polls")
     finally:
         await engine.stop()
@@ -391,9 +424,7 @@ async def test_stop_lets_a_running_step_finish_its_delivery(fake_redis: aioredis
     provider, notifier = ScriptedProvider(poll_delay_s=0.3, default=success()), RecordingNotifier()
     engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore())
     await engine.start()
-    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p")
-    await jobs.create(job, Session(chat_id=70, user_id=7))
-    engine.enqueue(job.id)
+    job = await create_and_adopt(engine, jobs)
     await wait_until(lambda: provider.in_flight == 1, what="a poll in flight")
 
     await engine.stop()

@@ -1,0 +1,166 @@
+"""The worker: what ``reelay poller`` runs. It holds leases, adopts orphaned jobs and feeds the engine.
+
+Any number of workers share one Redis. Each job is held by one worker at a time: the job's ``owner``
+field names the worker, and the lease lasts as long as that worker's heartbeat. A worker that dies
+stops renewing it; within ``lease_s`` its heartbeat lapses and the next adoption scan of any other
+worker (every ``lease_s / 2``) takes its jobs over, so an orphan waits at most about 1.5 leases.
+
+New jobs are announced on the event bus and claimed by whichever worker is first (a compare-and-set on
+the owner field, so exactly one wins). Notices are hints: the periodic scan finds anything a lost notice
+missed. A clean stop gives every lease back and asks the others to adopt at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from poller.engine import Engine
+from poller.errors import JobNotFound
+from poller.ports import EventBus, JobStore, Leases
+
+log = structlog.get_logger(__name__)
+
+NEW_JOB = "new"
+POKE = "poke"
+REBALANCE = "rebalance"
+
+
+class Worker:
+    """Leases, adoption and notices around one :class:`Engine`."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        jobs: JobStore,
+        leases: Leases,
+        events: EventBus,
+        lease_s: float,
+        on_tick: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.process_id = engine.process_id
+        self._jobs = jobs
+        self._leases = leases
+        self._events = events
+        self.lease_s = lease_s
+        self._on_tick = on_tick
+        self._scan_now = asyncio.Event()
+        self._fair_share = math.inf
+        self._tasks: list[asyncio.Task[None]] = []
+        self.adopted_total = 0
+
+    async def start(self) -> None:
+        """Announce this worker, start the engine, and adopt what is waiting."""
+        await self._leases.heartbeat(self.process_id, self.lease_s)
+        await self.engine.start()
+        self._tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+            asyncio.create_task(self._listen_loop(), name="worker-events"),
+            asyncio.create_task(self._scan_loop(), name="worker-scan"),
+        ]
+        log.info("worker.started", process_id=self.process_id, lease_s=self.lease_s)
+
+    async def stop(self) -> None:
+        """Finish running steps, give every lease back, and ask the other workers to adopt at once."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.engine.stop()
+        held = sorted(self.engine.owned)
+        try:
+            released = await self._leases.release(held, self.process_id)
+            await self._leases.retire(self.process_id)
+            if released:
+                await self._events.publish(REBALANCE)
+        except Exception:
+            # Redis is gone: the heartbeat lapses by itself and the others adopt after the lease.
+            log.warning("worker.release_failed", held=len(held), exc_info=True)
+            released = 0
+        log.info("worker.stopped", process_id=self.process_id, released=released)
+
+    # ------------------------------------------------------------------ adoption
+
+    async def scan(self) -> int:
+        """Adopt orphaned jobs up to this worker's fair share; return how many were adopted."""
+        live = set(await self._leases.live_processes()) | {self.process_id}
+        ids = await self._jobs.active_job_ids()
+        ownership = await self._leases.ownership(ids)
+        active = [o for o in ownership if o.status is not None and not o.status.terminal]
+        self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
+        mine_in_redis = [o.job_id for o in active if o.owner == self.process_id]
+        for job_id in mine_in_redis:
+            if job_id not in self.engine.owned:  # held in Redis but not scheduled here: heal
+                await self._adopt_held(job_id)
+        orphans = [o for o in active if o.owner not in live]
+        random.shuffle(orphans)  # so workers scanning at once do not all reach for the same jobs
+        room = max(0, int(self._fair_share) - len(self.engine.owned)) if active else 0
+        # Above the fair share, still take a slice: orphans must never wait on a worker that lags behind.
+        quota = max(room, math.ceil(len(orphans) / len(live)))
+        adopted = 0
+        for orphan in orphans[:quota]:
+            if await self._leases.acquire(orphan.job_id, self.process_id, orphan.owner):
+                await self._adopt_held(orphan.job_id)
+                adopted += 1
+        if adopted:
+            log.info("worker.adopted", adopted=adopted, orphans=len(orphans), held=len(self.engine.owned))
+        self.adopted_total += adopted
+        return adopted
+
+    async def claim_new(self, job_id: str) -> bool:
+        """Try to take a newly announced job; False when another worker was first (or we are full)."""
+        if len(self.engine.owned) > self._fair_share + 1:
+            return False  # let a less busy worker have it; the scan catches it if nobody does
+        if not await self._leases.acquire(job_id, self.process_id, ""):
+            return False
+        await self._adopt_held(job_id)
+        return True
+
+    async def _adopt_held(self, job_id: str) -> None:
+        try:
+            job = await self._jobs.get(job_id)
+        except JobNotFound:
+            return
+        self.engine.adopt(job)
+
+    # ------------------------------------------------------------------ loops
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self._leases.heartbeat(self.process_id, self.lease_s)
+            except Exception:
+                log.warning("worker.heartbeat_failed", exc_info=True)
+
+    async def _scan_loop(self) -> None:
+        while True:
+            try:
+                await self.scan()
+                if self._on_tick is not None:
+                    await self._on_tick()
+            except Exception:
+                log.warning("worker.scan_failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._scan_now.wait(), timeout=self.lease_s / 2)
+            self._scan_now.clear()
+
+    async def _listen_loop(self) -> None:
+        async for kind, job_id in self._events.listen():
+            try:
+                if kind == NEW_JOB and job_id:
+                    await self.claim_new(job_id)
+                elif kind == POKE and job_id:
+                    self.engine.poll_now(job_id)
+                elif kind == REBALANCE:
+                    self._scan_now.set()
+            except Exception:
+                log.warning("worker.notice_failed", kind=kind, job_id=job_id, exc_info=True)
