@@ -34,12 +34,18 @@ POLICY = PollPolicy(
 )
 
 
+class Parts(NamedTuple):
+    engine: Engine
+    jobs: RedisJobStore
+    reconciler: LateReconciler
+    checks: MemoryLateChecks
+    notifier: RecordingNotifier
+    billing: RecordingBilling
+    provider: ScriptedProvider
+
+
 @pytest.fixture
-def parts(
-    fake_redis: aioredis.Redis,
-) -> tuple[
-    Engine, RedisJobStore, LateReconciler, MemoryLateChecks, RecordingNotifier, RecordingBilling, ScriptedProvider
-]:
+def parts(fake_redis: aioredis.Redis) -> Parts:
     jobs, sessions = RedisJobStore(fake_redis), RedisSessionStore(fake_redis)
     provider, notifier, billing, checks = (
         ScriptedProvider(),
@@ -108,7 +114,7 @@ async def test_video_that_turns_up_after_the_timeout_is_delivered_late_and_not_c
 
 
 async def test_late_checks_stop_after_the_last_delay(parts: Parts) -> None:
-    engine, jobs, reconciler, checks, notifier, billing, provider = parts
+    engine, jobs, reconciler, _, notifier, _, provider = parts
     await engine.start()
     try:
         job = await timed_out_job(engine, jobs, notifier)
