@@ -1,30 +1,48 @@
-"""The composition root: builds every adapter from the settings and wires them into the engine and bot.
+"""The composition root: builds every adapter from the settings and wires them by the process's role.
 
-Only this module knows every piece. :class:`Reelay` starts and stops them in order; ``reelay run``
-(see ``bot/cli.py``) holds one until SIGTERM/SIGINT.
+Only this module knows every piece. A process plays one role:
+
+- ``run``: the bot (Telegram updates), the engine (polling) and the HTTP server, in one process;
+- ``bot``: Telegram updates and HTTP, no polling (scale the bot out in webhook mode);
+- ``poller``: the engine and HTTP, no Telegram updates (scale polling out: any number, one Redis).
+
+:class:`Reelay` starts and stops the pieces in order; ``bot/cli.py`` holds one until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
+import socket
+from enum import StrEnum
 from typing import Any
 
 import structlog
 import uvicorn
-from redis.asyncio import Redis
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from redis.asyncio import Redis, RedisCluster
+from starlette.routing import BaseRoute
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 
 from bot import handlers
-from bot.http_app import EmbeddedServer, create_http_app
+from bot.http import EmbeddedServer, create_http_app
+from bot.http.api import ApiDeps, api_routes
+from bot.http.callbacks import callback_routes
+from bot.http.health import health_routes
+from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
-from poller.ports import BlobStore
+from poller.finish import JobFinisher
+from poller.jobs import Job
+from poller.ports import Billing, BlobStore
+from poller.reconciler import LateReconciler
 from poller.schedule import PollPolicy
+from poller.worker import Worker
 from providers.download import HttpVideoDownloader
 from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
@@ -32,10 +50,14 @@ from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
 from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
+from storage.credits import NoBilling, RedisBilling, RedisCredits
+from storage.events import RedisEventBus
+from storage.leases import RedisLeases
 from storage.probe import PyAvProbe
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
 
 log = structlog.get_logger(__name__)
 
@@ -44,8 +66,28 @@ BOT_COMMANDS = [
     ("settings", "Model, aspect ratio and duration"),
     ("status", "Your recent videos"),
     ("cancel", "Stop the video being made"),
+    ("balance", "Your credits"),
     ("help", "How it works"),
 ]
+CALLBACK_TOKEN_TTL_S = 3 * 86400
+
+
+class Role(StrEnum):
+    """What one process does."""
+
+    RUN = "run"
+    BOT = "bot"
+    POLLER = "poller"
+
+    @property
+    def takes_updates(self) -> bool:
+        """Whether this process receives Telegram updates."""
+        return self in (Role.RUN, Role.BOT)
+
+    @property
+    def polls(self) -> bool:
+        """Whether this process runs the engine."""
+        return self in (Role.RUN, Role.POLLER)
 
 
 def poll_policy(settings: Settings) -> PollPolicy:
@@ -62,6 +104,14 @@ def poll_policy(settings: Settings) -> PollPolicy:
         submit_attempts=poll.submit_attempts,
         delivery_attempts=poll.delivery_attempts,
     )
+
+
+def make_redis(settings: Settings) -> Redis:
+    """A Redis (or Redis Cluster) client with text responses."""
+    if settings.redis.cluster:
+        cluster: Any = RedisCluster.from_url(settings.redis.url, decode_responses=True)
+        return cluster  # same command surface for everything Reelay uses
+    return Redis.from_url(settings.redis.url, decode_responses=True, health_check_interval=30)
 
 
 def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
@@ -83,7 +133,7 @@ def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
 def build_application(settings: Settings, redis: Redis) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot Application: our Bot API base URL, Redis persistence, rate limiter."""
     tg = settings.telegram
-    return (
+    builder = (
         ApplicationBuilder()
         .token(tg.token.get_secret_value())
         .base_url(tg.api_base_url)
@@ -93,59 +143,79 @@ def build_application(settings: Settings, redis: Redis) -> Application[Any, Any,
         .rate_limiter(AIORateLimiter(max_retries=3))
         # Handlers only touch Redis and reply; running updates concurrently keeps acks instant under load.
         .concurrent_updates(64)
-        .build()
+    )
+    if tg.mode == "webhook":
+        builder = builder.updater(None)  # updates arrive through our Starlette route
+    return builder.build()
+
+
+def build_bot(settings: Settings) -> ExtBot[Any]:
+    """A bot for sending only (poller processes): same base URL and rate limiter, no updates."""
+    tg = settings.telegram
+    return ExtBot(
+        tg.token.get_secret_value(),
+        base_url=tg.api_base_url,
+        base_file_url=tg.file_url,
+        rate_limiter=AIORateLimiter(max_retries=3),
     )
 
 
-class Reelay:
-    """One Reelay process: bot (long polling), engine and HTTP server."""
+def new_process_id() -> str:
+    """Unique per process start, readable in logs: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
-    def __init__(self, settings: Settings) -> None:
+
+class Reelay:
+    """One Reelay process, in one :class:`Role`."""
+
+    def __init__(self, settings: Settings, role: Role = Role.RUN, process_id: str | None = None) -> None:
         self.settings = settings
-        self.redis: Redis = Redis.from_url(settings.redis.url, decode_responses=True)
+        self.role = role
+        self.process_id = process_id or new_process_id()
         prefix = settings.redis.prefix
+        self.redis = make_redis(settings)
         self.jobs = RedisJobStore(self.redis, prefix=prefix, history_ttl_s=settings.redis.job_ttl_s)
         self.sessions = RedisSessionStore(self.redis, prefix=prefix)
-        kie = settings.providers.kie
-        self._poll_client = make_http_client(kie.timeout_s, kie.max_connections)
-        self._download_client = make_http_client(kie.timeout_s, 16)
-        key = kie.api_key.get_secret_value()
-        self.providers = ProviderRegistry(
-            [
-                KieVeoProvider(self._poll_client, kie.base_url, key),
-                KieMarketProvider(self._poll_client, kie.base_url, key),
-            ]
+        self.events = RedisEventBus(self.redis, prefix=prefix)
+        self.leases = RedisLeases(self.redis, prefix=prefix)
+        self.callback_tokens = CallbackTokens(self.redis, prefix=prefix)
+        self.late_checks = LateChecks(self.redis, prefix=prefix)
+        self.credits = (
+            RedisCredits(self.redis, prefix=prefix, initial_balance=settings.credits.initial_balance)
+            if settings.credits.enabled
+            else None
         )
-        self.blobs = build_blob_store(settings)
-        self.application = build_application(settings, self.redis)
+        billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
+        self.application = build_application(settings, self.redis) if role.takes_updates else None
+        self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings)
         self.notifier = TelegramNotifier(
-            self.application.bot,
-            upload_limit_bytes=settings.telegram.upload_limit_bytes,
-            link_ttl_s=settings.storage.link_ttl_s,
+            self.bot, upload_limit_bytes=settings.telegram.upload_limit_bytes, link_ttl_s=settings.storage.link_ttl_s
         )
-        self.delivery = DeliveryPipeline(
-            jobs=self.jobs,
+        self.finisher = JobFinisher(
             sessions=self.sessions,
-            downloader=HttpVideoDownloader(self._download_client, settings.limits.max_video_bytes),
-            blobs=self.blobs,
-            probe=PyAvProbe(),
             notifier=self.notifier,
-            key_prefix=settings.s3.prefix if settings.storage.backend == "s3" else "",
-            link_ttl_s=settings.storage.link_ttl_s,
+            billing=billing,
+            late_checks=self.late_checks,
+            late_check_delays_s=settings.poll.late_check_delays_s,
         )
-        self.engine = Engine(
-            jobs=self.jobs,
-            sessions=self.sessions,
-            providers=self.providers,
-            delivery=self.delivery,
-            notifier=self.notifier,
-            policy=poll_policy(settings),
-            max_polls_in_flight=settings.polls_in_flight,
-        )
-        handlers.register(self.application, Services(settings, self.jobs, self.sessions, self.engine))
-        self._http = EmbeddedServer(
+        self.worker: Worker | None = None
+        self._closers: list[Any] = []
+        if role.polls:
+            self.worker = self._build_worker(billing)
+        if self.application is not None:
+            services = Services(
+                settings=settings,
+                jobs=self.jobs,
+                sessions=self.sessions,
+                events=self.events,
+                finisher=self.finisher,
+                dedupe=UpdateDeduplicator(self.redis, prefix=prefix),
+                credits=self.credits,
+            )
+            handlers.register(self.application, services)
+        self.http = EmbeddedServer(
             uvicorn.Config(
-                create_http_app(self.readiness),
+                create_http_app(self._routes()),
                 host=settings.http.host,
                 port=settings.http.port,
                 log_config=None,  # our structlog setup handles uvicorn's loggers
@@ -154,64 +224,164 @@ class Reelay:
         )
         self._http_task: asyncio.Task[None] | None = None
 
+    def _build_worker(self, billing: Billing) -> Worker:
+        settings = self.settings
+        kie = settings.providers.kie
+        poll_client = make_http_client(kie.timeout_s, kie.max_connections)
+        download_client = make_http_client(kie.timeout_s, 16)
+        key = kie.api_key.get_secret_value()
+        providers = ProviderRegistry(
+            [KieVeoProvider(poll_client, kie.base_url, key), KieMarketProvider(poll_client, kie.base_url, key)]
+        )
+        self.blobs = build_blob_store(settings)
+        self._closers += [providers.aclose, download_client.aclose]
+        delivery = DeliveryPipeline(
+            jobs=self.jobs,
+            sessions=self.sessions,
+            downloader=HttpVideoDownloader(download_client, settings.limits.max_video_bytes),
+            blobs=self.blobs,
+            probe=PyAvProbe(),
+            notifier=self.notifier,
+            billing=billing,
+            key_prefix=settings.s3.prefix if settings.storage.backend == "s3" else "",
+            link_ttl_s=settings.storage.link_ttl_s,
+        )
+        engine = Engine(
+            process_id=self.process_id,
+            jobs=self.jobs,
+            sessions=self.sessions,
+            providers=providers,
+            delivery=delivery,
+            finisher=self.finisher,
+            notifier=self.notifier,
+            policy=poll_policy(settings),
+            max_polls_in_flight=settings.polls_in_flight,
+            callback_url_for=self._callback_url_for,
+        )
+        reconciler = LateReconciler(
+            engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
+        )
+        return Worker(
+            engine=engine,
+            jobs=self.jobs,
+            leases=self.leases,
+            events=self.events,
+            lease_s=settings.lease_s,
+            on_tick=reconciler.run_due,
+            shutdown_grace_s=settings.poll.shutdown_grace_s,
+        )
+
+    async def _callback_url_for(self, job: Job) -> str | None:
+        """A per-job unguessable callback URL, when this deployment is reachable from outside."""
+        public_url = self.settings.http.public_url
+        if not public_url:
+            return None
+        token = job.callback_token or secrets.token_urlsafe(24)
+        await self.callback_tokens.register(token, job.id, CALLBACK_TOKEN_TTL_S)
+        await self.jobs.update_fields(job.id, {"callback_token": token})
+        return f"{public_url.rstrip('/')}/callbacks/kie/{token}"
+
+    def _routes(self) -> list[BaseRoute]:
+        settings = self.settings
+        routes: list[BaseRoute] = [*health_routes(self.readiness)]
+        tg = settings.telegram
+        if self.application is not None and tg.mode == "webhook" and tg.webhook_secret is not None:
+            routes.append(telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application))
+        routes += callback_routes(self.callback_tokens, self.events)
+        token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
+        deps = ApiDeps(
+            token=token,
+            jobs=self.jobs,
+            events=self.events,
+            sessions=ExternalSessions(self.redis, prefix=settings.redis.prefix),
+            tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
+        )
+        routes += api_routes(deps)
+        return routes
+
+    @property
+    def http_port(self) -> int | None:
+        """The HTTP port actually bound (``http.port = 0`` picks a free one)."""
+        return self.http.bound_port
+
     async def readiness(self) -> dict[str, bool]:
-        """What /readyz reports: Redis answers, the scheduler runs, the bot is polling."""
+        """What /readyz reports: Redis answers, the scheduler runs, the bot receives updates."""
         try:
             redis_ok = bool(await self.redis.ping())
         except Exception:
             redis_ok = False
-        updater = self.application.updater
-        return {
-            "redis": redis_ok,
-            "scheduler": self.engine.running,
-            "telegram": bool(self.application.running and updater is not None and updater.running),
-        }
+        checks = {"redis": redis_ok}
+        if self.worker is not None:
+            checks["scheduler"] = self.worker.engine.running
+        if self.application is not None:
+            updater = self.application.updater
+            receiving = updater.running if updater is not None else self.application.running
+            checks["telegram"] = bool(self.application.running and receiving)
+        return checks
 
     async def start(self) -> None:
-        """Start in dependency order: storage, HTTP, bot, then the engine that sends through the bot."""
+        """Start in dependency order: storage, HTTP, Telegram, then the engine that sends through the bot."""
         await self.redis.ping()
-        if isinstance(self.blobs, S3BlobStore):
-            await self.blobs.start()
-        self._http_task = asyncio.create_task(self._http.serve(), name="http")
-        await self.application.initialize()
+        blobs = getattr(self, "blobs", None)
+        if isinstance(blobs, S3BlobStore):
+            await blobs.start()
+            self._closers.append(blobs.aclose)
+        self._http_task = asyncio.create_task(self.http.serve(), name="http")
+        if self.application is not None:
+            await self._start_telegram(self.application)
+        else:
+            await self.bot.initialize()
+        if self.worker is not None:
+            await self.worker.start()
+        log.info("reelay.started", role=self.role.value, process_id=self.process_id, http_port=self.http_port)
+
+    async def _start_telegram(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await application.initialize()
         with contextlib.suppress(Exception):  # cosmetic; never block start-up on it
-            await self.application.bot.set_my_commands(BOT_COMMANDS)
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(drop_pending_updates=False)
-        await self.engine.start()
-        log.info("reelay.started", http=f"{self.settings.http.host}:{self.settings.http.port}")
+            await application.bot.set_my_commands(BOT_COMMANDS)
+        await application.start()
+        tg = self.settings.telegram
+        if tg.mode == "webhook":
+            assert self.settings.http.public_url is not None and tg.webhook_secret is not None
+            url = self.settings.http.public_url.rstrip("/") + tg.webhook_path
+            await application.bot.set_webhook(url, secret_token=tg.webhook_secret.get_secret_value())
+            log.info("telegram.webhook_set", path=tg.webhook_path)
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(drop_pending_updates=False)
 
     async def stop(self) -> None:
-        """Stop taking new work, let running steps finish, then close connections."""
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        await self.engine.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
-        self._http.should_exit = True
+        """Stop taking new work, let running steps finish and hand leases back, then close connections."""
+        application = self.application
+        if application is not None and application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        if application is not None:
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+        else:
+            await self.bot.shutdown()
+        self.http.should_exit = True
         if self._http_task is not None:
             await self._http_task
-        await self.providers.aclose()
-        await self._download_client.aclose()
-        if isinstance(self.blobs, S3BlobStore):
-            await self.blobs.aclose()
+        for close in reversed(self._closers):
+            await close()
         await self.redis.aclose()
-        log.info("reelay.stopped")
+        log.info("reelay.stopped", role=self.role.value, process_id=self.process_id)
 
 
-async def run_until_signalled(settings: Settings) -> None:
+async def run_until_signalled(settings: Settings, role: Role = Role.RUN) -> None:
     """Run one Reelay until SIGTERM or SIGINT, then stop cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    reelay = Reelay(settings)
+    reelay = Reelay(settings, role)
     try:
         await reelay.start()
         await stop.wait()
-        log.info("reelay.stopping")
+        log.info("reelay.stopping", role=role.value)
     finally:
         await reelay.stop()

@@ -1,4 +1,4 @@
-"""The ``reelay`` command: ``reelay run --config PATH`` and ``reelay check-config``."""
+"""The ``reelay`` command: ``run``, ``bot``, ``poller`` (each with ``--config PATH``) and ``check-config``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
         ("run", "run the bot, the polling engine and the HTTP server in one process"),
+        ("bot", "run the Telegram side and the HTTP server, without polling (scale out in webhook mode)"),
+        ("poller", "run the polling engine and the HTTP server, without Telegram updates (any number)"),
         ("check-config", "validate the configuration and print it with secrets hidden"),
     ):
         sub = commands.add_parser(name, help=help_text)
@@ -45,6 +47,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.providers.kie.api_key,
         settings.s3.access_key_id,
         settings.s3.secret_access_key,
+        settings.telegram.webhook_secret,
+        settings.http.api_token,
     ]
     return [s.get_secret_value() for s in candidates if s is not None]
 
@@ -60,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(settings.model_dump_json(indent=2))  # SecretStr fields print as '**********'
         return 0
-    from bot.app import run_until_signalled  # heavy imports only when running
+    from bot.app import Role, run_until_signalled  # heavy imports only when running
     from bot.logs import configure_logging
 
     configure_logging(settings.log.level, settings.log.format, secret_values(settings))
-    asyncio.run(run_until_signalled(settings))
+    asyncio.run(run_until_signalled(settings, Role(args.command)))
     return 0
 
 

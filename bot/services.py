@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.settings import Settings
-from poller.engine import Engine
-from poller.ports import JobStore, SessionStore
+from poller.finish import JobFinisher
+from poller.ports import EventBus, JobStore, SessionStore
+from storage.credits import RedisCredits
+from storage.registries import UpdateDeduplicator
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The engine and stores, plus the settings the handlers read."""
+    """The stores, the event bus that hands new jobs to pollers, and the settings the handlers read."""
 
     settings: Settings
     jobs: JobStore
     sessions: SessionStore
-    engine: Engine
+    events: EventBus
+    finisher: JobFinisher
+    dedupe: UpdateDeduplicator
+    credits: RedisCredits | None = None  # None when credits are switched off

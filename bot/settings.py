@@ -6,6 +6,7 @@ print one clear line and exit 2.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +32,9 @@ class TelegramSettings(_Section):
     api_file_url: str | None = None  # derived from api_base_url when unset
     publish_channel_id: int | str | None = None
     upload_limit_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_path: str = Field(default="/telegram", pattern=r"^/[\w/.-]*$")
+    webhook_secret: SecretStr | None = None
 
     @property
     def file_url(self) -> str:
@@ -46,6 +50,7 @@ class RedisSettings(_Section):
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "reelay"
     job_ttl_s: int = Field(default=30 * 86400, gt=0)
+    cluster: bool = False
 
 
 class StorageSettings(_Section):
@@ -98,6 +103,9 @@ class PollSettings(_Section):
     max_in_flight: int | None = Field(default=None, gt=0)  # defaults to providers.kie.max_connections
     submit_attempts: int = Field(default=5, gt=0)
     delivery_attempts: int = Field(default=5, gt=0)
+    lease_s: float | None = Field(default=None, gt=0)  # defaults to interval_s (at least 2 s)
+    late_check_delays_s: list[float] = Field(default_factory=lambda: [300.0, 1800.0, 7200.0, 21600.0, 86400.0])
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
 
 
 class HttpSettings(_Section):
@@ -106,6 +114,7 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
+    api_token: SecretStr | None = None
 
 
 class LimitsSettings(_Section):
@@ -114,6 +123,34 @@ class LimitsSettings(_Section):
     max_prompt_chars: int = Field(default=2000, gt=0)
     max_video_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_active_jobs_per_user: int = Field(default=3, gt=0)
+
+
+def _default_prices() -> dict[str, dict[int, int]]:
+    return {
+        "veo3_fast": {8: 10},
+        "veo3": {8: 30},
+        "sora-2-text-to-video": {10: 15, 15: 20},
+        "bytedance/v1-pro-text-to-video": {5: 8, 10: 15},
+    }
+
+
+class CreditsSettings(_Section):
+    """Per-user credits: reserved on a new job, captured on success, refunded on failure."""
+
+    enabled: bool = False
+    initial_balance: int = Field(default=50, ge=0)
+    # model -> {duration in seconds -> credits}
+    prices: dict[str, dict[int, int]] = Field(default_factory=_default_prices)
+
+    def price(self, model: str, duration_s: int) -> int | None:
+        """Credits for one video, or None when the table has no price for it."""
+        return self.prices.get(model, {}).get(duration_s)
+
+
+class AdminSettings(_Section):
+    """Who may run admin commands (/grant)."""
+
+    user_ids: list[int] = Field(default_factory=list)
 
 
 class DefaultsSettings(_Section):
@@ -146,6 +183,8 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     limits: LimitsSettings = LimitsSettings()
     defaults: DefaultsSettings = DefaultsSettings()
+    credits: CreditsSettings = CreditsSettings()
+    admin: AdminSettings = AdminSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -176,9 +215,31 @@ class Settings(BaseSettings):
             )
         if self.storage.backend == "s3" and not self.s3.bucket:
             raise _KeyedError("s3.bucket", "is required when storage.backend = 's3'")
-        if self.defaults.model and not self.defaults.model.strip():
-            raise _KeyedError("defaults.model", "must not be empty")
+        if self.telegram.mode == "webhook":
+            if not self.http.public_url:
+                raise _KeyedError("http.public_url", "is required when telegram.mode = 'webhook'")
+            if self.telegram.webhook_secret is None:
+                raise _KeyedError("telegram.webhook_secret", "is required when telegram.mode = 'webhook'")
+        if self.telegram.webhook_secret is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{16,256}", self.telegram.webhook_secret.get_secret_value()
+        ):
+            raise _KeyedError("telegram.webhook_secret", "must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
+        if self.credits.enabled:
+            self._check_price_table()
         return self
+
+    def _check_price_table(self) -> None:
+        from providers.catalog import all_models
+
+        for model in all_models():
+            for duration in model.durations_s:
+                if self.credits.price(model.id, duration) is None:
+                    raise _KeyedError("credits.prices", f"has no price for {model.id} at {duration} s")
+
+    @property
+    def lease_s(self) -> float:
+        """How long a worker's leases outlive its last heartbeat."""
+        return self.poll.lease_s if self.poll.lease_s is not None else max(2.0, self.poll.interval_s)
 
     @property
     def polls_in_flight(self) -> int:

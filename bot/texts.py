@@ -42,7 +42,10 @@ ERRORS: dict[ErrorCode, str] = {
     ErrorCode.RATE_LIMITED: "The video service is busy; we will keep trying.",
     ErrorCode.PROVIDER_UNAVAILABLE: "The video service is busy; we will keep trying.",
     ErrorCode.PROVIDER_ERROR: "The video could not be generated. Your credits were returned.",
-    ErrorCode.TIMEOUT: "This took too long and was stopped. Your credits were returned.",
+    ErrorCode.TIMEOUT: (
+        "This took too long and was stopped. Your credits were returned. "
+        "If the video still turns up within a day, we will send it to you."
+    ),
     ErrorCode.DOWNLOAD_FAILED: "We could not deliver your video. Your credits were returned.",
     ErrorCode.UPLOAD_FAILED: "We could not deliver your video. Your credits were returned.",
     ErrorCode.DELIVERY_FAILED: "We could not deliver your video. Your credits were returned.",
@@ -95,6 +98,18 @@ STATUS_WORDS: dict[JobStatus, str] = {
     JobStatus.FAILED: "failed",
     JobStatus.CANCELLED: "cancelled",
 }
+
+
+BALANCE = "Your balance: {balance} credits."
+ADMINS_ONLY = "This command is for admins."
+GRANT_USAGE = "Usage: /grant <user_id> <credits>"
+GRANTED = "User {user_id} now has {balance} credits."
+CREDITS_OFF = "Credits are not used on this bot."
+
+
+def out_of_credits(balance: int, price: int) -> str:
+    """Refusal when the balance does not cover a video."""
+    return f"You are out of credits: this video costs {price} and your balance is {balance}."
 
 
 def prompt_too_long(limit: int, actual: int) -> str:

@@ -42,7 +42,8 @@ class Worker:
         leases: Leases,
         events: EventBus,
         lease_s: float,
-        on_tick: Callable[[], Awaitable[None]] | None = None,
+        on_tick: Callable[[], Awaitable[object]] | None = None,
+        shutdown_grace_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.process_id = engine.process_id
@@ -51,6 +52,7 @@ class Worker:
         self._events = events
         self.lease_s = lease_s
         self._on_tick = on_tick
+        self._grace_s = shutdown_grace_s
         self._scan_now = asyncio.Event()
         self._fair_share = math.inf
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,7 +76,7 @@ class Worker:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.engine.stop()
+        await self.engine.stop(self._grace_s)
         held = sorted(self.engine.owned)
         try:
             released = await self._leases.release(held, self.process_id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.handlers.admin import AdminHandlers
 from bot.handlers.buttons import ButtonHandlers
+from bot.handlers.dedupe import DedupeHandlers
 from bot.handlers.generate import GenerateHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.handlers.status import StatusHandlers
@@ -13,6 +15,8 @@ from bot.services import Services
 
 def register(application: Application, services: Services) -> None:  # type: ignore[type-arg]
     """Attach every handler to ``application`` (order matters: commands before plain text)."""
+    DedupeHandlers(services).register(application)
+    AdminHandlers(services).register(application)
     StatusHandlers(services).register(application)
     SettingsHandlers(services).register(application)
     ButtonHandlers(services).register(application)

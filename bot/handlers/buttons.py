@@ -15,6 +15,7 @@ from bot.callback_data import Action, parse
 from bot.delivery_ref import DeliveryRef
 from bot.handlers.generate import PENDING_EXTEND
 from bot.services import Services
+from poller.control import cancel_job
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import Job, JobStatus
 from providers.catalog import get_model
@@ -112,7 +113,7 @@ class ButtonHandlers:
 
     async def _cancel(self, query: CallbackQuery, job: Job) -> None:
         try:
-            await self._s.engine.cancel(job.id)
+            await cancel_job(job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events)
         except InvalidTransition:
             text = texts.CANNOT_CANCEL if job.status is JobStatus.DELIVERING else texts.BUTTON_EXPIRED
             await query.answer(text)

@@ -14,6 +14,7 @@ from bot.validation import clean_prompt, prompt_problem
 from poller.errors import JobError
 from poller.jobs import ACTIVE_STATES, Job, JobOptions, new_job_id
 from poller.ports import Session
+from poller.worker import NEW_JOB
 from providers.catalog import get_model
 
 log = structlog.get_logger(__name__)
@@ -112,8 +113,9 @@ class GenerateHandlers:
         except JobError:
             await message.reply_text(texts.UNKNOWN_MODEL)
             return
-        if await self._active_count(user.id) >= self._s.settings.limits.max_active_jobs_per_user:
-            await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=await self._active_count(user.id)))
+        active = await self._active_count(user.id)
+        if active >= self._s.settings.limits.max_active_jobs_per_user:
+            await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=active))
             return
         job = Job(
             id=new_job_id(),
@@ -125,6 +127,9 @@ class GenerateHandlers:
             provider=info.provider,
             parent_id=parent_id,
         )
+        job = await self._reserve_credits(message, job)
+        if job is None:
+            return
         session = Session(
             chat_id=message.chat_id, user_id=user.id, language=user.language_code or "en", settings=snapshot
         )
@@ -132,8 +137,24 @@ class GenerateHandlers:
         await self._s.jobs.create(job, session)
         ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
         await self._s.sessions.set_status_message(job.id, ack.message_id)
-        self._s.engine.enqueue(job.id)
-        log.info("job.created", job_id=job.id, user_id=user.id, model=job.model, parent_id=parent_id)
+        # Any poller (this process in `reelay run`) claims it; the pollers' scan is the safety net.
+        await self._s.events.publish(NEW_JOB, job.id)
+        log.info("job.created", job_id=job.id, user_id=user.id, model=job.model, parent_id=parent_id, cost=job.cost)
+
+    async def _reserve_credits(self, message: Message, job: Job) -> Job | None:
+        """Take the job's price from the user's balance, or say they are short; None when refused."""
+        credits = self._s.credits
+        if credits is None:
+            return job
+        price = self._s.settings.credits.price(job.model, job.options.duration_s)
+        if price is None:
+            await message.reply_text(texts.UNKNOWN_MODEL)
+            return None
+        reserved = await credits.reserve(job.user_id, job.id, price)
+        if not reserved.ok:
+            await message.reply_text(texts.out_of_credits(reserved.balance, price))
+            return None
+        return job.replace(cost=price, billing_state="reserved")
 
     async def _active_count(self, user_id: int) -> int:
         recent = await self._s.jobs.jobs_for_user(user_id, limit=20)

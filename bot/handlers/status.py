@@ -10,6 +10,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
 from bot.services import Services
+from poller.control import cancel_job
 from poller.errors import InvalidTransition, JobError, JobNotFound
 from poller.jobs import ACTIVE_STATES, JobStatus
 from providers.catalog import get_model
@@ -52,7 +53,7 @@ class StatusHandlers:
             return
         job = candidates[0]
         try:
-            await self._s.engine.cancel(job.id)
+            await cancel_job(job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events)
         except (InvalidTransition, JobNotFound):
             delivering = job.status is JobStatus.DELIVERING
             await message.reply_text(texts.CANNOT_CANCEL if delivering else texts.NOTHING_TO_CANCEL)

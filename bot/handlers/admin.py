@@ -1,0 +1,58 @@
+"""/balance for everyone, /grant for the admins listed in ``admin.user_ids``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import texts
+from bot.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+class AdminHandlers:
+    """Credits commands."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Attach the handlers."""
+        application.add_handler(CommandHandler("balance", self.balance))
+        application.add_handler(CommandHandler("grant", self.grant))
+
+    async def balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The user's own balance."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        if self._s.credits is None:
+            await message.reply_text(texts.CREDITS_OFF)
+            return
+        await message.reply_text(texts.BALANCE.format(balance=await self._s.credits.balance(user.id)))
+
+    async def grant(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/grant <user_id> <credits>``: admins only; a negative amount corrects a balance."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        if user.id not in self._s.settings.admin.user_ids:
+            log.warning("admin.refused", user_id=user.id, command="grant")
+            await message.reply_text(texts.ADMINS_ONLY)
+            return
+        if self._s.credits is None:
+            await message.reply_text(texts.CREDITS_OFF)
+            return
+        args = context.args or []
+        try:
+            target, amount = int(args[0]), int(args[1])
+        except (IndexError, ValueError):
+            await message.reply_text(texts.GRANT_USAGE)
+            return
+        balance = await self._s.credits.grant(target, amount)
+        log.info("admin.granted", admin_id=user.id, target_user_id=target, amount=amount, balance=balance)
+        await message.reply_text(texts.GRANTED.format(user_id=target, balance=balance))

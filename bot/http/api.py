@@ -1,0 +1,205 @@
+"""The original workflow's contract and a small JSON API for other front ends.
+
+- ``POST /webhook/poll-video`` ``{"sessionId", "taskId", "model", "attempt"}``: adopt a provider task started
+  elsewhere; answered at once with ``{"status": "Polling started", "jobId": …}``.
+- ``POST /sessions`` ``{"sessionId", "chatId"}``: say which Telegram chat a session id stands for.
+- ``GET /jobs/{id}``: a job's status as JSON.
+
+All three need ``Authorization: Bearer <http.api_token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from poller.errors import JobError, JobNotFound
+from poller.jobs import Job, JobStatus, new_job_id
+from poller.ports import EventBus, JobStore, Session
+from poller.worker import NEW_JOB
+from providers.catalog import get_model
+from storage.registries import ExternalSessions, TaskIndex
+
+log = structlog.get_logger(__name__)
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+class PollVideoRequest(BaseModel):
+    """The body the original n8n main workflow posts."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    session_id: StrictStr | StrictInt = Field(alias="sessionId")
+    task_id: StrictStr = Field(alias="taskId", min_length=1, max_length=200, pattern=r"^[^{}\s]+$")
+    model: StrictStr = Field(min_length=1, max_length=100)
+    attempt: StrictInt = Field(default=0, ge=0)
+
+
+class SessionRequest(BaseModel):
+    """Register which chat a session id stands for."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    session_id: StrictStr | StrictInt = Field(alias="sessionId")
+    chat_id: StrictInt = Field(alias="chatId")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDeps:
+    """What the API endpoints need."""
+
+    token: str | None
+    jobs: JobStore
+    events: EventBus
+    sessions: ExternalSessions
+    tasks: TaskIndex
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.response = JSONResponse(
+            {"error": message, **({"field": field} if field else {})}, status_code=status
+        )
+
+
+def api_routes(deps: ApiDeps) -> list[Route]:
+    """The three endpoints, each behind the bearer token."""
+
+    async def poll_video(request: Request) -> JSONResponse:
+        try:
+            _authorize(request, deps.token)
+            body = await _parse(request, PollVideoRequest)
+            job = await _adopt_task(deps, body)
+        except _ApiError as exc:
+            return exc.response
+        return JSONResponse({"status": "Polling started", "jobId": job.id})
+
+    async def register_session(request: Request) -> JSONResponse:
+        try:
+            _authorize(request, deps.token)
+            body = await _parse(request, SessionRequest)
+        except _ApiError as exc:
+            return exc.response
+        await deps.sessions.register(str(body.session_id), body.chat_id)
+        return JSONResponse({"sessionId": str(body.session_id), "chatId": body.chat_id})
+
+    async def get_job(request: Request) -> JSONResponse:
+        try:
+            _authorize(request, deps.token)
+            job = await deps.jobs.get(request.path_params["job_id"])
+        except _ApiError as exc:
+            return exc.response
+        except (JobNotFound, ValueError):
+            return JSONResponse({"error": "no such job"}, status_code=404)
+        return JSONResponse(job_json(job))
+
+    return [
+        Route("/webhook/poll-video", poll_video, methods=["POST"]),
+        Route("/sessions", register_session, methods=["POST"]),
+        Route("/jobs/{job_id}", get_job, methods=["GET"]),
+    ]
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """A job as other front ends see it (never the provider's raw error)."""
+    out = job.output
+    return {
+        "jobId": job.id,
+        "status": job.status.value,
+        "model": job.model,
+        "taskId": job.provider_task_id,
+        "attempts": job.attempts,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "error": job.error_code.value if job.error_code else None,
+        "late": job.late,
+        "video": None
+        if out is None
+        else {
+            "url": out.url,
+            "sizeBytes": out.size_bytes,
+            "durationS": out.duration_s,
+            "width": out.width,
+            "height": out.height,
+        },
+    }
+
+
+def _authorize(request: Request, token: str | None) -> None:
+    if token is None:
+        raise _ApiError(503, "this endpoint is disabled: set http.api_token")
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise _ApiError(401, "unauthorized")
+
+
+async def _parse(request: Request, model: type[_Body]) -> _Body:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise _ApiError(422, "the body is not valid JSON", "body") from None
+    if not isinstance(data, dict):
+        raise _ApiError(422, "the body must be a JSON object", "body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise _ApiError(422, f"{field}: {first['msg']}", field) from None
+
+
+async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
+    try:
+        info = get_model(body.model)
+    except JobError:
+        raise _ApiError(422, f"model: unknown model {body.model!r}", "model") from None
+    chat_id = await _chat_for(deps.sessions, body.session_id)
+    job_id = await deps.tasks.bind(info.provider, body.task_id, new_job_id())
+    try:
+        return await deps.jobs.get(job_id)  # the same task posted again: one job, polled once
+    except JobNotFound:
+        pass
+    now = time.time()
+    job = Job(
+        id=job_id,
+        user_id=chat_id,
+        chat_id=chat_id,
+        model=info.id,
+        prompt="",
+        provider=info.provider,
+        provider_task_id=body.task_id,
+        status=JobStatus.RUNNING,
+        attempts=body.attempt,
+        created_at=now,
+        updated_at=now,
+        transitions={JobStatus.RUNNING.value: now},
+        next_poll_at=now,
+        billing_state="external",  # started and paid for elsewhere
+    )
+    await deps.jobs.create(job, Session(chat_id=chat_id, user_id=chat_id))
+    await deps.events.publish(NEW_JOB, job.id)
+    log.info("job.adopted_external", job_id=job.id, task_id=body.task_id, model=info.id, chat_id=chat_id)
+    return job
+
+
+async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:
+    key = str(session_id)
+    chat_id = await sessions.chat_for(key)
+    if chat_id is not None:
+        return chat_id
+    try:
+        return int(key)  # a Telegram chat id used directly as the session id
+    except ValueError:
+        raise _ApiError(
+            422, "sessionId: unknown session; register it with POST /sessions or use a Telegram chat id", "sessionId"
+        ) from None

@@ -1,0 +1,33 @@
+"""Provider callbacks: a POST to the job's unguessable URL makes its holder poll at once.
+
+The body is never trusted: the provider's status endpoint stays the authority, so a forged or replayed
+callback can at most cause one extra poll.
+"""
+
+from __future__ import annotations
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from poller.ports import EventBus
+from poller.worker import POKE
+from storage.registries import CallbackTokens
+
+log = structlog.get_logger(__name__)
+
+
+def callback_routes(tokens: CallbackTokens, events: EventBus) -> list[Route]:
+    """``POST /callbacks/kie/{token}``."""
+
+    async def kie_callback(request: Request) -> JSONResponse:
+        token = request.path_params["token"]
+        job_id = await tokens.job_for(token)
+        if job_id is None:
+            return JSONResponse({"error": "unknown callback"}, status_code=404)
+        await events.publish(POKE, job_id)
+        log.info("callback.received", job_id=job_id, provider="kie")
+        return JSONResponse({"status": "ok"})
+
+    return [Route("/callbacks/kie/{token}", kie_callback, methods=["POST"])]
