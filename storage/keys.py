@@ -10,17 +10,35 @@ Layout (prefix ``reelay`` by default)::
     reelay:user:<user_id>:jobs      zset: a user's recent job ids, scored by creation time (trimmed)
     reelay:ptb:<kind>               python-telegram-bot persistence (user_data, chat_data, …)
     reelay:ptb:conversation:<name>  hash: one ConversationHandler's states
+    reelay:proc:<process_id>        string with a TTL: the process's heartbeat (the truth)
+    reelay:procs                    zset: process ids scored by heartbeat expiry in ms (advisory)
+    reelay:events                   stream: notices between processes (new job, poll now…)
+    reelay:cb:<token>               string: the job id a provider callback token belongs to
+    reelay:ext-session:<id>         string: the chat id an external session id maps to
+    reelay:task:<provider>:<task>   string: the job id bound to a provider task
+    reelay:tg-update:<update_id>    string: marks a Telegram update as seen (redelivery)
+    reelay:late-checks              zset: timed-out job ids scored by the due time of their next check
 
-The ``{<id>}`` hash tag keeps every per-job key in one Redis Cluster slot, so scripts that touch
-only one job stay valid on a cluster. The indexes live in their own slots; see ``redis_jobs``
-for the scripts that touch both.
+Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
+(which touch only one job's keys) run on a cluster. Every other operation touches one key. The
+indexes live in their own slots and are kept in a separate, idempotent step (see ``redis_jobs``).
+
+Parts that come from outside (session ids, task ids, tokens) are percent-escaped: a ``{`` could
+otherwise pick the cluster slot (and pile every such key onto one node), a ``:`` could make two
+keys collide. Parts longer than :data:`MAX_PART_LENGTH` are refused with :class:`InvalidKeyPart`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 DEFAULT_PREFIX = "reelay"
+MAX_PART_LENGTH = 200
+
+
+class InvalidKeyPart(ValueError):
+    """A value that cannot become part of a Redis key (empty, or longer than 200 characters)."""
 
 
 def redis_key(prefix: str, *parts: str) -> str:
@@ -33,6 +51,14 @@ def _hash_tag(job_id: str) -> str:
     if not job_id or "{" in job_id or "}" in job_id:
         raise ValueError(f"invalid job id for a Redis key: {job_id!r}")
     return "{" + job_id + "}"
+
+
+def _escaped(value: str, what: str) -> str:
+    # quote(safe="") leaves only [A-Za-z0-9_.~-]: no brace (hash tag), no colon (collisions), and
+    # the mapping is one-to-one, so two different values never share a key.
+    if not value or len(value) > MAX_PART_LENGTH:
+        raise InvalidKeyPart(f"{what} must be 1 to {MAX_PART_LENGTH} characters long")
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +98,35 @@ class RedisKeys:
     def ptb_conversation(self, name: str) -> str:
         """The states of one named ConversationHandler."""
         return redis_key(self.prefix, "ptb", "conversation", name)
+
+    def process(self, process_id: str) -> str:
+        """A process's heartbeat key (exists while the process is alive)."""
+        return redis_key(self.prefix, "proc", _escaped(process_id, "process id"))
+
+    def processes(self) -> str:
+        """Zset of process ids scored by heartbeat expiry (ms)."""
+        return redis_key(self.prefix, "procs")
+
+    def events(self) -> str:
+        """The stream of notices between processes."""
+        return redis_key(self.prefix, "events")
+
+    def callback_token(self, token: str) -> str:
+        """The job id behind a provider callback token."""
+        return redis_key(self.prefix, "cb", _escaped(token, "callback token"))
+
+    def external_session(self, session_id: str) -> str:
+        """The chat id behind an external session id."""
+        return redis_key(self.prefix, "ext-session", _escaped(session_id, "session id"))
+
+    def task(self, provider: str, task_id: str) -> str:
+        """The job id bound to a provider's task."""
+        return redis_key(self.prefix, "task", _escaped(provider, "provider"), _escaped(task_id, "task id"))
+
+    def telegram_update(self, update_id: int) -> str:
+        """Marks a Telegram update as seen."""
+        return redis_key(self.prefix, "tg-update", str(update_id))
+
+    def late_checks(self) -> str:
+        """Zset of timed-out job ids scored by when their next late check is due."""
+        return redis_key(self.prefix, "late-checks")

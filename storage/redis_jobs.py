@@ -1,13 +1,12 @@
-"""The job store on Redis (implements ``poller.ports.JobStore``).
+"""The job store on Redis (implements ``poller.ports.JobStore``), ready for Redis Cluster.
 
 Every status change is one Lua script: a compare-and-set against the transition table, so two
-processes can never both deliver, fail or cancel one job.
-
-Redis Cluster: per-job keys share the ``{<id>}`` hash tag, but ``create`` and ``transition`` also
-touch the active/delayed/user indexes, which live in other slots, so today those two are
-multi-slot and need a single Redis node (or a cluster proxy). The scripts take every key as
-KEYS (none is built inside Lua), so moving to a cluster means splitting the index upkeep out of
-the per-job script (or sharding the indexes by hash tag), not rewriting the compare-and-set.
+processes can never both deliver, fail or cancel one job. Each script touches only one job's keys
+(``job``, ``session``, ``effects``: one ``{<id>}`` hash tag, one cluster slot); the active, delayed
+and per-user indexes live in other slots and are brought in line right after, in a separate
+idempotent step (``storage.job_index`` documents the ordering and healing rules). Reading an index
+can therefore briefly show an id whose job ended or vanished a moment ago: callers re-check the
+job's status (they must anyway) and may call :meth:`RedisJobStore.heal_index` for such ids.
 """
 
 from __future__ import annotations
@@ -17,48 +16,65 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from poller.ports import Session
+from storage.job_index import REV_FIELD, JobIndexes, delayed_since, now_ms
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_sessions import session_to_fields
-from storage.redis_support import hash_mapping, require_text_responses, text_hash, text_list
+from storage.redis_support import RedisClient, require_text_responses, text_hash, text_list
 
 log = structlog.get_logger(__name__)
 
+# Closes the race of two creates of one id (a retried request, a redelivered update): the check
+# for an existing job and the writes are one step, so exactly one create wins and the loser never
+# merges its fields into the winner's hash. A stale effects hash of an expired namesake is dropped.
+# KEYS: job, session, effects.  ARGV: ttl seconds (0: none), n job args, job field/value pairs…,
+#       session field/value pairs…
+_CREATE = """
+local existing = redis.call('HGET', KEYS[1], 'status')
+if existing then return {'exists', existing} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
+local n = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n))
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[2], unpack(ARGV, 3 + n, #ARGV))
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return {'ok'}
+"""
+
 # Closes the read-check-write race of a status change: without it, two processes that both read
 # "running" (say, a poll that saw success and a sweeper that saw the deadline) could both write
-# their target and both act on it (deliver twice, refund a delivered video). The script reads
-# the status, checks it against the allowed "from" list and writes status, timestamps, fields,
-# indexes and TTL in one step that nothing else can interleave with.
+# their target and both act on it (deliver twice, refund a delivered video). The script reads the
+# status, checks it against the allowed "from" list and writes status, timestamps, fields, the
+# next revision and the TTL in one step that nothing else can interleave with.
 #
-# KEYS: job, session, effects, active index, delayed index
-# ARGV: job id, target, now, terminal (1/0), ttl seconds, is delayed (1/0), n allowed,
-#       allowed statuses…, then field/value pairs
+# KEYS: job, session, effects
+# ARGV: target, now (s), terminal (1/0), ttl seconds, now (ms), n allowed, allowed statuses…,
+#       then field/value pairs
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {'missing'} end
-local n_allowed = tonumber(ARGV[7])
+local n_allowed = tonumber(ARGV[6])
 local allowed = false
-for i = 8, 7 + n_allowed do
+for i = 7, 6 + n_allowed do
   if ARGV[i] == current then allowed = true break end
 end
 if not allowed then return {'refused', current} end
-local target, now = ARGV[2], ARGV[3]
-local fields = {'status', target, 'updated_at', now, 'at_' .. target, now}
-for i = 8 + n_allowed, #ARGV do fields[#fields + 1] = ARGV[i] end
+local target, now = ARGV[1], ARGV[2]
+local rev = tonumber(ARGV[5])
+local previous = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0') or 0
+if previous >= rev then rev = previous + 1 end
+local fields = {'status', target, 'updated_at', now, 'at_' .. target, now, 'rev', string.format('%d', rev)}
+for i = 7 + n_allowed, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-if ARGV[6] == '1' then
-  redis.call('ZADD', KEYS[5], now, ARGV[1])
-else
-  redis.call('ZREM', KEYS[5], ARGV[1])
-end
-if ARGV[4] == '1' then
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  local ttl = tonumber(ARGV[5])
+if ARGV[3] == '1' then
+  local ttl = tonumber(ARGV[4])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
@@ -67,7 +83,6 @@ local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 1, 'ok')
 return out
 """
-
 # Counts an attempt only while the job is pollable: a poll that finishes after the job was
 # cancelled or moved on must not bump its counter or schedule another poll.
 # KEYS: job.  ARGV: next_poll_at ('' to clear), pollable statuses…
@@ -115,11 +130,12 @@ class RedisJobStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         prefix: str = DEFAULT_PREFIX,
         history_ttl_s: int = 30 * 86400,
         user_history: int = 50,
+        index_grace_s: float = 600.0,
     ) -> None:
         require_text_responses(redis)
         if history_ttl_s <= 0 or user_history <= 0:
@@ -128,44 +144,48 @@ class RedisJobStore:
         self._keys = RedisKeys(prefix)
         self._ttl = history_ttl_s
         self._user_history = user_history
+        self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s)
+        self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._record_attempt = redis.register_script(_RECORD_ATTEMPT)
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
 
     async def create(self, job: Job, session: Session) -> None:
-        """Store a new job, its session and its index entries in one MULTI/EXEC.
+        """Store a new job and its session (one script on the job's slot), then index it.
 
-        Raise :class:`InvalidTransition` if a job with this id already exists.
+        The id enters the active index first, so a crash part-way leaves an index entry without a
+        hash (dropped later), never an unindexed job. Raise :class:`InvalidTransition` if a job
+        with this id already exists (that job and its index entries are left as they were).
         """
-        keys = self._keys
-        job_key, session_key = keys.job(job.id), keys.session(job.id)
-        user_key = keys.user_jobs(job.user_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            try:
-                # WATCH makes a concurrent create of the same id fail at EXEC instead of merging.
-                await pipe.watch(job_key)
-                existing = await pipe.hget(job_key, "status")
-                if existing is not None:
-                    raise InvalidTransition(job.id, str(existing), job.status.value)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.hset(job_key, mapping=hash_mapping(job.to_fields()))
-                pipe.delete(session_key)
-                pipe.hset(session_key, mapping=hash_mapping(session_to_fields(session)))
-                if job.status.terminal:
-                    for key in (job_key, session_key):
-                        pipe.expire(key, self._ttl)
-                else:
-                    pipe.zadd(keys.active_jobs(), {job.id: job.created_at})
-                if job.status is JobStatus.DELAYED:
-                    since = job.transitions.get(JobStatus.DELAYED.value, job.updated_at)
-                    pipe.zadd(keys.delayed_jobs(), {job.id: since})
-                pipe.zadd(user_key, {job.id: job.created_at})
-                pipe.zremrangebyrank(user_key, 0, -(self._user_history + 1))
-                pipe.expire(user_key, self._ttl)
-                await pipe.execute()
-            except WatchError:
-                raise InvalidTransition(job.id, "created concurrently", job.status.value) from None
+        placeholder = now_ms()
+        reserved = not job.status.terminal and await self._indexes.reserve(job.id, placeholder)
+        rev = placeholder + 1
+        fields = [*_flat(job.to_fields()), REV_FIELD, str(rev)]
+        reply = await self._create(
+            keys=[self._keys.job(job.id), self._keys.session(job.id), self._keys.effects(job.id)],
+            args=[
+                str(self._ttl) if job.status.terminal else "0",
+                str(len(fields)),
+                *fields,
+                *_flat(session_to_fields(session)),
+            ],
+        )
+        if reply[0] == "exists":
+            if reserved:
+                await self._indexes.unreserve(job.id, placeholder)
+            raise InvalidTransition(job.id, reply[1] or "exists", job.status.value)
+        since = delayed_since(job) if job.status is JobStatus.DELAYED else None
+        await self._indexes.after_change(job.id, job.status, rev, since)
+        await self._index_for_user(job)
+
+    async def _index_for_user(self, job: Job) -> None:
+        user_key = self._keys.user_jobs(job.user_id)
+        async with self._redis.pipeline(transaction=False) as pipe:  # one key: order is all we need
+            pipe.zadd(user_key, {job.id: job.created_at})
+            pipe.zremrangebyrank(user_key, 0, -(self._user_history + 1))
+            pipe.expire(user_key, self._ttl)
+            await pipe.execute()
 
     async def get(self, job_id: str) -> Job:
         """Load a job; raise :class:`JobNotFound`."""
@@ -176,6 +196,8 @@ class RedisJobStore:
 
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
         """Load several jobs in one round trip, in the given order; missing ones are left out."""
+        if not job_ids:
+            return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hgetall(self._keys.job(job_id))
@@ -191,28 +213,21 @@ class RedisJobStore:
         fields: Mapping[str, str] | None = None,
     ) -> Job:
         """Move a job to ``target`` if the table (and ``expected``) allows it from its current
-        status, with ``fields`` set in the same atomic step. Raise :class:`InvalidTransition`
-        (refused or lost race) or :class:`JobNotFound`."""
+        status, with ``fields`` set in the same atomic step, then update the indexes. Raise
+        :class:`InvalidTransition` (refused or lost race) or :class:`JobNotFound`."""
         allowed = ALLOWED_TRANSITIONS[target]
         if expected is not None:
             allowed = allowed & expected
         extra = _field_args(fields or {})
         keys = self._keys
         reply = await self._transition(
-            keys=[
-                keys.job(job_id),
-                keys.session(job_id),
-                keys.effects(job_id),
-                keys.active_jobs(),
-                keys.delayed_jobs(),
-            ],
+            keys=[keys.job(job_id), keys.session(job_id), keys.effects(job_id)],
             args=[
-                job_id,
                 target.value,
                 repr(time.time()),
                 "1" if target.terminal else "0",
                 str(self._ttl),
-                "1" if target is JobStatus.DELAYED else "0",
+                str(now_ms()),
                 str(len(allowed)),
                 *sorted(s.value for s in allowed),
                 *extra,
@@ -224,7 +239,20 @@ class RedisJobStore:
         if outcome == "refused":
             log.info("transition_refused", job_id=job_id, current=reply[1], target=target.value)
             raise InvalidTransition(job_id, reply[1], target.value)
-        return Job.from_fields(_pairs(reply[1:]))
+        stored = _pairs(reply[1:])
+        job = Job.from_fields(stored)
+        since = delayed_since(job) if target is JobStatus.DELAYED else None
+        await self._indexes.after_change(job_id, target, int(stored[REV_FIELD]), since)
+        return job
+
+    async def heal_index(self, job_id: str) -> None:
+        """Make the active and delayed indexes agree with the job as stored now (idempotent).
+
+        Call it for an id an index listed whose job turned out missing or ended: an old entry
+        without a hash is dropped, a terminal job leaves the indexes, a non-terminal one is
+        (re-)added, a delayed one is (re-)added to the delayed index.
+        """
+        await self._indexes.heal(job_id)
 
     async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
         """Count one poll attempt and note when the next is due; return the new count.
@@ -261,10 +289,11 @@ class RedisJobStore:
         await self._redis.hdel(self._keys.effects(job_id), effect)
 
     async def active_job_ids(self) -> list[str]:
-        """Ids of every job not yet in a terminal state.
+        """Ids of every job not yet in a terminal state (the active index, read as is).
 
         ZSCAN in batches keeps Redis responsive with 100k+ active jobs; an id present for the
-        whole scan is returned exactly once.
+        whole scan is returned exactly once. An id whose job ended or vanished a moment ago may
+        still be listed: check the status (``Leases.ownership`` does) and :meth:`heal_index` it.
         """
         ids: dict[str, None] = {}
         async for member, _score in self._redis.zscan_iter(self._keys.active_jobs(), count=1000):
@@ -277,12 +306,30 @@ class RedisJobStore:
         return count
 
     async def delayed_job_ids(self, until: float | None = None) -> list[str]:
-        """Ids of delayed jobs, longest delayed first; only those delayed at or before ``until``."""
+        """Ids of delayed jobs, longest delayed first; only those delayed at or before ``until``.
+
+        Each id is checked against its job: entries of jobs no longer delayed are left out and
+        healed (the delayed index is small, so this costs one pipelined round trip).
+        """
         upper: float | str = "+inf" if until is None else until
-        return text_list(await self._redis.zrangebyscore(self._keys.delayed_jobs(), "-inf", upper))
+        ids = text_list(await self._redis.zrangebyscore(self._keys.delayed_jobs(), "-inf", upper))
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(self._keys.job(job_id), "status")
+            statuses: list[str | None] = await pipe.execute()
+        delayed = JobStatus.DELAYED.value
+        for job_id, status in zip(ids, statuses, strict=True):
+            if status != delayed:
+                await self._indexes.heal(job_id)
+        return [job_id for job_id, status in zip(ids, statuses, strict=True) if status == delayed]
 
     async def jobs_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
-        """The user's most recent jobs, newest first (expired ones are dropped from the index)."""
+        """The user's most recent jobs, newest first (expired ones are dropped from the index).
+
+        The user index is written after the job hash, so an id here without a hash is gone for good.
+        """
         if limit <= 0:
             return []
         user_key = self._keys.user_jobs(user_id)
@@ -295,9 +342,15 @@ class RedisJobStore:
 
 
 def _field_args(fields: Mapping[str, str]) -> list[str]:
-    """Flatten fields into ``[k1, v1, k2, v2…]``, refusing ``status`` (only transitions set it)."""
-    if "status" in fields:
-        raise ValueError("'status' can only be changed through transition()")
+    """Flatten fields into ``[k1, v1, k2, v2…]``, refusing ``status`` and ``rev`` (only transitions set them)."""
+    for reserved in ("status", REV_FIELD):
+        if reserved in fields:
+            raise ValueError(f"'{reserved}' can only be changed through transition()")
+    return _flat(fields)
+
+
+def _flat(fields: Mapping[str, str]) -> list[str]:
+    """``{k1: v1, k2: v2}`` as ``[k1, v1, k2, v2…]``."""
     args: list[str] = []
     for name, value in fields.items():
         args += [name, str(value)]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from redis.asyncio import Redis, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
+
+# Every store takes either client: one Redis node (or Sentinel's master) or a Redis Cluster.
+RedisClient = Redis | RedisCluster
 
 
 def require_text_responses(redis: Any) -> None:
     """Refuse a client that returns bytes: the stores read hashes as ``dict[str, str]``.
 
-    Create the client with ``redis.asyncio.from_url(url, decode_responses=True)``.
+    Create the client with ``redis.asyncio.from_url(url, decode_responses=True)`` (or
+    ``RedisCluster(..., decode_responses=True)``).
     """
     encoder = redis.get_encoder() if hasattr(redis, "get_encoder") else None
     if encoder is not None and not getattr(encoder, "decode_responses", False):
@@ -31,3 +38,46 @@ def text_hash(reply: Any) -> dict[str, str]:
 def text_list(reply: Any) -> list[str]:
     """A list-of-members reply from a ``decode_responses=True`` client."""
     return cast("list[str]", reply)
+
+
+def text_optional(reply: Any) -> str | None:
+    """A GET-like reply from a ``decode_responses=True`` client (None for a missing key)."""
+    return cast("str | None", reply)
+
+
+def text_optionals(reply: Any) -> list[str | None]:
+    """An HMGET/MGET reply from a ``decode_responses=True`` client (None for missing)."""
+    return cast("list[str | None]", reply)
+
+
+ScriptCall = tuple[Sequence[str], Sequence[EncodableT]]
+
+
+async def eval_many(redis: RedisClient, script: AsyncScript, calls: Sequence[ScriptCall]) -> list[Any]:
+    """Run one script for many ``(keys, args)`` in one pipeline (no transaction); the replies in order.
+
+    Each call is still atomic on its own and may hit a different cluster slot. A server that does
+    not know the script yet (restart, new cluster node) answers NOSCRIPT: the script is loaded
+    (on every primary, for a cluster) and only those calls are sent again.
+    """
+    if not calls:
+        return []
+    replies = await _evalsha_pipeline(redis, script, calls)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        script.sha = await redis.script_load(script.script)
+        retried = await _evalsha_pipeline(redis, script, [calls[i] for i in missing])
+        for i, reply in zip(missing, retried, strict=True):
+            replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    return replies
+
+
+async def _evalsha_pipeline(redis: RedisClient, script: AsyncScript, calls: Sequence[ScriptCall]) -> list[Any]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies

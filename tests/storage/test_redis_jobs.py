@@ -14,6 +14,7 @@ from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, JobStatus
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
+from storage.redis_support import RedisClient
 from tests.fixtures.redis_server import RedisServer
 from tests.storage.factories import create_in, make_job, make_session
 
@@ -21,15 +22,15 @@ pytestmark = pytest.mark.integration
 KEYS = RedisKeys()
 
 
-async def test_create_stores_job_session_and_indexes(job_store: RedisJobStore, redis_client: aioredis.Redis) -> None:
+async def test_create_stores_job_session_and_indexes(job_store: RedisJobStore, any_redis: RedisClient) -> None:
     job = make_job()
     await job_store.create(job, make_session(job))
 
     assert await job_store.get(job.id) == job
-    assert await redis_client.hget(KEYS.session(job.id), "chat_id") == str(job.chat_id)
+    assert await any_redis.hget(KEYS.session(job.id), "chat_id") == str(job.chat_id)
     assert await job_store.active_job_ids() == [job.id]
     assert [j.id for j in await job_store.jobs_for_user(job.user_id)] == [job.id]
-    assert await redis_client.ttl(KEYS.job(job.id)) == -1  # active jobs never expire
+    assert await any_redis.ttl(KEYS.job(job.id)) == -1  # active jobs never expire
 
 
 async def test_create_refuses_an_existing_id_and_keeps_the_stored_job(job_store: RedisJobStore) -> None:
@@ -155,7 +156,7 @@ async def test_two_deliveries_racing_from_running_only_one_delivers(job_store: R
 
 @pytest.mark.parametrize("terminal", [JobStatus.SUCCEEDED, JobStatus.FAILED])
 async def test_terminal_transition_leaves_active_index_and_sets_ttl(
-    job_store: RedisJobStore, redis_client: aioredis.Redis, terminal: JobStatus
+    job_store: RedisJobStore, any_redis: RedisClient, terminal: JobStatus
 ) -> None:
     job = await create_in(job_store, JobStatus.DELIVERING)
     await job_store.claim(job.id, "send")
@@ -164,17 +165,17 @@ async def test_terminal_transition_leaves_active_index_and_sets_ttl(
 
     assert job.id not in await job_store.active_job_ids()
     for key in (KEYS.job(job.id), KEYS.session(job.id), KEYS.effects(job.id)):
-        assert 3500 < await redis_client.ttl(key) <= 3600, key
+        assert 3500 < await any_redis.ttl(key) <= 3600, key
     assert [j.id for j in await job_store.jobs_for_user(job.user_id)] == [job.id]
 
 
 async def test_non_terminal_transition_keeps_job_active_without_ttl(
-    job_store: RedisJobStore, redis_client: aioredis.Redis
+    job_store: RedisJobStore, any_redis: RedisClient
 ) -> None:
     job = await create_in(job_store, JobStatus.RUNNING)
     await job_store.transition(job.id, JobStatus.DELIVERING)
     assert await job_store.active_job_ids() == [job.id]
-    assert await redis_client.ttl(KEYS.job(job.id)) == -1
+    assert await any_redis.ttl(KEYS.job(job.id)) == -1
 
 
 async def test_delayed_index_follows_the_job_in_and_out(job_store: RedisJobStore) -> None:
@@ -251,22 +252,20 @@ async def test_released_claim_can_be_won_again_once(job_store: RedisJobStore) ->
     assert sorted(again) == [False, True]
 
 
-async def test_claim_after_the_job_ended_expires_with_the_job(
-    job_store: RedisJobStore, redis_client: aioredis.Redis
-) -> None:
+async def test_claim_after_the_job_ended_expires_with_the_job(job_store: RedisJobStore, any_redis: RedisClient) -> None:
     job = await create_in(job_store, JobStatus.DELIVERING)
     await job_store.transition(job.id, JobStatus.SUCCEEDED)
 
     assert await job_store.claim(job.id, "publish") is True
-    assert 0 < await redis_client.ttl(KEYS.effects(job.id)) <= 3600
+    assert 0 < await any_redis.ttl(KEYS.effects(job.id)) <= 3600
 
 
 async def test_claim_on_missing_job_raises_and_creates_nothing(
-    job_store: RedisJobStore, redis_client: aioredis.Redis
+    job_store: RedisJobStore, any_redis: RedisClient
 ) -> None:
     with pytest.raises(JobNotFound):
         await job_store.claim("gone", "send")
-    assert await redis_client.exists(KEYS.effects("gone")) == 0
+    assert await any_redis.exists(KEYS.effects("gone")) == 0
 
 
 async def test_update_fields_sets_fields_but_never_status(job_store: RedisJobStore) -> None:
@@ -281,11 +280,11 @@ async def test_update_fields_sets_fields_but_never_status(job_store: RedisJobSto
 
 
 async def test_update_fields_of_missing_job_raises_and_creates_nothing(
-    job_store: RedisJobStore, redis_client: aioredis.Redis
+    job_store: RedisJobStore, any_redis: RedisClient
 ) -> None:
     with pytest.raises(JobNotFound):
         await job_store.update_fields("gone", {"published": "1"})
-    assert await redis_client.exists(KEYS.job("gone")) == 0
+    assert await any_redis.exists(KEYS.job("gone")) == 0
 
 
 async def test_jobs_for_user_newest_first_limited_and_trimmed(job_store: RedisJobStore) -> None:
@@ -299,14 +298,14 @@ async def test_jobs_for_user_newest_first_limited_and_trimmed(job_store: RedisJo
 
 
 async def test_jobs_for_user_drops_expired_jobs_from_the_index(
-    job_store: RedisJobStore, redis_client: aioredis.Redis
+    job_store: RedisJobStore, any_redis: RedisClient
 ) -> None:
     kept = await create_in(job_store, user_id=9)
     expired = await create_in(job_store, user_id=9)
-    await redis_client.delete(KEYS.job(expired.id))  # what the history TTL does
+    await any_redis.delete(KEYS.job(expired.id))  # what the history TTL does
 
     assert [j.id for j in await job_store.jobs_for_user(9)] == [kept.id]
-    assert await redis_client.zrange(KEYS.user_jobs(9), 0, -1) == [kept.id]
+    assert await any_redis.zrange(KEYS.user_jobs(9), 0, -1) == [kept.id]
 
 
 async def test_get_many_keeps_order_and_skips_missing(job_store: RedisJobStore) -> None:

@@ -10,6 +10,7 @@ from poller.ports import Session
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore, session_from_fields, session_to_fields
+from storage.redis_support import RedisClient
 from tests.storage.factories import create_in, make_job, make_session
 
 KEYS = RedisKeys()
@@ -51,7 +52,7 @@ async def test_status_message_is_updated_in_place(job_store: RedisJobStore, sess
 
 @pytest.mark.integration
 async def test_delete_removes_the_session_and_a_late_update_does_not_revive_it(
-    job_store: RedisJobStore, session_store: RedisSessionStore, redis_client: aioredis.Redis
+    job_store: RedisJobStore, session_store: RedisSessionStore, any_redis: RedisClient
 ) -> None:
     job = await create_in(job_store, JobStatus.RUNNING)
 
@@ -59,7 +60,7 @@ async def test_delete_removes_the_session_and_a_late_update_does_not_revive_it(
     await session_store.set_status_message(job.id, 5)
 
     assert await session_store.get(job.id) is None
-    assert await redis_client.exists(KEYS.session(job.id)) == 0
+    assert await any_redis.exists(KEYS.session(job.id)) == 0
     assert (await job_store.get(job.id)).id == job.id  # the job stays
 
 

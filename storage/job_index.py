@@ -1,0 +1,164 @@
+"""The active and delayed job indexes, kept beside the job hashes in a separate, idempotent step.
+
+On Redis Cluster a script may only touch keys of one slot. A job's own keys share the ``{<id>}``
+hash tag, but the indexes (``reelay:jobs:active``, ``reelay:jobs:delayed``) live in their own
+slots, so the job store changes a job with one script on the job's keys and then brings the
+indexes in line here. A crash (or a lost connection) between the two steps, or two processes'
+steps landing out of order, leaves an index that is briefly wrong in a way these rules heal:
+
+* **Revisions.** Every job hash carries ``rev``, raised by each change to
+  ``max(previous + 1, now in ms)``: strictly increasing per job, and close to the time of the
+  change. An active-index entry is scored by the revision that wrote it.
+* **Add before the hash, re-add after.** ``create`` puts the id in the active index (score: now
+  in ms) *before* writing the hash, then re-adds it with the hash's revision. A crash in between
+  leaves an id without a hash, never a job nobody can find.
+* **Non-terminal means present.** Every change to a non-terminal status re-adds the id with
+  ``ZADD GT`` (a late delivery, ``failed -> delivering``, comes back this way).
+* **Removal never beats a newer add.** An entry is removed only if its score is at most the
+  revision the remover saw (a Lua compare-and-remove on the index key alone): a terminal change
+  at revision ``r`` cannot remove the entry that a later change (``rev > r``) re-added.
+* **Missing hashes are dropped only when old.** An id whose hash is gone is removed only if its
+  score is unchanged and older than ``grace_s`` (so a ``create`` between its two steps is never
+  cut off; its re-add raises the score, which makes the removal refuse).
+* **Delayed.** Entering ``delayed`` adds the id (score: when it became delayed); reaching a status
+  from which ``delayed`` can no longer be reached (per ``ALLOWED_TRANSITIONS``) removes it.
+
+:meth:`JobIndexes.heal` applies the rules to one job from what is stored now; readers call it for
+ids that look stale (a missing hash, a terminal status, a delayed entry that is not delayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
+from storage.keys import RedisKeys
+from storage.redis_support import RedisClient, text_optionals
+
+log = structlog.get_logger(__name__)
+
+REV_FIELD = "rev"
+
+# Closes the race between a remover that saw an old state and a writer that re-added the id since:
+# the removal only happens if the entry's score is still at most what the remover saw.
+# KEYS: index.  ARGV: member, bound.
+_REMOVE_IF_NOT_NEWER = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+_UPKEEP_RETRIES = (0.05, 0.2, 0.5)
+
+
+def now_ms() -> int:
+    """The current time in whole milliseconds (revisions and index scores)."""
+    return int(time.time() * 1000)
+
+
+def _can_reach(target: JobStatus) -> frozenset[JobStatus]:
+    """Statuses from which some chain of allowed transitions leads to ``target``."""
+    found: set[JobStatus] = set()
+    frontier = {target}
+    while frontier:
+        step = {source for status in frontier for source in ALLOWED_TRANSITIONS[status]} - found
+        found |= step
+        frontier = step
+    return frozenset(found)
+
+
+# A job in any other status will never be delayed again, so its delayed entry can always go.
+MAY_BECOME_DELAYED = _can_reach(JobStatus.DELAYED) - {JobStatus.DELAYED}
+
+
+def delayed_since(job: Job) -> float:
+    """When the job became delayed (the delayed index score)."""
+    return job.transitions.get(JobStatus.DELAYED.value, job.updated_at)
+
+
+class JobIndexes:
+    """Upkeep and healing of the active and delayed indexes (the rules are in the module docstring)."""
+
+    def __init__(self, redis: RedisClient, keys: RedisKeys, *, grace_s: float) -> None:
+        if grace_s <= 0:
+            raise ValueError("grace_s must be positive")
+        self._redis = redis
+        self._keys = keys
+        self._grace_s = grace_s
+        self._remove_if_not_newer = redis.register_script(_REMOVE_IF_NOT_NEWER)
+
+    async def reserve(self, job_id: str, placeholder: int) -> bool:
+        """Index a job about to be created (before its hash exists); True if the id was not indexed."""
+        added = await self._redis.zadd(self._keys.active_jobs(), {job_id: placeholder}, nx=True)
+        return bool(added)
+
+    async def unreserve(self, job_id: str, placeholder: int) -> None:
+        """Undo :meth:`reserve` after a refused create, then index the existing job as it is."""
+        await self._remove_active(job_id, placeholder)
+        await self.heal(job_id)
+
+    async def after_change(self, job_id: str, status: JobStatus, rev: int, since: float | None) -> None:
+        """Bring both indexes in line with a change just made; retried briefly, never raised.
+
+        The change itself is durable: a failure here is logged and left to :meth:`heal` and to the
+        job's next change. Shielded, so a caller cancelled right after the change still finishes it.
+        """
+        await asyncio.shield(self._upkeep(job_id, lambda: self._apply(job_id, status, rev, since)))
+
+    async def heal(self, job_id: str) -> None:
+        """Make both indexes agree with what is stored for ``job_id`` now (idempotent)."""
+        fields, score = await asyncio.gather(
+            self._redis.hmget(self._keys.job(job_id), ["status", REV_FIELD, "at_delayed", "updated_at"]),
+            self._redis.zscore(self._keys.active_jobs(), job_id),
+        )
+        status, rev, at_delayed, updated_at = text_optionals(fields)
+        if status is None:
+            await self._forget_missing(job_id, score)
+            return
+        since = float(at_delayed or updated_at or 0) if status == JobStatus.DELAYED.value else None
+        await self._apply(job_id, JobStatus(status), int(rev or 0), since)
+
+    async def _apply(self, job_id: str, status: JobStatus, rev: int, since: float | None) -> None:
+        steps: list[Awaitable[Any]] = []
+        if status.terminal:
+            steps.append(self._remove_active(job_id, rev))
+        else:
+            steps.append(self._redis.zadd(self._keys.active_jobs(), {job_id: rev}, gt=True))
+        if status is JobStatus.DELAYED:
+            steps.append(self._redis.zadd(self._keys.delayed_jobs(), {job_id: since or time.time()}))
+        elif status not in MAY_BECOME_DELAYED:
+            steps.append(self._redis.zrem(self._keys.delayed_jobs(), job_id))
+        await asyncio.gather(*steps)
+
+    async def _forget_missing(self, job_id: str, score: float | None) -> None:
+        cutoff_s = time.time() - self._grace_s
+        steps: list[Awaitable[Any]] = [
+            # Delayed entries are written after the hash, so an old one without a hash is dead.
+            self._remove_if_not_newer(keys=[self._keys.delayed_jobs()], args=[job_id, repr(cutoff_s)])
+        ]
+        if score is not None and score <= cutoff_s * 1000:
+            steps.append(self._remove_active(job_id, score))
+        await asyncio.gather(*steps)
+
+    async def _remove_active(self, job_id: str, bound: float) -> None:
+        await self._remove_if_not_newer(keys=[self._keys.active_jobs()], args=[job_id, repr(bound)])
+
+    async def _upkeep(self, job_id: str, step: Callable[[], Awaitable[None]]) -> None:
+        for pause in (*_UPKEEP_RETRIES, None):
+            try:
+                await step()
+                return
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if pause is None:
+                    log.error("job_index.upkeep_failed", job_id=job_id, error=type(exc).__name__)
+                    return
+                await asyncio.sleep(pause)

@@ -1,0 +1,156 @@
+"""Which process polls which job (implements ``poller.ports.Leases``), ready for Redis Cluster.
+
+A job's lease is its ``owner`` field plus the owner's heartbeat. Keys (``storage.keys``):
+
+* ``reelay:proc:<process_id>``: a string with a PX TTL, renewed by :meth:`RedisLeases.heartbeat`.
+  **It is the truth**: a process is alive while its key exists (the TTL runs on the Redis clock,
+  so clock differences between hosts do not matter).
+* ``reelay:procs``: a zset of process ids scored by heartbeat expiry (ms, writer's clock). It is
+  advisory: :meth:`RedisLeases.live_processes` lists candidates from it (with a slack for clock
+  differences) and confirms each with EXISTS on its key, two round trips in all. Members dead for
+  longer than ``prune_after_s`` are pruned on each heartbeat.
+
+The two keys live in different slots, so a heartbeat writes them as two plain commands (one
+pipeline, no transaction). If only the zset write lands, the process is not listed (its key is
+missing: correct); if only the key lands, it is missing from the list until its next heartbeat
+(another process may adopt its jobs meanwhile; the job store's compare-and-set transitions keep
+that harmless, and the owner sees the lease gone in :meth:`RedisLeases.ownership`).
+
+Owner changes are Lua scripts on the job hash alone (one slot).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from poller.jobs import JobStatus
+from poller.ports import JobOwnership
+from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.redis_support import RedisClient, eval_many, require_text_responses, text_list, text_optionals
+
+# Closes the race of two processes adopting one orphan: both read owner == "dead-process" and
+# both would take it. The owner is compared and set in one step, so exactly one wins; a job that
+# ended (or expired) meanwhile is never taken.
+# KEYS: job.  ARGV: process id, expected owner, active statuses…
+_ACQUIRE = """
+local state = redis.call('HMGET', KEYS[1], 'status', 'owner')
+if not state[1] then return 0 end
+local active = false
+for i = 3, #ARGV do
+  if ARGV[i] == state[1] then active = true break end
+end
+if not active then return 0 end
+if (state[2] or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+return 1
+"""
+
+# Gives a lease back only if this process still holds it: a release that arrives after another
+# process adopted the job must not clear the new owner. Never creates a hash for a missing job.
+# KEYS: job.  ARGV: process id
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', '')
+return 1
+"""
+
+_ACTIVE = sorted(status.value for status in JobStatus if not status.terminal)
+
+
+class RedisLeases:
+    """Heartbeats and per-job owners in Redis (see the module docstring for the layout)."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        batch_size: int = 1000,
+        clock_slack_s: float = 60.0,
+        prune_after_s: float = 3600.0,
+    ) -> None:
+        require_text_responses(redis)
+        if batch_size <= 0 or clock_slack_s < 0 or prune_after_s <= 0:
+            raise ValueError("batch_size and prune_after_s must be positive, clock_slack_s not negative")
+        self._redis = redis
+        self._keys = RedisKeys(prefix)
+        self._batch = batch_size
+        self._slack_ms = int(clock_slack_s * 1000)
+        self._prune_ms = int(prune_after_s * 1000)
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
+
+    async def heartbeat(self, process_id: str, ttl_s: float) -> None:
+        """Register ``process_id`` as alive for ``ttl_s`` more seconds."""
+        ttl_ms = int(ttl_s * 1000)
+        if ttl_ms <= 0:
+            raise ValueError("ttl_s must be positive")
+        now = _now_ms()
+        expires = now + ttl_ms
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._keys.processes(), {process_id: expires})
+            pipe.set(self._keys.process(process_id), str(expires), px=ttl_ms)
+            pipe.zremrangebyscore(self._keys.processes(), "-inf", now - self._prune_ms)
+            await pipe.execute()
+
+    async def retire(self, process_id: str) -> None:
+        """Remove the heartbeat at once (clean shutdown)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(self._keys.process(process_id))
+            pipe.zrem(self._keys.processes(), process_id)
+            await pipe.execute()
+
+    async def live_processes(self) -> list[str]:
+        """Processes whose heartbeat has not lapsed (listed by the zset, confirmed by their key)."""
+        since = _now_ms() - self._slack_ms
+        candidates = text_list(await self._redis.zrangebyscore(self._keys.processes(), since, "+inf"))
+        if not candidates:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for process_id in candidates:
+                pipe.exists(self._keys.process(process_id))
+            alive: list[int] = await pipe.execute()
+        return sorted(process_id for process_id, found in zip(candidates, alive, strict=True) if found)
+
+    async def acquire(self, job_id: str, process_id: str, expected_owner: str) -> bool:
+        """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
+        _require_id(process_id)
+        won = await self._acquire(keys=[self._keys.job(job_id)], args=[process_id, expected_owner, *_ACTIVE])
+        return int(won) == 1
+
+    async def release(self, job_ids: Sequence[str], process_id: str) -> int:
+        """Give back the leases ``process_id`` holds among ``job_ids``; return how many."""
+        _require_id(process_id)
+        released = 0
+        for batch in _batches(job_ids, self._batch):
+            calls = [([self._keys.job(job_id)], [process_id]) for job_id in batch]
+            released += sum(int(r) for r in await eval_many(self._redis, self._release, calls))
+        return released
+
+    async def ownership(self, job_ids: Sequence[str]) -> list[JobOwnership]:
+        """Status and owner of each job, in one round trip per batch (status None: the job is gone)."""
+        found: list[JobOwnership] = []
+        for batch in _batches(job_ids, self._batch):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in batch:
+                    pipe.hmget(self._keys.job(job_id), ["status", "owner"])
+                replies: list[list[str | None]] = await pipe.execute()
+            for job_id, reply in zip(batch, replies, strict=True):
+                status, owner = text_optionals(reply)
+                found.append(JobOwnership(job_id, JobStatus(status) if status else None, owner or ""))
+        return found
+
+
+def _require_id(process_id: str) -> None:
+    # An empty id is "nobody": taking or releasing as nobody would match every unowned job.
+    if not process_id:
+        raise ValueError("process_id must not be empty")
+
+
+def _batches(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
