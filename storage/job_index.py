@@ -13,7 +13,10 @@ steps landing out of order, leaves an index that is briefly wrong in a way these
   in ms) *before* writing the hash, then re-adds it with the hash's revision. A crash in between
   leaves an id without a hash, never a job nobody can find.
 * **Non-terminal means present.** Every change to a non-terminal status re-adds the id with
-  ``ZADD GT`` (a late delivery, ``failed -> delivering``, comes back this way).
+  ``ZADD GT`` (a late delivery, ``failed -> delivering``, comes back this way), then re-reads the
+  job: if it ended meanwhile, the removal of the process that ended it may have landed before
+  this add, so the add takes itself back. Two processes' steps interleaving thus leave the
+  indexes right; only a crash (or lost connection) between the steps leaves work for healing.
 * **Removal never beats a newer add.** An entry is removed only if its score is at most the
   revision the remover saw (a Lua compare-and-remove on the index key alone): a terminal change
   at revision ``r`` cannot remove the entry that a later change (``rev > r``) re-added.
@@ -112,7 +115,7 @@ class JobIndexes:
         The change itself is durable: a failure here is logged and left to :meth:`heal` and to the
         job's next change. Shielded, so a caller cancelled right after the change still finishes it.
         """
-        await asyncio.shield(self._upkeep(job_id, lambda: self._apply(job_id, status, rev, since)))
+        await asyncio.shield(self._upkeep(job_id, lambda: self._apply_and_check(job_id, status, rev, since)))
 
     async def heal(self, job_id: str) -> None:
         """Make both indexes agree with what is stored for ``job_id`` now (idempotent)."""
@@ -126,6 +129,11 @@ class JobIndexes:
             return
         since = float(at_delayed or updated_at or 0) if status == JobStatus.DELAYED.value else None
         await self._apply(job_id, JobStatus(status), int(rev or 0), since)
+
+    async def _apply_and_check(self, job_id: str, status: JobStatus, rev: int, since: float | None) -> None:
+        await self._apply(job_id, status, rev, since)
+        if not status.terminal:
+            await self.heal(job_id)  # the re-read that undoes an add landing after a removal
 
     async def _apply(self, job_id: str, status: JobStatus, rev: int, since: float | None) -> None:
         steps: list[Awaitable[Any]] = []

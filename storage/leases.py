@@ -22,12 +22,16 @@ Owner changes are Lua scripts on the job hash alone (one slot).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from redis.asyncio import RedisCluster
+from redis.crc import key_slot
 
 from poller.jobs import JobStatus
 from poller.ports import JobOwnership
 from storage.keys import DEFAULT_PREFIX, RedisKeys
-from storage.redis_support import RedisClient, eval_many, require_text_responses, text_list, text_optionals
+from storage.redis_support import RedisClient, ScriptCall, eval_many, require_text_responses, text_list
 
 # Closes the race of two processes adopting one orphan: both read owner == "dead-process" and
 # both would take it. The owner is compared and set in one step, so exactly one wins; a job that
@@ -55,6 +59,19 @@ redis.call('HSET', KEYS[1], 'owner', '')
 return 1
 """
 
+# Reads status and owner of many jobs in one command: per-command overhead in the client, not
+# Redis, is what limits a 100k-id scan. Read-only. On a cluster every call's KEYS share one slot.
+# KEYS: jobs.  Returns status, owner for each ('' when missing).
+_OWNERSHIP = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'status', 'owner')
+  out[2 * i - 1] = state[1] or ''
+  out[2 * i] = state[2] or ''
+end
+return out
+"""
+
 _ACTIVE = sorted(status.value for status in JobStatus if not status.terminal)
 
 
@@ -79,7 +96,6 @@ class RedisLeases:
         self._slack_ms = int(clock_slack_s * 1000)
         self._prune_ms = int(prune_after_s * 1000)
         self._acquire = redis.register_script(_ACQUIRE)
-        self._release = redis.register_script(_RELEASE)
 
     async def heartbeat(self, process_id: str, ttl_s: float) -> None:
         """Register ``process_id`` as alive for ``ttl_s`` more seconds."""
@@ -125,21 +141,48 @@ class RedisLeases:
         released = 0
         for batch in _batches(job_ids, self._batch):
             calls = [([self._keys.job(job_id)], [process_id]) for job_id in batch]
-            released += sum(int(r) for r in await eval_many(self._redis, self._release, calls))
+            released += sum(int(r) for r in await eval_many(self._redis, _RELEASE, calls))
         return released
 
     async def ownership(self, job_ids: Sequence[str]) -> list[JobOwnership]:
         """Status and owner of each job, in one round trip per batch (status None: the job is gone)."""
-        found: list[JobOwnership] = []
-        for batch in _batches(job_ids, self._batch):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for job_id in batch:
-                    pipe.hmget(self._keys.job(job_id), ["status", "owner"])
-                replies: list[list[str | None]] = await pipe.execute()
-            for job_id, reply in zip(batch, replies, strict=True):
-                status, owner = text_optionals(reply)
-                found.append(JobOwnership(job_id, JobStatus(status) if status else None, owner or ""))
-        return found
+        states: dict[str, JobOwnership] = {}
+        for groups in _pack(self._groups(job_ids), self._batch):
+            calls: list[ScriptCall] = [([self._keys.job(job_id) for job_id in group], []) for group in groups]
+            replies = await eval_many(self._redis, _OWNERSHIP, calls)
+            states.update(_ownership_pairs(groups, replies))
+        return [states[job_id] for job_id in job_ids]
+
+    def _groups(self, job_ids: Sequence[str]) -> list[Sequence[str]]:
+        """Ids in groups of at most one batch that one script call may read: on a cluster, by slot."""
+        if not isinstance(self._redis, RedisCluster):
+            return _batches(job_ids, self._batch)
+        by_slot: dict[int, list[str]] = {}
+        for job_id in job_ids:
+            by_slot.setdefault(key_slot(self._keys.job(job_id).encode()), []).append(job_id)
+        return [batch for group in by_slot.values() for batch in _batches(group, self._batch)]
+
+
+def _pack(groups: list[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
+    """Consecutive groups, about ``size`` ids per pipeline (one round trip each)."""
+    pending: list[Sequence[str]] = []
+    count = 0
+    for group in groups:
+        pending.append(group)
+        count += len(group)
+        if count >= size:
+            yield pending
+            pending, count = [], 0
+    if pending:
+        yield pending
+
+
+def _ownership_pairs(groups: list[Sequence[str]], replies: list[Any]) -> Iterator[tuple[str, JobOwnership]]:
+    for group, reply in zip(groups, replies, strict=True):
+        flat = text_list(reply)
+        for i, job_id in enumerate(group):
+            status, owner = flat[2 * i], flat[2 * i + 1]
+            yield job_id, JobOwnership(job_id, JobStatus(status) if status else None, owner)
 
 
 def _require_id(process_id: str) -> None:

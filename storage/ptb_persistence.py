@@ -21,11 +21,10 @@ import json
 import math
 from typing import Any
 
-from redis.asyncio import Redis
 from telegram.ext import BasePersistence, PersistenceInput
 
 from storage.keys import DEFAULT_PREFIX, RedisKeys
-from storage.redis_support import require_text_responses, text_hash
+from storage.redis_support import RedisClient, require_text_responses, text_hash
 
 Data = dict[Any, Any]
 ConversationKey = tuple[int | str, ...]
@@ -49,7 +48,7 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         prefix: str = DEFAULT_PREFIX,
         store_data: PersistenceInput | None = None,

@@ -6,11 +6,10 @@ import json
 from collections.abc import Mapping
 
 import structlog
-from redis.asyncio import Redis
 
 from poller.ports import Session
 from storage.keys import DEFAULT_PREFIX, RedisKeys
-from storage.redis_support import hash_mapping, require_text_responses, text_hash
+from storage.redis_support import RedisClient, hash_mapping, require_text_responses, text_hash
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +54,7 @@ return 1
 class RedisSessionStore:
     """Sessions kept under ``<prefix>:job:{<id>}:session`` while a job runs."""
 
-    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str = DEFAULT_PREFIX) -> None:
         require_text_responses(redis)
         self._redis = redis
         self._keys = RedisKeys(prefix)

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis, RedisCluster
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, FieldT
 
 # Every store takes either client: one Redis node (or Sentinel's master) or a Redis Cluster.
@@ -53,31 +51,17 @@ def text_optionals(reply: Any) -> list[str | None]:
 ScriptCall = tuple[Sequence[str], Sequence[EncodableT]]
 
 
-async def eval_many(redis: RedisClient, script: AsyncScript, calls: Sequence[ScriptCall]) -> list[Any]:
+async def eval_many(redis: RedisClient, script: str, calls: Sequence[ScriptCall]) -> list[Any]:
     """Run one script for many ``(keys, args)`` in one pipeline (no transaction); the replies in order.
 
-    Each call is still atomic on its own and may hit a different cluster slot. A server that does
-    not know the script yet (restart, new cluster node) answers NOSCRIPT: the script is loaded
-    (on every primary, for a cluster) and only those calls are sent again.
+    Each call is still atomic on its own and may hit a different cluster slot. The script body is
+    sent with EVAL: redis-py refuses EVALSHA in cluster pipelines, and EVAL cannot meet NOSCRIPT
+    after a restart. Meant for short scripts (the body travels once per call).
     """
     if not calls:
         return []
-    replies = await _evalsha_pipeline(redis, script, calls)
-    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-    if missing:
-        script.sha = await redis.script_load(script.script)
-        retried = await _evalsha_pipeline(redis, script, [calls[i] for i in missing])
-        for i, reply in zip(missing, retried, strict=True):
-            replies[i] = reply
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies
-
-
-async def _evalsha_pipeline(redis: RedisClient, script: AsyncScript, calls: Sequence[ScriptCall]) -> list[Any]:
     async with redis.pipeline(transaction=False) as pipe:
         for keys, args in calls:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
+            pipe.eval(script, len(keys), *keys, *args)
+        replies: list[Any] = await pipe.execute()
     return replies

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from storage.keys import RedisKeys, redis_key
+from storage.keys import MAX_PART_LENGTH, InvalidKeyPart, RedisKeys, redis_key
 
 
 def test_keys_use_the_prefix_and_the_documented_layout() -> None:
@@ -35,3 +35,40 @@ def test_every_per_job_key_hashes_to_the_same_cluster_slot() -> None:
 def test_job_ids_that_would_break_the_hash_tag_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="job id"):
         RedisKeys().job(bad)
+
+
+def test_keys_of_the_shared_registries_follow_the_documented_layout() -> None:
+    keys = RedisKeys("rl")
+    assert keys.process("host-1:42") == "rl:proc:host-1%3A42"
+    assert keys.processes() == "rl:procs"
+    assert keys.events() == "rl:events"
+    assert keys.callback_token("Ab_9-x") == "rl:cb:Ab_9-x"
+    assert keys.external_session("12345") == "rl:ext-session:12345"
+    assert keys.task("kie_veo", "abc") == "rl:task:kie_veo:abc"
+    assert keys.telegram_update(77) == "rl:tg-update:77"
+    assert keys.late_checks() == "rl:late-checks"
+
+
+@pytest.mark.parametrize("outside", ["{x}", "a}b{c", "{", "}"])
+def test_braces_from_outside_never_pick_the_cluster_slot(outside: str) -> None:
+    key = RedisKeys().external_session(outside)
+    assert "{" not in key
+    assert "}" not in key
+
+
+def test_escaping_keeps_different_values_apart() -> None:
+    keys = RedisKeys()
+    assert keys.task("a:b", "c") != keys.task("a", "b:c")
+    assert keys.external_session("a%7B") != keys.external_session("a{")
+
+
+@pytest.mark.parametrize("bad", ["", "x" * (MAX_PART_LENGTH + 1)])
+def test_empty_or_overlong_outside_values_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidKeyPart):
+        RedisKeys().external_session(bad)
+    with pytest.raises(InvalidKeyPart):
+        RedisKeys().task("kie_veo", bad)
+
+
+def test_invalid_key_part_is_a_value_error() -> None:
+    assert issubclass(InvalidKeyPart, ValueError)

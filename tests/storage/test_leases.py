@@ -1,0 +1,180 @@
+"""RedisLeases: heartbeats, compare-and-set adoption, release and batched ownership reads.
+
+On the single redis-server and on the 3-node cluster. Heartbeat expiry is proven with the key's
+own TTL (PX) or by deleting the key, never by waiting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from poller.jobs import JobStatus
+from poller.ports import JobOwnership, Leases
+from storage.keys import RedisKeys
+from storage.leases import RedisLeases
+from storage.redis_jobs import RedisJobStore
+from storage.redis_support import RedisClient
+from tests.storage.factories import create_in, make_job, make_session
+
+pytestmark = pytest.mark.integration
+KEYS = RedisKeys()
+
+
+@pytest.fixture
+def leases(any_redis: RedisClient) -> RedisLeases:
+    return RedisLeases(any_redis, batch_size=100)
+
+
+def test_redis_leases_implements_the_port(leases: RedisLeases) -> None:
+    port: Leases = leases
+    assert port is leases
+
+
+async def test_heartbeat_makes_a_process_live_until_it_retires(leases: RedisLeases) -> None:
+    await leases.heartbeat("p1", ttl_s=30)
+    await leases.heartbeat("p2", ttl_s=30)
+    assert await leases.live_processes() == ["p1", "p2"]
+
+    await leases.retire("p1")
+
+    assert await leases.live_processes() == ["p2"]
+
+
+async def test_heartbeat_key_carries_the_ttl_on_the_redis_clock(leases: RedisLeases, any_redis: RedisClient) -> None:
+    await leases.heartbeat("p1", ttl_s=2.5)
+    assert 0 < await any_redis.pttl(KEYS.process("p1")) <= 2500
+
+
+async def test_a_process_whose_heartbeat_key_expired_is_not_live(leases: RedisLeases, any_redis: RedisClient) -> None:
+    await leases.heartbeat("dead", ttl_s=30)
+    await leases.heartbeat("alive", ttl_s=30)
+    await any_redis.delete(KEYS.process("dead"))  # what the key's TTL does when "dead" stops renewing
+
+    assert await leases.live_processes() == ["alive"]
+
+
+async def test_long_dead_processes_are_pruned_from_the_zset(leases: RedisLeases, any_redis: RedisClient) -> None:
+    await any_redis.zadd(KEYS.processes(), {"ancient": 1000})
+    await leases.heartbeat("p1", ttl_s=30)
+    assert await any_redis.zrange(KEYS.processes(), 0, -1) == ["p1"]
+
+
+async def test_acquire_takes_an_unowned_active_job_and_sets_the_owner(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    assert await leases.acquire(job.id, "p1", expected_owner="") is True
+    assert (await job_store.get(job.id)).owner == "p1"
+
+
+async def test_acquire_refuses_when_the_owner_is_not_the_expected_one(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="p1")
+    assert await leases.acquire(job.id, "p2", expected_owner="") is False
+    assert await leases.acquire(job.id, "p2", expected_owner="p3") is False
+    assert (await job_store.get(job.id)).owner == "p1"
+
+
+@pytest.mark.parametrize("status", [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED])
+async def test_acquire_refuses_an_ended_job(leases: RedisLeases, job_store: RedisJobStore, status: JobStatus) -> None:
+    job = await create_in(job_store, status)
+    assert await leases.acquire(job.id, "p1", expected_owner="") is False
+    assert (await job_store.get(job.id)).owner == ""
+
+
+async def test_acquire_of_a_missing_job_creates_nothing(leases: RedisLeases, any_redis: RedisClient) -> None:
+    assert await leases.acquire("gone", "p1", expected_owner="") is False
+    assert await any_redis.exists(KEYS.job("gone")) == 0
+
+
+async def test_two_processes_adopting_one_orphan_have_exactly_one_winner(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="dead")
+
+    results = await asyncio.gather(*(leases.acquire(job.id, f"p{n}", expected_owner="dead") for n in range(8)))
+
+    assert results.count(True) == 1
+    assert (await job_store.get(job.id)).owner == f"p{results.index(True)}"
+
+
+async def test_release_gives_back_only_the_leases_the_process_holds(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    mine = [await create_in(job_store, JobStatus.RUNNING, owner="p1") for _ in range(3)]
+    theirs = await create_in(job_store, JobStatus.RUNNING, owner="p2")
+    ids = [job.id for job in mine] + [theirs.id, "gone"]
+
+    assert await leases.release(ids, "p1") == 3
+
+    owners = {o.job_id: o.owner for o in await leases.ownership(ids)}
+    assert owners == {**{job.id: "" for job in mine}, theirs.id: "p2", "gone": ""}
+
+
+async def test_release_after_another_process_adopted_keeps_the_new_owner(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="p1")
+    assert await leases.acquire(job.id, "p2", expected_owner="p1")
+
+    assert await leases.release([job.id], "p1") == 0
+    assert (await job_store.get(job.id)).owner == "p2"
+
+
+async def test_release_of_many_jobs_spans_several_batches(leases: RedisLeases, job_store: RedisJobStore) -> None:
+    jobs = [await create_in(job_store, JobStatus.RUNNING, owner="p1") for _ in range(250)]  # batch size is 100
+    assert await leases.release([job.id for job in jobs], "p1") == 250
+    assert await leases.release([job.id for job in jobs], "p1") == 0
+
+
+async def test_acquire_and_release_work_after_redis_forgot_its_scripts(
+    leases: RedisLeases, job_store: RedisJobStore, any_redis: RedisClient
+) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING)
+    await leases.acquire(job.id, "p0", expected_owner="")  # the acquire script is cached now
+    await any_redis.script_flush()  # what a restart does to the script cache
+
+    assert await leases.acquire(job.id, "p1", expected_owner="p0") is True
+    assert await leases.release([job.id], "p1") == 1
+
+
+async def test_ownership_reports_status_and_owner_in_order(leases: RedisLeases, job_store: RedisJobStore) -> None:
+    running = await create_in(job_store, JobStatus.RUNNING, owner="p1")
+    done = await create_in(job_store, JobStatus.SUCCEEDED)
+
+    assert await leases.ownership([done.id, "gone", running.id]) == [
+        JobOwnership(done.id, JobStatus.SUCCEEDED, ""),
+        JobOwnership("gone", None, ""),
+        JobOwnership(running.id, JobStatus.RUNNING, "p1"),
+    ]
+    assert await leases.ownership([]) == []
+
+
+async def test_ownership_of_many_jobs_spans_several_batches(leases: RedisLeases, job_store: RedisJobStore) -> None:
+    jobs = [make_job(status=JobStatus.RUNNING, owner=f"p{n % 3}") for n in range(350)]
+    for job in jobs:
+        await job_store.create(job, make_session(job))
+
+    found = await leases.ownership([job.id for job in jobs])
+
+    assert [(o.job_id, o.owner) for o in found] == [(job.id, job.owner) for job in jobs]
+
+
+async def test_empty_process_id_is_refused(leases: RedisLeases) -> None:
+    with pytest.raises(ValueError, match="process_id"):
+        await leases.acquire("j", "", expected_owner="")
+    with pytest.raises(ValueError, match="process_id"):
+        await leases.release(["j"], "")
+
+
+async def test_bytes_client_is_refused(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        with pytest.raises(ValueError, match="decode_responses"):
+            RedisLeases(client)
+    finally:
+        await client.aclose()
