@@ -67,6 +67,8 @@ class RedisEventBus:
     async def listen(self) -> AsyncIterator[tuple[str, str]]:
         """Notices published from now on, as ``(kind, job_id)``; ends only when cancelled (or closed).
 
+        "Now" is the first ``anext``: that is when the listener reads where the stream ends.
+
         Connection errors and Redis restarts are logged and waited out with a capped backoff;
         reading resumes after the last notice seen, or from the new stream's start if the stream
         was lost (its ids went back).

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, JobStatus
+from poller.ports import JobStore
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
 from storage.redis_support import RedisClient
@@ -20,6 +21,11 @@ from tests.storage.factories import create_in, make_job, make_session
 
 pytestmark = pytest.mark.integration
 KEYS = RedisKeys()
+
+
+def test_redis_job_store_implements_the_port(job_store: RedisJobStore) -> None:
+    port: JobStore = job_store
+    assert port is job_store
 
 
 async def test_create_stores_job_session_and_indexes(job_store: RedisJobStore, any_redis: RedisClient) -> None:

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from poller.ports import LateCheckQueue
 from storage.keys import InvalidKeyPart, RedisKeys
 from storage.redis_support import RedisClient
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
@@ -86,6 +87,12 @@ async def test_an_update_is_handled_the_first_time_only(any_redis: RedisClient) 
     assert results.count(True) == 1
     assert await updates.first_time(1002) is True
     assert 0 < await any_redis.ttl(KEYS.telegram_update(1001)) <= 86400
+
+
+def test_late_checks_implement_the_port(any_redis: RedisClient) -> None:
+    checks = LateChecks(any_redis)
+    port: LateCheckQueue = checks
+    assert port is checks
 
 
 async def test_late_checks_come_due_in_order_and_up_to_the_limit(any_redis: RedisClient) -> None:
