@@ -38,8 +38,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisClusterException, RedisError
 
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from storage.keys import RedisKeys
@@ -61,6 +60,8 @@ return 0
 """
 
 _UPKEEP_RETRIES = (0.05, 0.2, 0.5)
+# What can fail an index step after the job step succeeded (network, restart, cluster failover).
+UPKEEP_ERRORS = (RedisError, RedisClusterException, OSError)
 
 
 def now_ms() -> int:
@@ -165,7 +166,7 @@ class JobIndexes:
             try:
                 await step()
                 return
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UPKEEP_ERRORS as exc:
                 if pause is None:
                     log.error("job_index.upkeep_failed", job_id=job_id, error=type(exc).__name__)
                     return

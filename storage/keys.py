@@ -5,7 +5,7 @@ Layout (prefix ``reelay`` by default)::
     reelay:job:{<id>}               hash: the job (poller.jobs.Job.to_fields)
     reelay:job:{<id>}:session       hash: the user's session while the job runs
     reelay:job:{<id>}:effects       hash: one-time side effects claimed (send, publish, refund…)
-    reelay:jobs:active              zset: ids of non-terminal jobs, scored by creation time
+    reelay:jobs:active              zset: ids of non-terminal jobs, scored by the job's revision (≈ ms)
     reelay:jobs:delayed             zset: ids of delayed jobs, scored by the time they became delayed
     reelay:user:<user_id>:jobs      zset: a user's recent job ids, scored by creation time (trimmed)
     reelay:ptb:<kind>               python-telegram-bot persistence (user_data, chat_data, …)
@@ -80,7 +80,7 @@ class RedisKeys:
         return redis_key(self.prefix, "job", _hash_tag(job_id), "effects")
 
     def active_jobs(self) -> str:
-        """Index of non-terminal job ids (zset scored by creation time)."""
+        """Index of non-terminal job ids (zset scored by the revision that wrote the entry)."""
         return redis_key(self.prefix, "jobs", "active")
 
     def delayed_jobs(self) -> str:

@@ -20,7 +20,7 @@ import structlog
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from poller.ports import Session
-from storage.job_index import REV_FIELD, JobIndexes, delayed_since, now_ms
+from storage.job_index import REV_FIELD, UPKEEP_ERRORS, JobIndexes, delayed_since, now_ms
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_sessions import session_to_fields
 from storage.redis_support import RedisClient, require_text_responses, text_hash, text_list
@@ -180,12 +180,16 @@ class RedisJobStore:
         await self._index_for_user(job)
 
     async def _index_for_user(self, job: Job) -> None:
+        # The job exists by now: a failure here costs a line in /status, so it never fails create.
         user_key = self._keys.user_jobs(job.user_id)
-        async with self._redis.pipeline(transaction=False) as pipe:  # one key: order is all we need
-            pipe.zadd(user_key, {job.id: job.created_at})
-            pipe.zremrangebyrank(user_key, 0, -(self._user_history + 1))
-            pipe.expire(user_key, self._ttl)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:  # one key: order is all we need
+                pipe.zadd(user_key, {job.id: job.created_at})
+                pipe.zremrangebyrank(user_key, 0, -(self._user_history + 1))
+                pipe.expire(user_key, self._ttl)
+                await pipe.execute()
+        except UPKEEP_ERRORS as exc:
+            log.error("user_index.upkeep_failed", job_id=job.id, error=type(exc).__name__)
 
     async def get(self, job_id: str) -> Job:
         """Load a job; raise :class:`JobNotFound`."""
