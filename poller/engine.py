@@ -98,7 +98,8 @@ class Engine:
         self.scheduler.pause()
         if self._busy:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
+                async with asyncio.timeout(grace_s):
+                    await self._idle.wait()
         unfinished = len(self._busy)
         self.scheduler.shutdown(wait=False)
         log.info("engine.stopped", unfinished_steps=unfinished, held_jobs=len(self.owned))

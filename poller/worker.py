@@ -151,8 +151,11 @@ class Worker:
                     await self._on_tick()
             except Exception:
                 log.warning("worker.scan_failed", exc_info=True)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # lands as its timeout fires, which left this loop running after stop() cancelled it.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._scan_now.wait(), timeout=self.lease_s / 2)
+                async with asyncio.timeout(self.lease_s / 2):
+                    await self._scan_now.wait()
             self._scan_now.clear()
 
     async def _listen_loop(self) -> None:

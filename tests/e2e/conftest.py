@@ -93,7 +93,13 @@ async def running(settings: Settings) -> AsyncIterator[Reelay]:
     try:
         yield reelay
     finally:
-        await reelay.stop()
+        stopping = asyncio.create_task(reelay.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=20)
+        if not done:
+            import sys
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+            raise AssertionError("Reelay.stop() hung")
 
 
 @pytest.fixture
