@@ -54,6 +54,7 @@ class Worker:
         self._on_tick = on_tick
         self._grace_s = shutdown_grace_s
         self._scan_now = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._fair_share = math.inf
         self._tasks: list[asyncio.Task[None]] = []
         self.adopted_total = 0
@@ -71,11 +72,16 @@ class Worker:
 
     async def stop(self) -> None:
         """Finish running steps, give every lease back, and ask the other workers to adopt at once."""
+        # The flag ends the loops even if a library swallows the cancellation (seen with a loop that
+        # kept scanning after cancel()); the bounded wait keeps a stuck loop from holding up shutdown.
+        self._stopping.set()
+        self._scan_now.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=5)
+            if stuck:
+                log.warning("worker.loops_stuck", loops=sorted(t.get_name() for t in stuck))
         await self.engine.stop(self._grace_s)
         held = sorted(self.engine.owned)
         try:
@@ -136,7 +142,7 @@ class Worker:
     # ------------------------------------------------------------------ loops
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await asyncio.sleep(self.lease_s / 3)
             try:
                 await self._leases.heartbeat(self.process_id, self.lease_s)
@@ -144,7 +150,7 @@ class Worker:
                 log.warning("worker.heartbeat_failed", exc_info=True)
 
     async def _scan_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.scan()
                 if self._on_tick is not None:
@@ -160,6 +166,8 @@ class Worker:
 
     async def _listen_loop(self) -> None:
         async for kind, job_id in self._events.listen():
+            if self._stopping.is_set():
+                return
             try:
                 if kind == NEW_JOB and job_id:
                     await self.claim_new(job_id)

@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.redis_server",
+    "tests.fixtures.redis_cluster",
     "tests.fixtures.s3_server",
     "tests.fixtures.kie",
     "tests.fixtures.telegram",

@@ -9,9 +9,6 @@ from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
 from storage.redis_support import RedisClient
 
-# Until tests/conftest.py lists "tests.fixtures.redis_cluster" in pytest_plugins (only the root
-# conftest may), the cluster fixtures are imported here; drop this import once it is registered.
-from tests.fixtures.redis_cluster import redis_cluster, redis_cluster_client  # noqa: F401
 
 
 @pytest.fixture(params=["single", "cluster"])
