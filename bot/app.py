@@ -57,6 +57,7 @@ from storage.probe import PyAvProbe
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.redis_support import RedisClient
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
 
 log = structlog.get_logger(__name__)
@@ -106,11 +107,10 @@ def poll_policy(settings: Settings) -> PollPolicy:
     )
 
 
-def make_redis(settings: Settings) -> Redis:
+def make_redis(settings: Settings) -> RedisClient:
     """A Redis (or Redis Cluster) client with text responses."""
     if settings.redis.cluster:
-        cluster: Any = RedisCluster.from_url(settings.redis.url, decode_responses=True)
-        return cluster  # same command surface for everything Reelay uses
+        return RedisCluster.from_url(settings.redis.url, decode_responses=True)
     return Redis.from_url(settings.redis.url, decode_responses=True, health_check_interval=30)
 
 
@@ -130,7 +130,7 @@ def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
     )
 
 
-def build_application(settings: Settings, redis: Redis) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(settings: Settings, redis: RedisClient) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot Application: our Bot API base URL, Redis persistence, rate limiter."""
     tg = settings.telegram
     builder = (
@@ -286,7 +286,9 @@ class Reelay:
         routes: list[BaseRoute] = [*health_routes(self.readiness)]
         tg = settings.telegram
         if self.application is not None and tg.mode == "webhook" and tg.webhook_secret is not None:
-            routes.append(telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application))
+            routes.append(
+                telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application)
+            )
         routes += callback_routes(self.callback_tokens, self.events)
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
@@ -342,9 +344,11 @@ class Reelay:
         await application.start()
         tg = self.settings.telegram
         if tg.mode == "webhook":
-            assert self.settings.http.public_url is not None and tg.webhook_secret is not None
-            url = self.settings.http.public_url.rstrip("/") + tg.webhook_path
-            await application.bot.set_webhook(url, secret_token=tg.webhook_secret.get_secret_value())
+            public_url, secret = self.settings.http.public_url, tg.webhook_secret
+            if public_url is None or secret is None:  # the settings validator already refuses this
+                raise RuntimeError("webhook mode needs http.public_url and telegram.webhook_secret")
+            url = public_url.rstrip("/") + tg.webhook_path
+            await application.bot.set_webhook(url, secret_token=secret.get_secret_value())
             log.info("telegram.webhook_set", path=tg.webhook_path)
         else:
             assert application.updater is not None

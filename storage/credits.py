@@ -33,11 +33,10 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
-from redis.asyncio import Redis
 
 from poller.jobs import Job
 from storage.keys import DEFAULT_PREFIX, redis_key
-from storage.redis_support import require_text_responses
+from storage.redis_support import RedisClient, require_text_responses
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +127,7 @@ def _check_amount(amount: int) -> None:
 class RedisCredits:
     """Per-user credit balances with reserve/capture/refund per job, each exactly once."""
 
-    def __init__(self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, initial_balance: int) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str = DEFAULT_PREFIX, initial_balance: int) -> None:
         require_text_responses(redis)
         _check_amount(initial_balance)
         self._redis = redis

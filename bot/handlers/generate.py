@@ -127,9 +127,10 @@ class GenerateHandlers:
             provider=info.provider,
             parent_id=parent_id,
         )
-        job = await self._reserve_credits(message, job)
-        if job is None:
+        charged = await self._reserve_credits(message, job)
+        if charged is None:
             return
+        job = charged
         session = Session(
             chat_id=message.chat_id, user_id=user.id, language=user.language_code or "en", settings=snapshot
         )

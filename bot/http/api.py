@@ -66,9 +66,7 @@ class ApiDeps:
 class _ApiError(Exception):
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.response = JSONResponse(
-            {"error": message, **({"field": field} if field else {})}, status_code=status
-        )
+        self.response = JSONResponse({"error": message, **({"field": field} if field else {})}, status_code=status)
 
 
 def api_routes(deps: ApiDeps) -> list[Route]:

@@ -97,6 +97,7 @@ async def running(settings: Settings) -> AsyncIterator[Reelay]:
         done, _ = await asyncio.wait({stopping}, timeout=20)
         if not done:
             import sys
+
             for task in asyncio.all_tasks():
                 task.print_stack(file=sys.stderr)
             raise AssertionError("Reelay.stop() hung")

@@ -10,7 +10,6 @@ from storage.redis_sessions import RedisSessionStore
 from storage.redis_support import RedisClient
 
 
-
 @pytest.fixture(params=["single", "cluster"])
 def any_redis(request: pytest.FixtureRequest) -> RedisClient:
     """A flushed client (text responses) on the single redis-server, then on the 3-node cluster."""
