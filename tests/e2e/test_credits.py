@@ -6,6 +6,7 @@ import pytest
 
 from bot import texts
 from bot.settings import Settings
+from poller.errors import ErrorCode
 from poller.jobs import JobStatus
 from tests.e2e.conftest import ALICE, BOB, SettingsFactory, bot_messages, running, videos_in, wait_for_job_status
 from tests.fixtures.telegram import TelegramStandIn
@@ -30,6 +31,10 @@ async def test_success_charges_failure_refunds_and_an_empty_balance_refuses(
 
         tg.send_text(ALICE, ALICE, "this one fails [fail] [polls=1]")
         failed = await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
+        await tg.wait_for_async(
+            lambda: any(m.text == texts.error_message(ErrorCode.PROVIDER_ERROR) for m in bot_messages(telegram, ALICE)),
+            what="the failure notice, sent after the refund",
+        )
         assert await reelay.credits.balance(ALICE) == 10, "the failed video's credits came back"
         assert await reelay.credits.state(ALICE, failed.id) == "refunded"
 

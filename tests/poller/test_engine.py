@@ -142,7 +142,9 @@ async def test_job_is_submitted_polled_and_delivered_once(rig: Rig) -> None:
     rig.provider.poll_script.extend([PollResult(TaskState.PENDING)] * 2 + [success()])
     job = await rig.new_job()
 
-    done = await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+    await rig.wait_for_status(job.id, JobStatus.SUCCEEDED)
+    await wait_until(lambda: job.id not in rig.engine.owned, what="the delivery step to finish")
+    done = await rig.jobs.get(job.id)
 
     assert len(rig.provider.submits) == 1
     assert rig.provider.polls == 3
