@@ -149,14 +149,14 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
     return builder.build()
 
 
-def build_bot(settings: Settings) -> ExtBot[Any]:
-    """A bot for sending only (poller processes): same base URL and rate limiter, no updates."""
+def build_bot(settings: Settings, *, rate_limited: bool = True) -> ExtBot[Any]:
+    """A bot for sending only (no updates): same base URL, with or without PTB's rate limiter."""
     tg = settings.telegram
     return ExtBot(
         tg.token.get_secret_value(),
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=AIORateLimiter(max_retries=3) if rate_limited else None,
     )
 
 
@@ -188,8 +188,14 @@ class Reelay:
         billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
         self.application = build_application(settings, self.redis) if role.takes_updates else None
         self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings)
+        # Deliveries skip PTB's rate limiter: the notifier waits for its own limiter *before* committing
+        # the send, so a crash can only leave the request itself in doubt (see TelegramNotifier).
+        self.send_bot = build_bot(settings, rate_limited=False)
         self.notifier = TelegramNotifier(
-            self.bot, upload_limit_bytes=settings.telegram.upload_limit_bytes, link_ttl_s=settings.storage.link_ttl_s
+            self.bot,
+            send_bot=self.send_bot,
+            upload_limit_bytes=settings.telegram.upload_limit_bytes,
+            link_ttl_s=settings.storage.link_ttl_s,
         )
         self.finisher = JobFinisher(
             sessions=self.sessions,
@@ -329,6 +335,7 @@ class Reelay:
             await blobs.start()
             self._closers.append(blobs.aclose)
         self._http_task = asyncio.create_task(self.http.serve(), name="http")
+        await self.send_bot.initialize()
         if self.application is not None:
             await self._start_telegram(self.application)
         else:
@@ -367,6 +374,7 @@ class Reelay:
             await application.shutdown()
         else:
             await self.bot.shutdown()
+        await self.send_bot.shutdown()
         self.http.should_exit = True
         if self._http_task is not None:
             await self._http_task

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import structlog
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 
@@ -20,36 +24,76 @@ _UPLOAD_TIMEOUT_S = 600.0
 
 
 class TelegramNotifier:
-    """Talks to the user through the bot; every method is safe to retry."""
+    """Talks to the user through the bot; every method is safe to retry.
 
-    def __init__(self, bot: Bot, *, upload_limit_bytes: int, link_ttl_s: int) -> None:
+    Deliveries go through ``send_bot``, a bot without python-telegram-bot's rate limiter, behind our own
+    limiters: the wait for a free slot then happens *before* the send is committed in Redis, so the
+    window in which a crash leaves a delivery's outcome unknown is the request itself, not the queue.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        upload_limit_bytes: int,
+        link_ttl_s: int,
+        send_bot: Bot | None = None,
+        sends_per_s: float = 20.0,
+    ) -> None:
         self._bot = bot
+        self._send_bot = send_bot or bot
         self._upload_limit = upload_limit_bytes
         self._link_ttl_s = link_ttl_s
+        # Telegram allows about 30 messages/s per bot and 1/s per chat (bursts tolerated).
+        self._overall = AsyncLimiter(sends_per_s, 1)
+        self._per_chat: dict[int, AsyncLimiter] = {}
 
     async def job_progress(self, job: Job, session: Session) -> None:
         """Edit the status message to the job's new state (called only on a change of state)."""
         markup = keyboards.status(job.id) if not job.status.terminal else None
         await self._edit_status(session, texts.status_message(job.status), markup)
 
-    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
+    async def deliver(
+        self,
+        job: Job,
+        session: Session,
+        video: LocalVideo,
+        *,
+        commit: Callable[[], Awaitable[bool]] | None = None,
+        link_only: bool = False,
+    ) -> str | None:
         """Send the preview: the video itself when it fits Telegram's limit, otherwise its link."""
         info = get_model(job.model)
         caption = texts.caption(info.label, video.output.duration_s, job.elapsed_s(), late=job.late)
         markup = keyboards.preview(job.id, extendable=info.extendable)
+        as_video = not link_only and video.output.size_bytes <= self._upload_limit
+        # PTB holds an upload in memory either way (up to the upload limit); read it off the event loop.
+        upload = (
+            InputFile(await asyncio.to_thread(video.path.read_bytes), filename=video.path.name) if as_video else None
+        )
         try:
-            if not link_only and video.output.size_bytes <= self._upload_limit:
-                message = await self._send_video(session.chat_id, video, caption, markup)
-                file_id = message.video.file_id if message.video else ""
-            else:
-                text = texts.video_link(video.output.url, self._link_ttl_s, caption)
-                message = await self._bot.send_message(session.chat_id, text, reply_markup=markup)
-                file_id = ""
+            async with self._overall, self._chat_limiter(session.chat_id):
+                if commit is not None and not await commit():
+                    return None
+                if upload is not None:
+                    message = await self._send_video(session.chat_id, upload, video, caption, markup)
+                else:
+                    text = texts.video_link(video.output.url, self._link_ttl_s, caption)
+                    message = await self._send_bot.send_message(session.chat_id, text, reply_markup=markup)
         except TelegramError as exc:
             raise _delivery_error(exc) from exc
+        file_id = message.video.file_id if message.video else ""
         await self._edit_status(session, texts.status_message(JobStatus.SUCCEEDED), None)
         log.info("job.delivered", chat_id=session.chat_id, message_id=message.message_id, as_link=not file_id)
         return DeliveryRef(session.chat_id, message.message_id, file_id).encode()
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._per_chat.get(chat_id)
+        if limiter is None:
+            if len(self._per_chat) > 10_000:
+                self._per_chat.clear()  # idle limiters hold no state worth keeping
+            limiter = self._per_chat[chat_id] = AsyncLimiter(1, 1)
+        return limiter
 
     async def job_ended(self, job: Job, session: Session) -> None:
         """Say once that the job failed or was cancelled; the status message loses its Cancel button."""
@@ -60,21 +104,22 @@ class TelegramNotifier:
         await self._edit_status(session, message, None)
         await self._bot.send_message(session.chat_id, message)
 
-    async def _send_video(self, chat_id: int, video: LocalVideo, caption: str, markup: InlineKeyboardMarkup) -> Message:
+    async def _send_video(
+        self, chat_id: int, upload: InputFile, video: LocalVideo, caption: str, markup: InlineKeyboardMarkup
+    ) -> Message:
         out = video.output
-        with video.path.open("rb") as file:
-            return await self._bot.send_video(
-                chat_id,
-                video=InputFile(file, filename=video.path.name),
-                caption=caption,
-                reply_markup=markup,
-                duration=round(out.duration_s) if out.duration_s else None,
-                width=out.width,
-                height=out.height,
-                supports_streaming=True,
-                write_timeout=_UPLOAD_TIMEOUT_S,
-                read_timeout=_UPLOAD_TIMEOUT_S,
-            )
+        return await self._send_bot.send_video(
+            chat_id,
+            video=upload,
+            caption=caption,
+            reply_markup=markup,
+            duration=round(out.duration_s) if out.duration_s else None,
+            width=out.width,
+            height=out.height,
+            supports_streaming=True,
+            write_timeout=_UPLOAD_TIMEOUT_S,
+            read_timeout=_UPLOAD_TIMEOUT_S,
+        )
 
     async def _edit_status(self, session: Session, text: str, markup: InlineKeyboardMarkup | None) -> None:
         if session.status_message_id is None:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import structlog
 
-from poller.errors import ErrorCode, JobError
+from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import log_completion
 from poller.jobs import Job, JobStatus, VideoOutput
 from poller.ports import (
@@ -116,18 +116,26 @@ class DeliveryPipeline:
         return output
 
     async def _send_once(self, job: Job, session: Session, video: LocalVideo) -> str:
-        if not await self._jobs.claim(job.id, SEND_EFFECT):
-            # An earlier attempt claimed the send and never recorded its result (it crashed, or the
-            # send timed out). The video may already be in the chat: send the link, never the video again.
+        if await self._jobs.claimed(job.id, SEND_EFFECT):
+            # An earlier attempt committed to the send and never recorded its result (the process died
+            # mid-request, or the request timed out). The video may be in the chat already: send the
+            # link, never the video a second time.
             log.error("delivery.outcome_unknown_sending_link")
             ref = await self._notifier.deliver(job, session, video, link_only=True)
         else:
+
+            async def commit() -> bool:
+                return await self._jobs.claim(job.id, SEND_EFFECT)
+
             try:
-                ref = await self._notifier.deliver(job, session, video)
+                ref = await self._notifier.deliver(job, session, video, commit=commit)
             except JobError as exc:
                 if not exc.outcome_unknown:
                     await self._jobs.release(job.id, SEND_EFFECT)  # certainly not sent: a retry may send
                 raise
+        if ref is None:
+            # Another process won the send at the last moment; it records the result and finishes.
+            raise InvalidTransition(job.id, "delivering", "send claimed by another process")
         await self._jobs.update_fields(job.id, {"delivered_ref": ref})
         return ref
 

@@ -6,7 +6,7 @@ Adapters in ``providers/``, ``storage/`` and ``bot/`` implement them; the compos
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -146,6 +146,10 @@ class JobStore(Protocol):
 
     async def claim(self, job_id: str, effect: str) -> bool:
         """Claim a one-time side effect (``"send"``, ``"publish"``…). True for the first caller only."""
+        ...
+
+    async def claimed(self, job_id: str, effect: str) -> bool:
+        """Whether the effect was ever claimed."""
         ...
 
     async def release(self, job_id: str, effect: str) -> None:
@@ -321,9 +325,20 @@ class Notifier(Protocol):
         """The job changed state (running, delayed): update the status message."""
         ...
 
-    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
-        """Send the finished video (or, with ``link_only``, just its link); return a reference to what was sent.
+    async def deliver(
+        self,
+        job: Job,
+        session: Session,
+        video: LocalVideo,
+        *,
+        commit: Callable[[], Awaitable[bool]] | None = None,
+        link_only: bool = False,
+    ) -> str | None:
+        """Send the finished video (or, with ``link_only``, its link); return a reference to what was sent.
 
+        ``commit`` is called right before the request that cannot be taken back (after any rate-limit
+        wait), so the window in which a crash leaves the outcome unknown is as small as it can be; when it
+        returns False another attempt owns the send and nothing is sent (None is returned).
         Raise ``JobError(DELIVERY_FAILED)``, with ``outcome_unknown`` when the message may have arrived."""
         ...
 

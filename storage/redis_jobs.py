@@ -288,6 +288,10 @@ class RedisJobStore:
             raise JobNotFound(job_id)
         return won == 1
 
+    async def claimed(self, job_id: str, effect: str) -> bool:
+        """Whether the effect was claimed (by anyone, at any time)."""
+        return bool(await self._redis.hexists(self._keys.effects(job_id), effect))
+
     async def release(self, job_id: str, effect: str) -> None:
         """Give a claim back after the effect certainly did not happen (so a retry may do it)."""
         await self._redis.hdel(self._keys.effects(job_id), effect)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +128,17 @@ class RecordingNotifier:
     async def job_progress(self, job: Job, session: Session) -> None:
         self.progress.append((job.id, job.status.value))
 
-    async def deliver(self, job: Job, session: Session, video: LocalVideo, *, link_only: bool = False) -> str:
+    async def deliver(
+        self,
+        job: Job,
+        session: Session,
+        video: LocalVideo,
+        *,
+        commit: Callable[[], Awaitable[bool]] | None = None,
+        link_only: bool = False,
+    ) -> str | None:
+        if commit is not None and not await commit():
+            return None
         if self.deliver_failures:
             raise self.deliver_failures.popleft()
         self.delivered.append((job.id, video.path.read_bytes(), link_only))
