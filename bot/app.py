@@ -25,6 +25,7 @@ import uvicorn
 from redis.asyncio import Redis, RedisCluster
 from starlette.routing import BaseRoute
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot import handlers
 from bot.http import EmbeddedServer, create_http_app
@@ -149,13 +150,20 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
     return builder.build()
 
 
-def build_bot(settings: Settings, *, rate_limited: bool = True) -> ExtBot[Any]:
-    """A bot for sending only (no updates): same base URL, with or without PTB's rate limiter."""
+SEND_POOL_SIZE = 16
+
+
+def build_bot(settings: Settings, *, rate_limited: bool = True, pool_size: int = SEND_POOL_SIZE) -> ExtBot[Any]:
+    """A bot for sending only (no updates): same base URL, with or without PTB's rate limiter.
+
+    PTB's default pool for a bare bot is one connection; every send would queue behind the previous one.
+    """
     tg = settings.telegram
     return ExtBot(
         tg.token.get_secret_value(),
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
+        request=HTTPXRequest(connection_pool_size=pool_size),
         rate_limiter=AIORateLimiter(max_retries=3) if rate_limited else None,
     )
 
@@ -194,6 +202,7 @@ class Reelay:
         self.notifier = TelegramNotifier(
             self.bot,
             send_bot=self.send_bot,
+            sends_in_flight=SEND_POOL_SIZE,
             upload_limit_bytes=settings.telegram.upload_limit_bytes,
             link_ttl_s=settings.storage.link_ttl_s,
         )

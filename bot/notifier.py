@@ -39,6 +39,7 @@ class TelegramNotifier:
         link_ttl_s: int,
         send_bot: Bot | None = None,
         sends_per_s: float = 20.0,
+        sends_in_flight: int = 1,
     ) -> None:
         self._bot = bot
         self._send_bot = send_bot or bot
@@ -47,6 +48,9 @@ class TelegramNotifier:
         # Telegram allows about 30 messages/s per bot and 1/s per chat (bursts tolerated).
         self._overall = AsyncLimiter(sends_per_s, 1)
         self._per_chat: dict[int, AsyncLimiter] = {}
+        # No more sends in flight than the send bot's connection pool: a committed send must never wait
+        # for a connection, or the crash window would include that wait.
+        self._in_flight = asyncio.Semaphore(sends_in_flight)
 
     async def job_progress(self, job: Job, session: Session) -> None:
         """Edit the status message to the job's new state (called only on a change of state)."""
@@ -72,13 +76,13 @@ class TelegramNotifier:
             InputFile(await asyncio.to_thread(video.path.read_bytes), filename=video.path.name) if as_video else None
         )
         try:
-            async with self._overall, self._chat_limiter(session.chat_id):
+            async with self._in_flight, self._overall, self._chat_limiter(session.chat_id):
                 if commit is not None and not await commit():
                     return None
                 if upload is not None:
                     message = await self._send_video(session.chat_id, upload, video, caption, markup)
                 else:
-                    text = texts.video_link(video.output.url, self._link_ttl_s, caption)
+                    text = texts.video_link(video.output.url, self._link_ttl_s, caption, interrupted=link_only)
                     message = await self._send_bot.send_message(session.chat_id, text, reply_markup=markup)
         except TelegramError as exc:
             raise _delivery_error(exc) from exc

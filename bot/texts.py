@@ -138,10 +138,15 @@ def caption(model_label: str, duration_s: float | None, took_s: float | None = N
     return f"{text}\n(arrived late)" if late else text
 
 
-def video_link(url: str, ttl_s: int, caption_text: str) -> str:
-    """The message sent instead of a video too large to upload to Telegram."""
+def video_link(url: str, ttl_s: int, caption_text: str, *, interrupted: bool = False) -> str:
+    """The message sent instead of the video: too large for Telegram, or a send cut off by a restart."""
     valid = _human_duration(ttl_s)
-    return f"{caption_text}\n\nYour video is too large to send here. Download it (link valid {valid}):\n{url}"
+    reason = (
+        "Sending your video was interrupted; if it did not arrive above,"
+        if interrupted
+        else "Your video is too large to send here."
+    )
+    return f"{caption_text}\n\n{reason} Download it (link valid {valid}):\n{url}"
 
 
 def status_line(job_id: str, model_label: str, status: JobStatus, age_s: float) -> str:

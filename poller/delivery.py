@@ -75,14 +75,16 @@ class DeliveryPipeline:
                 job = job.replace(output=output)
                 ref = await self._send_once(job, session, LocalVideo(path=path, output=output))
                 job = job.replace(delivered_ref=ref)
+        # Captured once the video is in the chat and before the job is marked done, so a crash in between
+        # is repaired by the next attempt (capture is idempotent). Never charged twice: a late delivery
+        # after a timeout finds the credits already refunded and charges nothing.
+        await self._billing.capture(job)
         job = await self._jobs.transition(
             job.id,
             JobStatus.SUCCEEDED,
             expected=frozenset({JobStatus.DELIVERING}),
             fields={"delivered_ref": job.delivered_ref or ""},
         )
-        # Never charged twice: a late delivery after a timeout finds the credits already refunded.
-        await self._billing.capture(job)
         await self._sessions.delete(job.id)
         log_completion(job)
         return job

@@ -329,6 +329,7 @@ class Engine:
     # ------------------------------------------------------------------ endings
 
     async def _fail(self, job: Job, code: ErrorCode, raw: str) -> None:
+        await self._finisher.refund_first(job)
         job = await self._jobs.transition(
             job.id,
             JobStatus.FAILED,

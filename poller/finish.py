@@ -57,6 +57,14 @@ class JobFinisher:
         self._late_checks = late_checks
         self._late_delays = tuple(late_check_delays_s)
 
+    async def refund_first(self, job: Job) -> bool:
+        """Refund before the job is marked failed, so a crash in between cannot lose the refund.
+
+        The refund is idempotent, and a refunded job is never charged: if the failure then loses a race
+        (another process delivered the video after all), the user simply does not pay for it.
+        """
+        return await self._billing.refund(job)
+
     async def ended(self, job: Job) -> None:
         """Run the endings of ``job`` (already in ``failed`` or ``cancelled``)."""
         refunded = await self._billing.refund(job)
