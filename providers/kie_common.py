@@ -59,11 +59,14 @@ class KieApi:
         except _NOT_SENT as exc:
             raise self._transport_error(path, exc, request_sent=False) from exc
         except httpx.HTTPError as exc:
-            # Read/write timeouts, dropped connections: the provider may have acted on the request.
-            raise self._transport_error(path, exc, request_sent=True) from exc
-        return self._unwrap(path, response)
+            # Read/write timeouts, dropped connections: the provider may have acted on the request. For a
+            # create that means the outcome is unknown: a task may exist that we have no id for.
+            raise self._transport_error(path, exc, request_sent=True, outcome_unknown=method == "POST") from exc
+        return self._unwrap(path, response, creates=method == "POST")
 
-    def _transport_error(self, path: str, exc: Exception, *, request_sent: bool) -> JobError:
+    def _transport_error(
+        self, path: str, exc: Exception, *, request_sent: bool, outcome_unknown: bool = False
+    ) -> JobError:
         log.warning(
             "kie.transport_error",
             provider=self._provider,
@@ -72,9 +75,14 @@ class KieApi:
             request_sent=request_sent,
         )
         detail = str(exc) or type(exc).__name__
-        return JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: {detail}", request_sent=request_sent)
+        return JobError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{path}: {detail}",
+            request_sent=request_sent,
+            outcome_unknown=outcome_unknown,
+        )
 
-    def _unwrap(self, path: str, response: httpx.Response) -> object:
+    def _unwrap(self, path: str, response: httpx.Response, *, creates: bool = False) -> object:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         try:
             body: object = response.json()
@@ -82,16 +90,20 @@ class KieApi:
             body = None
             if response.is_success:
                 log.warning("kie.malformed_body", provider=self._provider, path=path, body=response.text[:500])
+                # A 2xx to a create means KIE accepted it, but we cannot read the task id.
                 raise JobError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
                     f"{path}: malformed body (HTTP {response.status_code}): {response.text[:200]}",
+                    outcome_unknown=creates,
                 ) from None
         if not response.is_success:
             raise normalize_kie_error(
                 response.status_code, body if body is not None else response.text, retry_after=retry_after
             )
         if not isinstance(body, Mapping):
-            raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: not a JSON object")
+            raise JobError(
+                ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: not a JSON object", outcome_unknown=creates
+            )
         code = envelope_code(body)
         if code is not None and code != 200:
             raise normalize_kie_error(response.status_code, body, retry_after=retry_after)
@@ -102,5 +114,10 @@ def task_id_from(data: object, path: str) -> str:
     """The ``taskId`` of a create answer's ``data``; a missing id is a malformed (retryable) answer."""
     task_id = data.get("taskId") if isinstance(data, Mapping) else None
     if not isinstance(task_id, str) or not task_id:
-        raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: no taskId in {str(data)[:200]}")
+        # The create was answered with success, so a task probably exists: never blindly resubmit.
+        raise JobError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{path}: malformed body: no taskId in {str(data)[:200]}",
+            outcome_unknown=True,
+        )
     return task_id

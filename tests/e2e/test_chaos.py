@@ -22,6 +22,7 @@ import httpx
 import pytest
 import redis
 
+from bot.app import SEND_POOL_SIZE
 from bot.settings import CreditsSettings
 from sandbox.serve import free_port
 from tests.fixtures.kie import KieStandIn
@@ -223,8 +224,10 @@ def test_kills_and_a_redis_restart_lose_nothing_and_double_nothing(
             assert video_sends[job_id] + link_sends[job_id] >= 1, f"job {job_id} succeeded but never reached the chat"
         else:
             assert video_sends[job_id] + link_sends[job_id] == 0, f"failed job {job_id} was delivered"
+    # Only a kill can cut a send off, and one kill cuts at most the sends then in flight.
     fallbacks = sum(1 for job in jobs if link_sends[job["id"]])
-    assert fallbacks <= kills, f"{fallbacks} link fallbacks for {kills} kills"
+    assert fallbacks <= kills * SEND_POOL_SIZE, f"{fallbacks} link fallbacks for {kills} kills"
+    print(f"{fallbacks} deliveries finished as a link after a kill cut the send off")
     # Submissions, counted at the KIE stand-in: never twice for one job.
     prompts = Counter(body.get("prompt") for body in kie.sim.submissions)
     assert max(prompts.values()) == 1, prompts.most_common(3)

@@ -213,17 +213,11 @@ async def test_a_submit_answered_429_is_retried_after_its_retry_after(
     assert len(kie.sim.tasks) == 1
 
 
-UNKNOWN_OUTCOME_BUG = (
-    "KieApi turns a create that reached KIE but got no usable answer (read timeout, garbled 200 body) into a "
-    "retryable error without outcome_unknown, so Engine._submit_failed resubmits and a second task is created"
-)
-
-
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param("timeout", marks=pytest.mark.xfail(strict=True, reason=UNKNOWN_OUTCOME_BUG)),
-        pytest.param("malformed", marks=pytest.mark.xfail(strict=True, reason=UNKNOWN_OUTCOME_BUG)),
+        "timeout",
+        "malformed",
     ],
 )
 async def test_a_submit_with_an_unknown_outcome_is_never_resubmitted_and_fails_told_and_refunded_once(
