@@ -14,6 +14,7 @@ START = (
     "/settings — model, aspect ratio and duration\n"
     "/status — your recent videos\n"
     "/cancel — stop the video being made\n"
+    "/balance — your credits\n"
     "/help — how it works"
 )
 

@@ -160,6 +160,10 @@ class JobStore(Protocol):
         """Ids of every job not yet in a terminal state."""
         ...
 
+    async def heal_index(self, job_id: str) -> None:
+        """Bring the job's index entries in line with the job (after a crash between the two writes)."""
+        ...
+
     async def delayed_job_ids(self) -> list[str]:
         """Ids of the jobs in ``delayed`` (for the slower sweeper)."""
         ...

@@ -103,6 +103,8 @@ class Worker:
         ids = await self._jobs.active_job_ids()
         ownership = await self._leases.ownership(ids)
         active = [o for o in ownership if o.status is not None and not o.status.terminal]
+        for stale in (o for o in ownership if o.status is None or o.status.terminal):
+            await self._jobs.heal_index(stale.job_id)  # a crash between a transition and its index upkeep
         self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
         mine_in_redis = [o.job_id for o in active if o.owner == self.process_id]
         for job_id in mine_in_redis:
