@@ -1,4 +1,5 @@
-"""The ``reelay`` command: ``run``, ``bot``, ``poller`` (each with ``--config PATH``) and ``check-config``."""
+"""The ``reelay`` command: ``run``, ``bot``, ``poller`` (each with ``--config PATH``), ``check-config`` and
+``sandbox`` (everything local, no accounts, with a web chat)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.settings import Settings, load_settings
 from poller.errors import ConfigError
@@ -31,7 +33,64 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"TOML file (default: {DEFAULT_CONFIG} if present); REELAY_<SECTION>__<KEY> variables override it",
         )
+    _add_sandbox_command(commands)
     return parser
+
+
+def _add_sandbox_command(commands: Any) -> None:
+    sub = commands.add_parser(
+        "sandbox",
+        help="run Reelay against local stand-ins of Telegram and KIE.ai, with a web chat (no accounts needed)",
+    )
+    sub.add_argument("--port", type=int, default=8080, help="port of the web chat on 127.0.0.1 (default: 8080)")
+    sub.add_argument(
+        "--data-dir", type=Path, default=Path(".sandbox"), help="folder for Redis data and videos (default: .sandbox)"
+    )
+    sub.add_argument(
+        "--completion-s",
+        type=float,
+        nargs=2,
+        default=(5.0, 15.0),
+        metavar=("LOW", "HIGH"),
+        help="a simulated video takes a random time in this range (default: 5 15)",
+    )
+    sub.add_argument("--failure-rate", type=float, default=0.0, help="share of videos that fail (0-1)")
+    sub.add_argument("--moderation-rate", type=float, default=0.0, help="share of prompts refused by moderation (0-1)")
+    sub.add_argument("--fakeredis", action="store_true", help="in-memory Redis even when redis-server is installed")
+    sub.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="warning",
+        help="how much of Reelay's log to show (default: warning; info shows every job's steps)",
+    )
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    import shutil
+
+    from bot.logs import configure_logging
+    from sandbox.runner import SandboxError, SandboxOptions, run_sandbox
+
+    low, high = args.completion_s
+    if not (0 <= low <= high) or not (0 <= args.failure_rate <= 1) or not (0 <= args.moderation_rate <= 1):
+        print("reelay sandbox: --completion-s needs 0 <= LOW <= HIGH and the rates must be within 0-1", file=sys.stderr)
+        return EXIT_CONFIG
+    options = SandboxOptions(
+        port=args.port,
+        data_dir=args.data_dir,
+        redis_server=None if args.fakeredis else shutil.which("redis-server"),
+        completion_s=(low, high),
+        failure_rate=args.failure_rate,
+        moderation_rate=args.moderation_rate,
+        log_level=args.log_level,
+    )
+    configure_logging(args.log_level, "auto")
+    try:
+        asyncio.run(run_sandbox(options))
+    except SandboxError as exc:
+        print(f"reelay sandbox: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _load(path: Path | None) -> Settings:
@@ -56,6 +115,8 @@ def secret_values(settings: Settings) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reelay`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":
+        return _sandbox(args)
     try:
         settings = _load(args.config)
     except ConfigError as exc:
