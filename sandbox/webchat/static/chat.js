@@ -1,5 +1,5 @@
 // The Reelay sandbox web chat: draws the emulated Telegram chats and acts as the person in them.
-// Live updates come from /api/events (Server-Sent Events); nothing is ever written with innerHTML,
+// Live updates come from /api/events (Server-Sent Events); the DOM is built node by node, never from markup,
 // so text from prompts and from the bot is always shown as text.
 "use strict";
 

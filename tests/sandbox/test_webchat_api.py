@@ -1,0 +1,219 @@
+"""The web chat's page and JSON API: acting as the person through the emulator, and what the page is sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+
+from sandbox.media import sample_mp4_bytes
+from sandbox.webchat import ChatFeed, ChatSetup, create_app
+from tests.fixtures.telegram import TelegramStandIn
+
+pytestmark = pytest.mark.integration
+USER = 4242
+
+
+@pytest.fixture
+def setup(telegram: TelegramStandIn) -> ChatSetup:
+    """The person at the page and their chats, on the session's emulator."""
+    telegram.emulator.add_user(USER, "Dana")
+    return ChatSetup(
+        telegram.emulator,
+        file_base_url=f"{telegram.base_file_url}{telegram.token}",
+        user_id=USER,
+        first_name="Dana",
+        channel_id=telegram.channel_id,
+    )
+
+
+@pytest.fixture
+async def page(setup: ChatSetup, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the web chat app in-process."""
+    feed = ChatFeed(setup.emulator, setup.chat_ids)
+    app = create_app(setup, feed, videos_dir=tmp_path)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
+        yield client
+    feed.close()
+
+
+def pending_updates(telegram: TelegramStandIn) -> list[dict[str, object]]:
+    return telegram.emulator.pending_updates()
+
+
+async def test_the_page_and_its_script_are_served_with_a_strict_content_policy(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    html = await page.get("/")
+    script = await page.get("/static/chat.js")
+
+    assert html.status_code == 200
+    assert 'src="/static/chat.js"' in html.text
+    policy = html.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert f"media-src 'self' {telegram.url}" in policy  # videos play from the emulator's file URLs
+    assert script.status_code == 200
+    assert "EventSource" in script.text
+
+
+def test_the_page_script_never_writes_markup_from_data() -> None:
+    script = (Path(__file__).parents[2] / "sandbox/webchat/static/chat.js").read_text()
+
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in script
+
+
+async def test_sending_text_queues_a_message_update_for_the_bot(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    response = await page.post("/api/messages", json={"text": "a <b>cat</b> surfing"})
+
+    assert response.status_code == 201
+    sent = response.json()["message"]
+    assert sent["from"] == "user"
+    assert sent["text"] == "a <b>cat</b> surfing"  # verbatim: the page shows it as text
+    [update] = pending_updates(telegram)
+    message = update["message"]
+    assert isinstance(message, dict)
+    assert message["text"] == "a <b>cat</b> surfing"
+    assert message["from"]["id"] == USER
+    assert message["chat"]["id"] == USER
+
+
+async def test_a_reply_to_the_bots_force_reply_question_carries_reply_to_message(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    async with telegram.make_bot() as bot:
+        question = await bot.send_message(USER, "How should it continue?", reply_markup=ForceReply())
+    state = (await page.get("/api/state")).json()
+    asked = state["chat"]["messages"][-1]
+    assert asked["force_reply"] == {"placeholder": None}
+
+    response = await page.post("/api/messages", json={"text": "it jumps", "reply_to_message_id": question.message_id})
+
+    assert response.status_code == 201
+    assert response.json()["message"]["reply_to"]["preview"] == "How should it continue?"
+    update = pending_updates(telegram)[-1]["message"]
+    assert isinstance(update, dict)
+    assert update["reply_to_message"]["message_id"] == question.message_id
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"text": "   "}, "non-empty"),
+        ({"text": 5}, "non-empty"),
+        ({"text": "x" * 4097}, "at most 4096"),
+        ({"text": "hi", "reply_to_message_id": "1"}, "integer"),
+        ({"text": "hi", "reply_to_message_id": 999}, "no message 999"),
+        ([1, 2], "JSON object"),
+    ],
+)
+async def test_bad_messages_are_refused_and_nothing_reaches_the_bot(
+    page: httpx.AsyncClient, telegram: TelegramStandIn, body: object, reason: str
+) -> None:
+    response = await page.post("/api/messages", json=body)
+
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+    assert pending_updates(telegram) == []
+
+
+async def test_a_form_post_from_another_site_is_refused(page: httpx.AsyncClient, telegram: TelegramStandIn) -> None:
+    # A plain HTML form elsewhere can POST here without a CORS preflight; only JSON is accepted.
+    response = await page.post("/api/messages", data={"text": "hello"})
+
+    assert response.status_code == 415
+    assert pending_updates(telegram) == []
+
+
+async def test_requests_for_another_host_name_are_refused(page: httpx.AsyncClient) -> None:
+    # DNS rebinding: evil.example resolving to 127.0.0.1 must not reach the API.
+    response = await page.get("/api/state", headers={"Host": "evil.example"})
+
+    assert response.status_code == 400
+
+
+async def test_pressing_a_button_sends_a_callback_query_with_its_data(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Publish", callback_data="pub:job1")]])
+    async with telegram.make_bot() as bot:
+        sent = await bot.send_message(USER, "Your video", reply_markup=keyboard)
+
+    response = await page.post("/api/buttons", json={"message_id": sent.message_id, "data": "pub:job1"})
+
+    assert response.status_code == 200
+    query_id = response.json()["callback_query_id"]
+    [update] = pending_updates(telegram)
+    query = update["callback_query"]
+    assert isinstance(query, dict)
+    assert query["id"] == query_id
+    assert query["data"] == "pub:job1"
+    assert query["from"]["id"] == USER
+    assert query["message"]["message_id"] == sent.message_id
+
+
+async def test_pressing_a_button_the_message_does_not_have_is_refused(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    async with telegram.make_bot() as bot:
+        sent = await bot.send_message(USER, "No buttons here")
+
+    forged = await page.post("/api/buttons", json={"message_id": sent.message_id, "data": "pub:job1"})
+    elsewhere = await page.post("/api/buttons", json={"chat_id": 777, "message_id": 1, "data": "x"})
+
+    assert forged.status_code == 400
+    assert "no button" in forged.json()["error"]
+    assert elsewhere.status_code == 400
+    assert pending_updates(telegram) == []
+
+
+async def test_state_shows_both_chats_with_buttons_videos_and_channel_posts(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("📢 Publish", callback_data="pub:j"), InlineKeyboardButton("Docs", url="https://x.y")]]
+    )
+    async with telegram.make_bot() as bot:
+        await bot.set_my_commands([("video", "Make a video")])
+        video = await bot.send_video(USER, sample_mp4_bytes(), caption="🎬 Veo 3 Fast", reply_markup=keyboard)
+        assert video.video is not None
+        await bot.send_video(telegram.channel_id, video.video.file_id, caption="posted")
+
+    state = (await page.get("/api/state")).json()
+
+    assert state["me"] == {"id": USER, "first_name": "Dana"}
+    assert state["bot"]["commands"] == [{"command": "video", "description": "Make a video"}]
+    [preview] = state["chat"]["messages"]
+    assert preview["from"] == "bot"
+    assert preview["caption"] == "🎬 Veo 3 Fast"
+    assert preview["buttons"] == [
+        [{"text": "📢 Publish", "data": "pub:j", "url": None}, {"text": "Docs", "data": None, "url": "https://x.y"}]
+    ]
+    assert state["channel"]["title"] == "Reelay Channel"
+    [post] = state["channel"]["messages"]
+    assert post["from"] == "channel"
+    assert post["video"]["url"] == preview["video"]["url"]  # same file_id, same file
+    async with httpx.AsyncClient() as browser:
+        played = await browser.get(preview["video"]["url"])
+    assert played.status_code == 200
+    assert played.content == sample_mp4_bytes()
+
+
+async def test_local_videos_are_served_for_download_links_and_nothing_outside(
+    page: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    (tmp_path / "job1.mp4").write_bytes(b"mp4 bytes")
+    (tmp_path.parent / "secret.txt").write_text("not for the page")
+
+    found = await page.get("/videos/job1.mp4")
+    escaped = await page.get("/videos/..%2Fsecret.txt")
+
+    assert found.status_code == 200
+    assert found.content == b"mp4 bytes"
+    assert escaped.status_code == 404
