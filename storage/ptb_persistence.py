@@ -74,8 +74,8 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         await self._redis.hdel(self._keys.ptb("user_data"), str(user_id))
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
-        """Nothing to refresh: this process's copy is never older than Redis (see :meth:`_no_refresh`)."""
-        self._no_refresh()
+        """Reload one user's data before an update is handled (see :meth:`_refresh`)."""
+        await self._refresh("user_data", user_id, user_data)
 
     async def get_chat_data(self) -> dict[int, Data]:
         """Every stored chat's data, keyed by chat id."""
@@ -90,8 +90,8 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         await self._redis.hdel(self._keys.ptb("chat_data"), str(chat_id))
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
-        """Nothing to refresh (see :meth:`_no_refresh`)."""
-        self._no_refresh()
+        """Reload one chat's data before an update is handled (see :meth:`_refresh`)."""
+        await self._refresh("chat_data", chat_id, chat_data)
 
     # ------------------------------------------------------------------ bot and callback data
 
@@ -146,10 +146,17 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     @staticmethod
     def _no_refresh() -> None:
-        # Refreshing from Redis would overwrite changes a handler made since the last update run
-        # (they reach Redis only at the next run). Telegram hands each update to one consumer
-        # (one getUpdates poller or one webhook), so no other process writes this data.
+        # Bot data is written only at start-up; nothing to reload.
         return None
+
+    async def _refresh(self, kind: str, entity_id: int, data: Data) -> None:
+        # In webhook mode several bot processes share the updates, so a user's next update may land on
+        # another process than the last one: reload from Redis. The bot flushes its changes at the end
+        # of every update (bot/handlers/persist.py), so Redis is never behind this process's copy.
+        raw = await self._redis.hget(self._keys.ptb(kind), str(entity_id))
+        fresh = dict(json.loads(raw)) if raw else {}
+        data.clear()
+        data.update(fresh)
 
     # ------------------------------------------------------------------ helpers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.handlers import persist
 from bot.handlers.admin import AdminHandlers
 from bot.handlers.buttons import ButtonHandlers
 from bot.handlers.dedupe import DedupeHandlers
@@ -21,3 +22,4 @@ def register(application: Application, services: Services) -> None:  # type: ign
     SettingsHandlers(services).register(application)
     ButtonHandlers(services).register(application)
     GenerateHandlers(services).register(application)
+    persist.register(application)

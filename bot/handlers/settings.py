@@ -58,9 +58,7 @@ class SettingsHandlers:
             await query.answer(texts.BUTTON_EXPIRED)
             return
         if context.user_data is not None:
-            preferences.save(context.user_data, updated)
-            # Write through now rather than at the next persistence tick: a crash must not lose it.
-            await context.application.update_persistence()
+            preferences.save(context.user_data, updated)  # written to Redis at the end of this update
         await query.answer(texts.SETTINGS_SAVED)
         await _edit(query, _summary(updated), keyboards.settings_menu())
 

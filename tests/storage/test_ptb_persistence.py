@@ -112,16 +112,22 @@ async def test_a_new_instance_reads_what_the_last_one_wrote_without_flush(
     assert await restarted.get_conversations("settings") == {(8, 7): 0}
 
 
-async def test_refresh_keeps_unsaved_changes_and_flush_changes_nothing(persistence: RedisPersistence) -> None:
+async def test_refresh_reloads_what_another_process_wrote(persistence: RedisPersistence) -> None:
+    # Webhook mode: the user's last update went to another bot process, which wrote it through.
     await persistence.update_user_data(1, {"model": "veo3"})
-    in_memory: dict[Any, Any] = {"model": "sora2"}  # a handler's change, not yet written
+    await persistence.update_chat_data(5, {"topic": "cats"})
+    user_copy: dict[Any, Any] = {"model": "sora2", "stale": True}
+    chat_copy: dict[Any, Any] = {}
+    new_user: dict[Any, Any] = {"leftover": 1}
 
-    await persistence.refresh_user_data(1, in_memory)
-    await persistence.refresh_chat_data(1, in_memory)
-    await persistence.refresh_bot_data(in_memory)
+    await persistence.refresh_user_data(1, user_copy)
+    await persistence.refresh_chat_data(5, chat_copy)
+    await persistence.refresh_user_data(2, new_user)
     await persistence.flush()
 
-    assert in_memory == {"model": "sora2"}
+    assert user_copy == {"model": "veo3"}
+    assert chat_copy == {"topic": "cats"}
+    assert new_user == {}
     assert await persistence.get_user_data() == {1: {"model": "veo3"}}
 
 
