@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import signal
-import socket
-from enum import StrEnum
 from typing import Any
 
 import structlog
 import uvicorn
-from redis.asyncio import Redis, RedisCluster
 from starlette.routing import BaseRoute
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
-from telegram.request import HTTPXRequest
+from telegram.ext import Application, ExtBot
 
 from bot import handlers
 from bot.http import EmbeddedServer, create_http_app
@@ -36,30 +31,38 @@ from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
+from bot.wiring import (
+    SEND_POOL_SIZE,
+    Role,
+    build_application,
+    build_blob_store,
+    build_bot,
+    make_redis,
+    new_process_id,
+    poll_policy,
+)
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
 from poller.jobs import Job
-from poller.ports import Billing, BlobStore
+from poller.ports import Billing
 from poller.reconciler import LateReconciler
-from poller.schedule import PollPolicy
 from poller.worker import Worker
 from providers.download import HttpVideoDownloader
 from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
-from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
 from storage.credits import NoBilling, RedisBilling, RedisCredits
 from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.probe import PyAvProbe
-from storage.ptb_persistence import RedisPersistence
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
-from storage.redis_support import RedisClient
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
+
+__all__ = ["SEND_POOL_SIZE", "Reelay", "Role", "run_until_signalled"]
 
 log = structlog.get_logger(__name__)
 
@@ -72,105 +75,6 @@ BOT_COMMANDS = [
     ("help", "How it works"),
 ]
 CALLBACK_TOKEN_TTL_S = 3 * 86400
-
-
-class Role(StrEnum):
-    """What one process does."""
-
-    RUN = "run"
-    BOT = "bot"
-    POLLER = "poller"
-
-    @property
-    def takes_updates(self) -> bool:
-        """Whether this process receives Telegram updates."""
-        return self in (Role.RUN, Role.BOT)
-
-    @property
-    def polls(self) -> bool:
-        """Whether this process runs the engine."""
-        return self in (Role.RUN, Role.POLLER)
-
-
-def poll_policy(settings: Settings) -> PollPolicy:
-    """The engine's polling rules, from the ``[poll]`` section."""
-    poll = settings.poll
-    return PollPolicy(
-        interval_s=poll.interval_s,
-        max_attempts=poll.max_attempts,
-        backoff=poll.backoff,
-        jitter=poll.jitter,
-        first_poll_s=settings.first_poll_delay_s,
-        delayed_interval_s=poll.delayed_interval_s,
-        delayed_deadline_s=poll.delayed_deadline_s,
-        submit_attempts=poll.submit_attempts,
-        delivery_attempts=poll.delivery_attempts,
-    )
-
-
-def make_redis(settings: Settings) -> RedisClient:
-    """A Redis (or Redis Cluster) client with text responses."""
-    if settings.redis.cluster:
-        return RedisCluster.from_url(settings.redis.url, decode_responses=True)
-    return Redis.from_url(settings.redis.url, decode_responses=True, health_check_interval=30)
-
-
-def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
-    """S3 in production, local disk for a single machine."""
-    if settings.storage.backend == "local":
-        return LocalBlobStore(settings.storage.local_dir, public_base_url=settings.storage.local_public_url)
-    s3 = settings.s3
-    return S3BlobStore(
-        bucket=s3.bucket,
-        prefix="",
-        region=s3.region,
-        endpoint_url=s3.endpoint_url,
-        access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
-        secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
-        part_size=s3.part_size_mb * 1024 * 1024,
-    )
-
-
-def build_application(settings: Settings, redis: RedisClient) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The python-telegram-bot Application: our Bot API base URL, Redis persistence, rate limiter."""
-    tg = settings.telegram
-    builder = (
-        ApplicationBuilder()
-        .token(tg.token.get_secret_value())
-        .base_url(tg.api_base_url)
-        .base_file_url(tg.file_url)
-        .persistence(RedisPersistence(redis, prefix=settings.redis.prefix))
-        # Queues our sends under Telegram's limits and retries 429s with their retry_after.
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        # Handlers only touch Redis and reply; running updates concurrently keeps acks instant under load.
-        .concurrent_updates(64)
-    )
-    if tg.mode == "webhook":
-        builder = builder.updater(None)  # updates arrive through our Starlette route
-    return builder.build()
-
-
-SEND_POOL_SIZE = 16
-
-
-def build_bot(settings: Settings, *, rate_limited: bool = True, pool_size: int = SEND_POOL_SIZE) -> ExtBot[Any]:
-    """A bot for sending only (no updates): same base URL, with or without PTB's rate limiter.
-
-    PTB's default pool for a bare bot is one connection; every send would queue behind the previous one.
-    """
-    tg = settings.telegram
-    return ExtBot(
-        tg.token.get_secret_value(),
-        base_url=tg.api_base_url,
-        base_file_url=tg.file_url,
-        request=HTTPXRequest(connection_pool_size=pool_size),
-        rate_limiter=AIORateLimiter(max_retries=3) if rate_limited else None,
-    )
-
-
-def new_process_id() -> str:
-    """Unique per process start, readable in logs: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Reelay:
