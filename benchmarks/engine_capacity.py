@@ -1,0 +1,372 @@
+"""Engine capacity: N jobs in flight through the real Engine + Worker + RedisJobStore/RedisLeases.
+
+A real redis-server (free port) and a stand-in provider in its own process answering "running" at
+once (``benchmarks.fake_kie``). Every poll does what production does: read the job, check the lease,
+ask the provider through KieVeoProvider (httpx, the parser chain), count the attempt in Redis (Lua) and
+reschedule in APScheduler; the Worker heartbeats and scans for orphans as it would.
+
+Measured per task: lag = gap between two polls minus the interval, and lateness = poll time minus the
+``next_poll_at`` the engine planned. Reported: polls/s, lag p50/p99/max, starved tasks, CPU % of the
+engine (this process), Redis and the stand-in, RSS per job, Redis memory per job.
+
+    uv run python -m benchmarks.engine_capacity --jobs 5000 --interval 10
+    uv run python -m benchmarks.engine_capacity --jobs 2000 --interval 10 --http aiohttp   # candidate fix
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import aiohttp
+from redis.asyncio import Redis
+
+from benchmarks.common import CpuMeter, RedisProcess, percentile, quiet_logs, redis_server, rss_bytes, write_result
+from benchmarks.fake_kie import API_KEY, RECORD_INFO, fake_kie_process
+from poller.delivery import DeliveryPipeline
+from poller.engine import Engine
+from poller.errors import ErrorCode, JobError
+from poller.finish import JobFinisher
+from poller.jobs import Job, JobStatus, new_job_id
+from poller.ports import PollResult, Session
+from poller.schedule import PollPolicy
+from poller.worker import Worker
+from providers.http import make_http_client
+from providers.kie_veo import KieVeoProvider
+from providers.parsers import parse_status
+from providers.registry import ProviderRegistry
+from storage.credits import NoBilling
+from storage.events import RedisEventBus
+from storage.leases import RedisLeases
+from storage.redis_jobs import RedisJobStore
+from storage.redis_sessions import RedisSessionStore
+
+CREATE_CONCURRENCY = 50
+
+
+class NullNotifier:
+    """Telegram is not part of this benchmark: every notice is dropped."""
+
+    async def job_progress(self, job: Job, session: Session) -> None:
+        """Drop."""
+
+    async def deliver(self, *args: Any, **kwargs: Any) -> Any:
+        """Never called: no job succeeds here."""
+        raise AssertionError("no delivery in the capacity benchmark")
+
+    async def job_ended(self, job: Job, session: Session) -> None:
+        """Drop."""
+
+
+@dataclass
+class Recorder:
+    """Poll times per task (monotonic and wall) and the lateness against the planned time."""
+
+    polls: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    planned: dict[str, float] = field(default_factory=dict)  # job id -> planned wall time
+    lateness: list[tuple[float, float]] = field(default_factory=list)  # (monotonic, seconds late)
+    job_of_task: dict[str, str] = field(default_factory=dict)
+
+    def poll_started(self, task_id: str) -> None:
+        now = time.monotonic()
+        self.polls[task_id].append(now)
+        planned = self.planned.get(self.job_of_task.get(task_id, ""))
+        if planned is not None:
+            self.lateness.append((now, time.time() - planned))
+
+
+class RecordingStore(RedisJobStore):
+    """The real job store, noting the ``next_poll_at`` each poll plans (for lateness)."""
+
+    recorder: Recorder
+
+    async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
+        """Record the planned time, then count the attempt as usual."""
+        if next_poll_at is not None:
+            self.recorder.planned[job_id] = next_poll_at
+        return await super().record_attempt(job_id, next_poll_at)
+
+
+class RecordingVeo(KieVeoProvider):
+    """The real Veo adapter (httpx), noting when each poll reaches it."""
+
+    recorder: Recorder
+
+    async def poll(self, task_id: str) -> PollResult:
+        """Note the time, then poll as usual."""
+        self.recorder.poll_started(task_id)
+        return await super().poll(task_id)
+
+
+class AiohttpVeo(KieVeoProvider):
+    """Candidate fix, benchmark-local: the same poll (same parser chain) over a plain aiohttp session."""
+
+    recorder: Recorder
+    session: aiohttp.ClientSession
+    base_url: str
+
+    async def poll(self, task_id: str) -> PollResult:
+        """Note the time, GET record-info with aiohttp, parse the envelope's data."""
+        self.recorder.poll_started(task_id)
+        try:
+            async with self.session.get(
+                self.base_url + RECORD_INFO,
+                params={"taskId": task_id},
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            ) as response:
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, str(exc)) from exc
+        return parse_status(body.get("data"))
+
+
+async def create_jobs(store: RedisJobStore, count: int, interval: float) -> list[Job]:
+    """``count`` running jobs with a provider task each and no owner (as if their poller died)."""
+    now = time.time()
+    jobs = [
+        Job(
+            id=new_job_id(),
+            user_id=100_000 + i,
+            chat_id=100_000 + i,
+            model="veo3_fast",
+            prompt="benchmark",
+            provider="kie_veo",
+            provider_task_id=f"bench-task-{i}",
+            status=JobStatus.RUNNING,
+            next_poll_at=now + 3600,  # rescheduled evenly once adopted (see _spread)
+        )
+        for i in range(count)
+    ]
+    semaphore = asyncio.Semaphore(CREATE_CONCURRENCY)
+
+    async def one(job: Job) -> None:
+        async with semaphore:
+            await store.create(job, Session(chat_id=job.chat_id, user_id=job.user_id))
+
+    await asyncio.gather(*(one(job) for job in jobs))
+    return jobs
+
+
+def _spread(engine: Engine, interval: float) -> None:
+    """Put every held job's first poll evenly over one interval, as a long-running system looks."""
+    owned = sorted(engine.owned)
+    for k, job_id in enumerate(owned):
+        engine._schedule(job_id, interval * k / len(owned))
+
+
+async def run(
+    jobs_n: int,
+    interval: float,
+    rounds: float,
+    http: str,
+    in_flight: int,
+    redis: RedisProcess,
+    kie_url: str,
+    kie_pid: int,
+) -> dict[str, Any]:
+    """One measurement at ``jobs_n`` jobs; returns the figures."""
+    client = Redis.from_url(redis.url, decode_responses=True, health_check_interval=30)
+    await client.flushall()
+    mem_before = redis.used_memory()
+    store = RecordingStore(client, prefix="bench")
+    recorder = Recorder()
+    store.recorder = recorder
+    sessions = RedisSessionStore(client, prefix="bench")
+    leases = RedisLeases(client, prefix="bench")
+    events = RedisEventBus(client, prefix="bench")
+    t0 = time.monotonic()
+    created = await create_jobs(store, jobs_n, interval)
+    create_s = time.monotonic() - t0
+    recorder.job_of_task = {j.provider_task_id or "": j.id for j in created}
+    mem_jobs = redis.used_memory() - mem_before
+    del created
+
+    poll_client = make_http_client(30.0, in_flight)
+    aio_session: aiohttp.ClientSession | None = None
+    provider: KieVeoProvider
+    if http == "aiohttp":
+        aio_session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=in_flight), timeout=aiohttp.ClientTimeout(total=30)
+        )
+        aio = AiohttpVeo(poll_client, kie_url, API_KEY)
+        aio.session, aio.base_url = aio_session, kie_url
+        provider = aio
+    else:
+        provider = RecordingVeo(poll_client, kie_url, API_KEY)
+    provider.recorder = recorder  # type: ignore[attr-defined]
+    notifier = NullNotifier()
+    policy = PollPolicy(
+        interval_s=interval, first_poll_s=interval, max_attempts=10**9, jitter=0.0, delayed_interval_s=3600
+    )
+    engine = Engine(
+        process_id="bench-poller",
+        jobs=store,
+        sessions=sessions,
+        providers=ProviderRegistry([provider]),
+        delivery=cast("DeliveryPipeline", None),  # no job succeeds here
+        finisher=JobFinisher(sessions=sessions, notifier=notifier, billing=NoBilling()),
+        notifier=notifier,
+        policy=policy,
+        max_polls_in_flight=in_flight,
+    )
+    worker = Worker(engine=engine, jobs=store, leases=leases, events=events, lease_s=max(interval, 2.0))
+    gc.collect()
+    rss_before = rss_bytes()
+    t0 = time.monotonic()
+    await worker.start()
+    while len(engine.owned) < jobs_n and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event to wait on)
+        await asyncio.sleep(0.05)
+    adopt_s = time.monotonic() - t0
+    _spread(engine, interval)
+    # Warm-up: one interval, so every task has one poll to measure gaps from.
+    await asyncio.sleep(interval)
+    window_start = time.monotonic()
+    cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(redis.pid), CpuMeter(kie_pid)
+    rss_peak = rss_bytes()
+    loop_lag: list[float] = []
+    end = window_start + rounds * interval
+    while (now := time.monotonic()) < end:
+        await asyncio.sleep(0.1)
+        loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
+        rss_peak = max(rss_peak, rss_bytes())
+    window_end = time.monotonic()
+    engine_cpu, redis_cpu, kie_cpu = cpu_engine.percent(), cpu_redis.percent(), cpu_kie.percent()
+    rss_after = rss_bytes()
+    await worker.stop()
+    await provider.aclose()
+    if aio_session is not None:
+        await aio_session.close()
+    await client.aclose()
+    return summarize(
+        recorder,
+        jobs_n=jobs_n,
+        interval=interval,
+        window=(window_start, window_end),
+        extra={
+            "http": http,
+            "max_polls_in_flight": in_flight,
+            "create_s": round(create_s, 2),
+            "adopt_s": round(adopt_s, 2),
+            "engine_cpu_pct": round(engine_cpu, 1),
+            "redis_cpu_pct": round(redis_cpu, 1),
+            "standin_cpu_pct": round(kie_cpu, 1),
+            "rss_before_mb": round(rss_before / 2**20, 1),
+            "rss_after_mb": round(rss_after / 2**20, 1),
+            "rss_per_job_bytes": round((rss_peak - rss_before) / jobs_n),
+            "redis_bytes_per_job": round(mem_jobs / jobs_n),
+            "event_loop_lag_p99_ms": round(percentile(loop_lag, 99) * 1000, 1),
+        },
+    )
+
+
+def summarize(
+    recorder: Recorder, *, jobs_n: int, interval: float, window: tuple[float, float], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """Lag, lateness, throughput and starvation over the measurement window."""
+    start, end = window
+    lags: list[float] = []
+    polls_in_window = 0
+    starved = 0
+    for times in recorder.polls.values():
+        inside = [t for t in times if start <= t <= end]
+        polls_in_window += len(inside)
+        for previous, current in itertools.pairwise(times):
+            if start <= current <= end:
+                lags.append(current - previous - interval)
+        # A task is starved if it went more than two intervals in the window without a poll.
+        last = max((t for t in times if t < start), default=start - interval)
+        gaps = [b - a for a, b in zip([last, *inside], [*inside, end], strict=False)]
+        if max(gaps) > 2 * interval:
+            starved += 1
+    starved += jobs_n - len(recorder.polls)
+    lateness = [late for t, late in recorder.lateness if start <= t <= end]
+    seconds = end - start
+    return {
+        "jobs": jobs_n,
+        "interval_s": interval,
+        "window_s": round(seconds, 1),
+        "polls": polls_in_window,
+        "polls_per_s": round(polls_in_window / seconds, 1),
+        "target_polls_per_s": round(jobs_n / interval, 1),
+        "lag_p50_s": round(percentile(lags, 50), 3),
+        "lag_p99_s": round(percentile(lags, 99), 3),
+        "lag_max_s": round(max(lags, default=0.0), 3),
+        "lateness_p50_s": round(percentile(lateness, 50), 3),
+        "lateness_p99_s": round(percentile(lateness, 99), 3),
+        "starved_tasks": starved,
+        **extra,
+    }
+
+
+def print_row(row: dict[str, Any]) -> None:
+    """One line per measurement."""
+    print(
+        f"jobs={row['jobs']:>6} interval={row['interval_s']:>4}s http={row['http']:<7} "
+        f"polls/s={row['polls_per_s']:>7} (want {row['target_polls_per_s']}) "
+        f"lag p50/p99/max={row['lag_p50_s']}/{row['lag_p99_s']}/{row['lag_max_s']} s "
+        f"late p99={row['lateness_p99_s']} s starved={row['starved_tasks']} "
+        f"cpu engine/redis/standin={row['engine_cpu_pct']}/{row['redis_cpu_pct']}/{row['standin_cpu_pct']} % "
+        f"rss/job={row['rss_per_job_bytes']} B redis/job={row['redis_bytes_per_job']} B "
+        f"adopt={row['adopt_s']} s",
+        flush=True,
+    )
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    """Run each requested N in turn against one redis-server and one stand-in."""
+    quiet_logs()
+    rows = []
+    with redis_server() as redis, fake_kie_process() as (kie_url, kie):
+        for jobs_n in args.jobs:
+            row = await run(jobs_n, args.interval, args.rounds, args.http, args.in_flight, redis, kie_url, kie.pid)
+            print_row(row)
+            rows.append(row)
+    ok = [r["jobs"] for r in rows if r["lag_p99_s"] < 1.0 and r["starved_tasks"] == 0]
+    return {
+        "command": "python -m benchmarks.engine_capacity " + " ".join(args.argv),
+        "interval_s": args.interval,
+        "http": args.http,
+        "rows": rows,
+        "largest_jobs_with_lag_p99_under_1s": max(ok, default=0),
+    }
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """CLI entry point; returns the JSON result path."""
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--rounds", type=float, default=3.0, help="measured intervals after one warm-up interval")
+    parser.add_argument("--http", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument("--in-flight", type=int, default=20, help="poll slots = HTTP pool (product default 20)")
+    parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
+    parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s interval, 1 round")
+    parser.add_argument("--out", type=Path, default=None)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    args.argv = raw
+    if args.smoke:
+        args.jobs, args.interval, args.rounds = [50], 1.0, 1.0
+    result = asyncio.run(amain(args))
+    name = args.name or (
+        "engine_capacity_smoke" if args.smoke else f"engine_capacity_{args.http}_{int(args.interval)}s"
+    )
+    path = write_result(name, result, args.out)
+    print(json.dumps({"largest_jobs_with_lag_p99_under_1s": result["largest_jobs_with_lag_p99_under_1s"]}))
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

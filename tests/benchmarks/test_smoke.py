@@ -1,0 +1,46 @@
+"""Smoke runs of every benchmark with tiny N: they must run end to end and write sane JSON results.
+
+Figures are not asserted (the machine decides them); only that each benchmark measured what it
+says it measures (every job polled, every prompt acknowledged, every byte stored).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_smoke(module: str, out: Path, timeout: float = 240) -> dict[str, object]:
+    """Run ``python -m benchmarks.<module> --smoke --out <out>`` and return its JSON result."""
+    completed = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    files = list(out.glob("*.json"))
+    assert len(files) == 1, files
+    result: dict[str, object] = json.loads(files[0].read_text())
+    assert result["hardware"]["nproc"]  # type: ignore[index]
+    return result
+
+
+def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -> None:
+    result = run_smoke("engine_capacity", tmp_path)
+    (row,) = result["rows"]  # type: ignore[misc]
+    assert row["jobs"] == 50
+    assert row["polls"] >= 50  # every job was polled at least once in the window
+    assert row["starved_tasks"] == 0
+    for key in ("lag_p99_s", "engine_cpu_pct", "redis_cpu_pct", "rss_per_job_bytes", "redis_bytes_per_job"):
+        assert key in row
