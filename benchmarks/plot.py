@@ -1,0 +1,50 @@
+"""Plots of the benchmark results (needs the ``bench`` group: ``uv run --group bench python -m benchmarks.plot``).
+
+Reads ``benchmarks/results/engine_capacity_*.json`` and writes ``docs/img/engine_*.png``: polls/s, lag
+p99 and CPU against jobs in flight, one line per HTTP client.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmarks.common import RESULTS_DIR  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def main() -> None:
+    """Write the engine capacity plots."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    series = {}
+    for path in sorted(RESULTS_DIR.glob("engine_capacity_*.json")):
+        data = json.loads(path.read_text())
+        rows = sorted(data["rows"], key=lambda r: r["jobs"])
+        series[f"{data['http']}, {int(data['interval_s'])} s"] = rows
+    panels = [
+        ("polls_per_s", "polls/s", "engine_polls.png"),
+        ("lag_p99_s", "lag p99 (s)", "engine_lag.png"),
+        ("engine_cpu_pct", "engine CPU (% of a core)", "engine_cpu.png"),
+    ]
+    for key, label, name in panels:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for title, rows in series.items():
+            ax.plot([r["jobs"] for r in rows], [r[key] for r in rows], marker="o", label=title)
+        ax.set_xlabel("jobs in flight")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(OUT / name, dpi=110)
+        plt.close(fig)
+        print(f"wrote {OUT / name}")
+
+
+if __name__ == "__main__":
+    main()
