@@ -192,3 +192,11 @@ def quiet_logs() -> None:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.getLogger().setLevel(logging.WARNING)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the ``with`` blocks stop the servers a benchmark started."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))

@@ -30,7 +30,16 @@ from typing import Any, cast
 import aiohttp
 from redis.asyncio import Redis
 
-from benchmarks.common import CpuMeter, RedisProcess, percentile, quiet_logs, redis_server, rss_bytes, write_result
+from benchmarks.common import (
+    CpuMeter,
+    RedisProcess,
+    exit_on_sigterm,
+    percentile,
+    quiet_logs,
+    redis_server,
+    rss_bytes,
+    write_result,
+)
 from benchmarks.fake_kie import API_KEY, RECORD_INFO, fake_kie_process
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
@@ -353,6 +362,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s interval, 1 round")
     parser.add_argument("--out", type=Path, default=None)
+    exit_on_sigterm()
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     args.argv = raw

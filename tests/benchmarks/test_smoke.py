@@ -44,3 +44,27 @@ def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -
     assert row["starved_tasks"] == 0
     for key in ("lag_p99_s", "engine_cpu_pct", "redis_cpu_pct", "rss_per_job_bytes", "redis_bytes_per_job"):
         assert key in row
+
+
+def test_adoption_smoke_schedules_every_job_in_both_cases(tmp_path: Path) -> None:
+    result = run_smoke("adoption", tmp_path)
+    rows = result["rows"]
+    assert [r["case"] for r in rows] == ["restart", "orphans"]  # type: ignore[union-attr]
+    for row in rows:  # type: ignore[union-attr]
+        assert row["scheduled"] == row["jobs"] == 200
+
+
+def test_ack_latency_smoke_acknowledges_every_prompt(tmp_path: Path) -> None:
+    result = run_smoke("ack_latency", tmp_path)
+    (row,) = result["rows"]  # type: ignore[misc]
+    assert row["acked"] == row["prompts"] == 10
+    assert row["p99_ms"] > 0
+
+
+def test_delivery_transfer_smoke_stores_every_byte_on_both_paths(tmp_path: Path) -> None:
+    result = run_smoke("delivery_transfer", tmp_path)
+    (row,) = result["rows"]  # type: ignore[misc]
+    size = 12 * 1024 * 1024
+    assert row["pipeline_to_s3"]["bytes"] == size
+    assert row["pipeline_to_local"]["bytes"] == size
+    assert row["boto3_upload_file"]["bytes"] == size

@@ -1,0 +1,93 @@
+"""Run one Reelay (or the naive baseline bot) in its own process, from a JSON settings file.
+
+The benchmark drives the stand-ins from its own process, so the bot under test has a core's worth of
+interpreter to itself (the stand-ins' threads would otherwise share its GIL).
+
+    python -m benchmarks.reelay_process --settings s.json [--no-rate-limit] [--naive --kie-url URL]
+
+``--no-rate-limit`` is benchmark-local: python-telegram-bot's AIORateLimiter (30 messages/s for the
+whole bot, 1/s per chat, as Telegram asks) is left out, to measure the bot's own capacity.
+``--naive`` runs the design the original workflow had: the handler submits, then polls the provider
+inside the handler, and only then answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+from benchmarks.common import quiet_logs
+from bot.settings import Settings
+
+
+async def run_reelay(settings: Settings) -> None:
+    """Reelay itself, until SIGTERM."""
+    from bot.app import run_until_signalled
+
+    await run_until_signalled(settings)
+
+
+def run_naive(settings: Settings, kie_url: str, kie_key: str, poll_s: float) -> None:
+    """The naive baseline: one PTB handler that awaits the provider, then replies."""
+    tg = settings.telegram
+    application = (
+        Application.builder()
+        .token(tg.token.get_secret_value())
+        .base_url(tg.api_base_url)
+        .base_file_url(tg.file_url)
+        .build()  # PTB defaults, as a first bot would have: updates handled one at a time
+    )
+    client = httpx.AsyncClient(base_url=kie_url, headers={"Authorization": f"Bearer {kie_key}"}, timeout=30)
+
+    async def generate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        answer = await client.post(
+            "/api/v1/veo/generate", json={"prompt": update.effective_message.text, "model": "veo3_fast"}
+        )
+        task_id = answer.json()["data"]["taskId"]
+        while True:
+            await asyncio.sleep(poll_s)
+            data = (await client.get("/api/v1/veo/record-info", params={"taskId": task_id})).json()["data"]
+            if data["successFlag"] != 0:
+                break
+        await update.effective_message.reply_text("Video generating… done: " + str(data["successFlag"]))
+
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, generate))
+    application.run_polling(stop_signals=(signal.SIGTERM, signal.SIGINT), close_loop=True)
+
+
+def main() -> None:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", type=Path, required=True)
+    parser.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument("--naive", action="store_true")
+    parser.add_argument("--kie-url", default="")
+    parser.add_argument("--kie-key", default="")
+    parser.add_argument("--poll-s", type=float, default=1.0)
+    args = parser.parse_args()
+    quiet_logs()
+    values: dict[str, Any] = json.loads(args.settings.read_text())
+    settings = Settings(**values)
+    if args.naive:
+        run_naive(settings, args.kie_url, args.kie_key, args.poll_s)
+        return
+    if args.no_rate_limit:
+        import bot.wiring
+
+        # build_application passes AIORateLimiter(...) to the builder; a builder given None has none.
+        original = bot.wiring.ApplicationBuilder.rate_limiter
+        bot.wiring.ApplicationBuilder.rate_limiter = lambda self, limiter: original(self, None)  # type: ignore[method-assign,assignment]
+    asyncio.run(run_reelay(settings))
+
+
+if __name__ == "__main__":
+    main()
