@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped,unused-ignore]
 import httpx
 
 from benchmarks.common import exit_on_sigterm, peak_rss_bytes, reset_peak_rss, rss_bytes, write_result

@@ -211,7 +211,7 @@ async def run(
         provider = aio
     else:
         provider = RecordingVeo(poll_client, kie_url, API_KEY)
-    provider.recorder = recorder  # type: ignore[attr-defined]
+    provider.recorder = recorder  # type: ignore[attr-defined,unused-ignore]
     notifier = NullNotifier()
     policy = PollPolicy(
         interval_s=interval, first_poll_s=interval, max_attempts=10**9, jitter=0.0, delayed_interval_s=3600

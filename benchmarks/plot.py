@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
-from benchmarks.common import RESULTS_DIR  # noqa: E402
+from benchmarks.common import RESULTS_DIR
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 

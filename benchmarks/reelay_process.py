@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 from telegram import Update
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from benchmarks.common import quiet_logs
 from bot.settings import Settings
@@ -81,11 +81,13 @@ def main() -> None:
         run_naive(settings, args.kie_url, args.kie_key, args.poll_s)
         return
     if args.no_rate_limit:
-        import bot.wiring
+        # build_application passes AIORateLimiter(...) to the builder; given None, the bot has none.
+        original = ApplicationBuilder.rate_limiter
 
-        # build_application passes AIORateLimiter(...) to the builder; a builder given None has none.
-        original = bot.wiring.ApplicationBuilder.rate_limiter
-        bot.wiring.ApplicationBuilder.rate_limiter = lambda self, limiter: original(self, None)  # type: ignore[method-assign,assignment]
+        def no_limiter(self: Any, limiter: Any) -> Any:
+            return original(self, None)  # type: ignore[arg-type]
+
+        setattr(ApplicationBuilder, "rate_limiter", no_limiter)  # noqa: B010
     asyncio.run(run_reelay(settings))
 
 

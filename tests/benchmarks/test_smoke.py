@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_smoke(module: str, out: Path, timeout: float = 240) -> dict[str, object]:
+def run_smoke(module: str, out: Path, timeout: float = 240) -> dict[str, Any]:
     """Run ``python -m benchmarks.<module> --smoke --out <out>`` and return its JSON result."""
     completed = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{module}", "--smoke", "--out", str(out)],
@@ -31,14 +32,14 @@ def run_smoke(module: str, out: Path, timeout: float = 240) -> dict[str, object]
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     files = list(out.glob("*.json"))
     assert len(files) == 1, files
-    result: dict[str, object] = json.loads(files[0].read_text())
-    assert result["hardware"]["nproc"]  # type: ignore[index]
+    result: dict[str, Any] = json.loads(files[0].read_text())
+    assert result["hardware"]["nproc"]
     return result
 
 
 def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -> None:
     result = run_smoke("engine_capacity", tmp_path)
-    (row,) = result["rows"]  # type: ignore[misc]
+    (row,) = result["rows"]
     assert row["jobs"] == 50
     assert row["polls"] >= 50  # every job was polled at least once in the window
     assert row["starved_tasks"] == 0
@@ -49,21 +50,21 @@ def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -
 def test_adoption_smoke_schedules_every_job_in_both_cases(tmp_path: Path) -> None:
     result = run_smoke("adoption", tmp_path)
     rows = result["rows"]
-    assert [r["case"] for r in rows] == ["restart", "orphans"]  # type: ignore[union-attr]
-    for row in rows:  # type: ignore[union-attr]
+    assert [r["case"] for r in rows] == ["restart", "orphans"]
+    for row in rows:
         assert row["scheduled"] == row["jobs"] == 200
 
 
 def test_ack_latency_smoke_acknowledges_every_prompt(tmp_path: Path) -> None:
     result = run_smoke("ack_latency", tmp_path)
-    (row,) = result["rows"]  # type: ignore[misc]
+    (row,) = result["rows"]
     assert row["acked"] == row["prompts"] == 10
     assert row["p99_ms"] > 0
 
 
 def test_delivery_transfer_smoke_stores_every_byte_on_both_paths(tmp_path: Path) -> None:
     result = run_smoke("delivery_transfer", tmp_path)
-    (row,) = result["rows"]  # type: ignore[misc]
+    (row,) = result["rows"]
     size = 12 * 1024 * 1024
     assert row["pipeline_to_s3"]["bytes"] == size
     assert row["pipeline_to_local"]["bytes"] == size
