@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import redis
 import structlog
@@ -113,6 +113,42 @@ class RedisServerProcess:
         return self._process is not None and self._process.poll() is None
 
 
+class _ErrorsAsReplies:
+    """A fakeredis connection whose error replies come back as values instead of being raised.
+
+    fakeredis' TCP handler (2.40) closes the connection on any raised error, so an ordinary error reply
+    such as NOSCRIPT (redis-py's EVALSHA, answered by a SCRIPT LOAD on the same connection) would cut
+    the client off; returned, the handler encodes it as a normal ``-ERR`` reply and keeps serving.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def read_response(self, **kwargs: Any) -> Any:
+        try:
+            return self._connection.read_response(**kwargs)
+        except (redis.ResponseError, redis.AuthenticationError) as exc:
+            return exc
+
+
+def _tcp_fake_server(port: int) -> Any:
+    from fakeredis import TcpFakeServer  # imported here: only needed without redis-server
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            if not isinstance(self.current_client, _ErrorsAsReplies):
+                self.current_client = _ErrorsAsReplies(self.current_client)  # type: ignore[assignment]
+
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.RequestHandlerClass = Handler
+    return server
+
+
 class FakeRedisServer:
     """fakeredis behind a real TCP socket on 127.0.0.1, served from a thread; keeps nothing on disk."""
 
@@ -120,10 +156,8 @@ class FakeRedisServer:
     persistent = False
 
     def __init__(self, port: int | None = None) -> None:
-        from fakeredis import TcpFakeServer  # imported here: only needed without redis-server
-
         self.port = port or free_port()
-        self._server = TcpFakeServer(("127.0.0.1", self.port), server_type="redis")
+        self._server = _tcp_fake_server(self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakeredis", daemon=True)
         self._stopped = False
 
