@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import CpuMeter, exit_on_sigterm, redis_server, summary_ms, write_result
+from benchmarks.common import CpuMeter, exit_on_sigterm, quiet_logs, redis_server, summary_ms, write_result
 from sandbox.kie_simulator import KieSimulator
 from sandbox.kie_simulator import create_app as create_kie_app
 from sandbox.serve import ThreadedServer, free_port
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--smoke", action="store_true", help="tiny run: 10 prompts at 10/s")
     parser.add_argument("--out", type=Path, default=None)
     exit_on_sigterm()
+    quiet_logs()
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     if args.smoke:
