@@ -165,8 +165,11 @@ class Sandbox:
         stack, options = self._stack, self.options
         listener = _bind(options.port)  # first: a taken port is the likeliest failure, so fail before any work
         stack.callback(listener.close)
-        redis_dir = options.data_dir / "redis"
-        self.redis = redis = await asyncio.to_thread(start_local_redis, redis_dir, options.redis_server)
+        try:
+            redis = await asyncio.to_thread(start_local_redis, options.data_dir / "redis", options.redis_server)
+        except (RuntimeError, OSError) as exc:
+            raise SandboxError(f"could not start Redis: {exc}") from exc
+        self.redis = redis
         stack.push_async_callback(asyncio.to_thread, redis.stop)
         kie_url = await self._serve_in_thread(create_kie_app(self.kie))
         telegram_url = await self._serve_in_thread(create_telegram_app(self.emulator))
@@ -197,6 +200,7 @@ class Sandbox:
         try:
             await asyncio.to_thread(server.start)
         except RuntimeError as exc:
+            await asyncio.to_thread(server.stop)
             raise SandboxError(str(exc)) from exc
         self._stack.push_async_callback(asyncio.to_thread, server.stop)
         return server.url
