@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
 
@@ -69,6 +71,20 @@ PUBLISH_UNAVAILABLE = "Publishing is not set up for this bot."
 PUBLISH_FAILED = "Could not publish right now; please try again in a minute."
 EXTEND_NOT_SUPPORTED = "Only Veo videos can be extended."
 EXTEND_ASK = "How should the video continue? Reply to this message with the next part of the story."
+
+
+def extend_question(job_id: str) -> str:
+    """The ForceReply question; the video id in it is how the reply finds the video it continues."""
+    return f"{EXTEND_ASK}\n(video {job_id})"
+
+
+def extended_job_id(question: str | None) -> str | None:
+    """The video id of an Extend question, or None for any other text."""
+    match = _EXTEND_ID.search(question or "")
+    return match.group(1) if match and (question or "").startswith(EXTEND_ASK) else None
+
+
+_EXTEND_ID = re.compile(r"\(video ([A-Za-z0-9_-]{6,32})\)$")
 EXTEND_PLACEHOLDER = "Describe what happens next…"
 NOT_YOURS = "This button belongs to someone else's video."
 BUTTON_EXPIRED = "This button is no longer valid."

@@ -13,7 +13,6 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from bot import keyboards, texts
 from bot.callback_data import Action, parse
 from bot.delivery_ref import DeliveryRef
-from bot.handlers.generate import PENDING_EXTEND
 from bot.services import Services
 from poller.control import cancel_job
 from poller.errors import InvalidTransition, JobNotFound
@@ -107,9 +106,9 @@ class ButtonHandlers:
             return
         await query.answer()
         chat_id = query.message.chat.id if query.message else job.chat_id
-        question = await context.bot.send_message(chat_id, texts.EXTEND_ASK, reply_markup=keyboards.extend_prompt())
-        if context.user_data is not None:
-            context.user_data[PENDING_EXTEND] = {"message_id": question.message_id, "job_id": job.id}
+        # The question names the video, so the reply needs no state stored in between (a reply typed at
+        # once can reach another update, or another bot process, before any state would be saved).
+        await context.bot.send_message(chat_id, texts.extend_question(job.id), reply_markup=keyboards.extend_prompt())
 
     async def _cancel(self, query: CallbackQuery, job: Job) -> None:
         try:

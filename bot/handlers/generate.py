@@ -19,9 +19,6 @@ from providers.catalog import get_model
 
 log = structlog.get_logger(__name__)
 
-# user_data key: the ForceReply question we asked for an Extend, and the job it extends.
-PENDING_EXTEND = "pending_extend"
-
 
 class GenerateHandlers:
     """Turns a user's words into a queued job and an instant acknowledgement."""
@@ -57,7 +54,7 @@ class GenerateHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None or message.text is None:
             return
-        parent_id = self._extension_parent(message, context.user_data)
+        parent_id = self._extension_parent(message, context.bot.id)
         if parent_id is not None:
             await self._extend(message, user, parent_id, message.text, context)
         else:
@@ -85,8 +82,6 @@ class GenerateHandlers:
         if parent.user_id != user.id:
             await message.reply_text(texts.NOT_YOURS)
             return
-        if context.user_data is not None:
-            context.user_data.pop(PENDING_EXTEND, None)
         await self._start_job(
             message,
             user,
@@ -162,12 +157,9 @@ class GenerateHandlers:
         return sum(1 for job in recent if job.status in ACTIVE_STATES)
 
     @staticmethod
-    def _extension_parent(message: Message, user_data: dict[Any, Any] | None) -> str | None:
-        pending = (user_data or {}).get(PENDING_EXTEND)
-        replied = message.reply_to_message
-        if not isinstance(pending, dict) or replied is None:
+    def _extension_parent(message: Message, bot_id: int) -> str | None:
+        """The video a reply continues: only a reply to our own Extend question counts."""
+        question = message.reply_to_message
+        if question is None or question.from_user is None or question.from_user.id != bot_id:
             return None
-        if replied.message_id != pending.get("message_id"):
-            return None
-        parent = pending.get("job_id")
-        return parent if isinstance(parent, str) else None
+        return texts.extended_job_id(question.text)

@@ -59,3 +59,12 @@ def test_oversized_button_data_is_refused_when_built() -> None:
 )
 def test_forged_button_data_is_rejected(forged: str | None) -> None:
     assert parse(forged) is None
+
+
+def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None:
+    question = texts.extend_question("AbC_123-xyz")
+
+    assert texts.extended_job_id(question) == "AbC_123-xyz"
+    assert texts.extended_job_id("a fox (video AbC_123-xyz)") is None, "only our own question counts"
+    assert texts.extended_job_id(texts.EXTEND_ASK) is None
+    assert texts.extended_job_id(None) is None

@@ -81,7 +81,8 @@ async def test_prompt_to_video_then_publish_and_extend(
     # Extend: a ForceReply question, the user's reply, a child job on the Veo extend endpoint.
     tg.press_button(ALICE, preview.message_id, ALICE, buttons[texts.EXTEND])
     question = await tg.wait_for_async(
-        lambda: next((m for m in bot_messages(telegram, ALICE) if m.text == texts.EXTEND_ASK), None), what="question"
+        lambda: next((m for m in bot_messages(telegram, ALICE) if texts.extended_job_id(m.text)), None),
+        what="question",
     )
     assert (question.reply_markup or {}).get("force_reply") is True
     tg.send_text(ALICE, ALICE, "The fox leaps into a frozen river [polls=1]", reply_to_message_id=question.message_id)
