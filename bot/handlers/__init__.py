@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram.ext import Application
 
 from bot.handlers import persist
@@ -14,7 +16,7 @@ from bot.handlers.status import StatusHandlers
 from bot.services import Services
 
 
-def register(application: Application, services: Services) -> None:  # type: ignore[type-arg]
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     """Attach every handler to ``application`` (order matters: commands before plain text)."""
     DedupeHandlers(services).register(application)
     AdminHandlers(services).register(application)
