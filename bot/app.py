@@ -45,7 +45,7 @@ from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
 from poller.jobs import Job
-from poller.ports import Billing
+from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
 from poller.worker import Worker
 from providers.download import HttpVideoDownloader
@@ -118,6 +118,7 @@ class Reelay:
             late_check_delays_s=settings.poll.late_check_delays_s,
         )
         self.worker: Worker | None = None
+        self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
         self._closers: list[Any] = []
         if role.polls:
             self.worker = self._build_worker(billing)
@@ -243,10 +244,9 @@ class Reelay:
     async def start(self) -> None:
         """Start in dependency order: storage, HTTP, Telegram, then the engine that sends through the bot."""
         await self.redis.ping()
-        blobs = getattr(self, "blobs", None)
-        if isinstance(blobs, S3BlobStore):
-            await blobs.start()
-            self._closers.append(blobs.aclose)
+        if isinstance(self.blobs, S3BlobStore):
+            await self.blobs.start()
+            self._closers.append(self.blobs.aclose)
         self._http_task = asyncio.create_task(self.http.serve(), name="http")
         await self.send_bot.initialize()
         if self.application is not None:

@@ -295,7 +295,13 @@ class LateCheckQueue(Protocol):
         ...
 
     async def take(self, job_id: str) -> bool:
-        """Claim a due check; True for exactly one caller."""
+        """Remove a job's check (it needs no more); True for exactly one caller."""
+        ...
+
+    async def claim_due(self, job_id: str, retry_in_s: float) -> bool:
+        """Claim a due check by pushing it ``retry_in_s`` later; True for exactly one caller.
+
+        If the claimer dies before rescheduling or removing it, the check simply comes due again."""
         ...
 
 

@@ -18,6 +18,8 @@ from poller.ports import JobStore, LateCheckQueue, TaskState
 
 log = structlog.get_logger(__name__)
 
+CLAIM_RETRY_S = 600.0  # a claimed check whose process died comes due again after this
+
 
 class LateReconciler:
     """Runs the due late checks; each check is taken by exactly one process."""
@@ -32,17 +34,20 @@ class LateReconciler:
         """Run the checks that are due now; return how many ran."""
         ran = 0
         for job_id in await self._checks.due(time.time(), limit):
-            if await self._checks.take(job_id):
+            # Claimed by pushing the check later, not by removing it: a process that dies mid-check
+            # leaves the check to come due again instead of losing the remaining ones.
+            if await self._checks.claim_due(job_id, CLAIM_RETRY_S):
                 ran += 1
                 try:
                     await self._check(job_id)
                 except (JobNotFound, InvalidTransition):
-                    continue
+                    await self._checks.take(job_id)
         return ran
 
     async def _check(self, job_id: str) -> None:
         job = await self._jobs.get(job_id)
         if job.status is not JobStatus.FAILED or job.error_code is not ErrorCode.TIMEOUT or not job.provider_task_id:
+            await self._checks.take(job_id)
             return
         result = await self._engine.check(job)
         done = job.late_checks + 1
@@ -60,10 +65,12 @@ class LateReconciler:
                 },
             )
             log.info("job.late_success", job_id=job.id, task_id=job.provider_task_id, checks=done)
+            await self._checks.take(job.id)
             self._engine.adopt(job)
             return
         await self._jobs.update_fields(job.id, {"late_checks": str(done)})
         if result.state is TaskState.PENDING and done < len(self._delays):
             await self._checks.schedule(job.id, time.time() + self._delays[done] - self._delays[done - 1])
             return
+        await self._checks.take(job.id)
         log.info("job.late_check_done", job_id=job.id, state=result.state.value, checks=done)

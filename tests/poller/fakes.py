@@ -7,6 +7,7 @@ local blob store; only the outside world is faked here, so these tests need no T
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -212,6 +213,13 @@ class MemoryLateChecks:
 
     async def take(self, job_id: str) -> bool:
         return self.due_at.pop(job_id, None) is not None
+
+    async def claim_due(self, job_id: str, retry_in_s: float) -> bool:
+        at = self.due_at.get(job_id)
+        if at is None or at > time.time():
+            return False
+        self.due_at[job_id] = time.time() + retry_in_s
+        return True
 
 
 @dataclass

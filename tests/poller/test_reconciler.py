@@ -129,3 +129,19 @@ async def test_late_checks_stop_after_the_last_delay(parts: Parts) -> None:
     assert (await jobs.get(job.id)).late_checks == 3
     assert (await jobs.get(job.id)).status is JobStatus.FAILED
     assert notifier.delivered == []
+
+
+async def test_a_check_claimed_by_a_process_that_died_comes_due_again(parts: Parts) -> None:
+    engine, jobs, reconciler, checks, notifier, _, provider = parts
+    await engine.start()
+    try:
+        job = await timed_out_job(engine, jobs, notifier)
+        assert await checks.claim_due(job.id, 0.0)  # another process claimed the check, then died
+
+        provider.default = success()
+        assert await reconciler.run_due() == 1
+        await wait_until(lambda: bool(notifier.delivered), what="the late delivery")
+    finally:
+        await engine.stop()
+
+    assert job.id not in checks.due_at, "a finished check is removed"
