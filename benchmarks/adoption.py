@@ -31,7 +31,7 @@ from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import Session
 from poller.schedule import PollPolicy
 from poller.worker import Worker
-from providers.http import make_http_client
+from providers.api_client import ApiClient
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
 from storage.credits import NoBilling
@@ -79,7 +79,7 @@ async def measure(url: str, count: int, case: str) -> dict[str, Any]:
     leases = RedisLeases(client, prefix="bench")
     create_s = await create_held_jobs(store, count, PROCESS_ID if case == "restart" else DEAD_PROCESS_ID)
     notifier = NullNotifier()
-    http = make_http_client(5.0, 4)
+    http = ApiClient(5.0, 4)
     engine = Engine(
         process_id=PROCESS_ID,
         jobs=store,

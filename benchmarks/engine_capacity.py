@@ -2,15 +2,16 @@
 
 A real redis-server (free port) and a stand-in provider in its own process answering "running" at
 once (``benchmarks.fake_kie``). Every poll does what production does: read the job, check the lease,
-ask the provider through KieVeoProvider (httpx, the parser chain), count the attempt in Redis (Lua) and
-reschedule in APScheduler; the Worker heartbeats and scans for orphans as it would.
+ask the provider through KieVeoProvider (the shipped aiohttp ApiClient, the parser chain), count the
+attempt in Redis (Lua) and reschedule in APScheduler; the Worker heartbeats and scans for orphans as it
+would. ``--http httpx`` swaps in the same calls over httpx (what shipped before; kept for comparison).
 
 Measured per task: lag = gap between two polls minus the interval, and lateness = poll time minus the
 ``next_poll_at`` the engine planned. Reported: polls/s, lag p50/p99/max, starved tasks, CPU % of the
 engine (this process), Redis and the stand-in, RSS per job, Redis memory per job.
 
     uv run python -m benchmarks.engine_capacity --jobs 5000 --interval 10
-    uv run python -m benchmarks.engine_capacity --jobs 2000 --interval 10 --http aiohttp   # candidate fix
+    uv run python -m benchmarks.engine_capacity --jobs 2000 --interval 10 --http httpx   # the former client
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import aiohttp
+import httpx
 from redis.asyncio import Redis
 
 from benchmarks.common import (
@@ -40,18 +41,17 @@ from benchmarks.common import (
     rss_bytes,
     write_result,
 )
-from benchmarks.fake_kie import API_KEY, RECORD_INFO, fake_kie_process
+from benchmarks.fake_kie import API_KEY, fake_kie_process
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
-from poller.errors import ErrorCode, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import PollResult, Session
 from poller.schedule import PollPolicy
 from poller.worker import Worker
+from providers.api_client import ApiClient, ApiResponse, ApiTransportError
 from providers.http import make_http_client
 from providers.kie_veo import KieVeoProvider
-from providers.parsers import parse_status
 from providers.registry import ProviderRegistry
 from storage.credits import NoBilling
 from storage.events import RedisEventBus
@@ -106,7 +106,7 @@ class RecordingStore(RedisJobStore):
 
 
 class RecordingVeo(KieVeoProvider):
-    """The real Veo adapter (httpx), noting when each poll reaches it."""
+    """The real Veo adapter, noting when each poll reaches it."""
 
     recorder: Recorder
 
@@ -116,26 +116,31 @@ class RecordingVeo(KieVeoProvider):
         return await super().poll(task_id)
 
 
-class AiohttpVeo(KieVeoProvider):
-    """Candidate fix, benchmark-local: the same poll (same parser chain) over a plain aiohttp session."""
+class HttpxApiClient:
+    """The former client, for comparison: the ApiClient interface over ``httpx.AsyncClient``."""
 
-    recorder: Recorder
-    session: aiohttp.ClientSession
-    base_url: str
+    def __init__(self, timeout_s: float, max_connections: int) -> None:
+        self._client = make_http_client(timeout_s, max_connections)
 
-    async def poll(self, task_id: str) -> PollResult:
-        """Note the time, GET record-info with aiohttp, parse the envelope's data."""
-        self.recorder.poll_started(task_id)
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Any,
+        json_body: Any = None,
+        params: Any = None,
+    ) -> ApiResponse:
+        """One request over httpx."""
         try:
-            async with self.session.get(
-                self.base_url + RECORD_INFO,
-                params={"taskId": task_id},
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            ) as response:
-                body = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, str(exc)) from exc
-        return parse_status(body.get("data"))
+            response = await self._client.request(method, url, json=json_body, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiTransportError(str(exc), sent=True) from exc
+        return ApiResponse(response.status_code, response.headers.get("Retry-After"), response.content)
+
+    async def aclose(self) -> None:
+        """Close the pool."""
+        await self._client.aclose()
 
 
 async def create_jobs(store: RedisJobStore, count: int, interval: float) -> list[Job]:
@@ -199,19 +204,9 @@ async def run(
     mem_jobs = redis.used_memory() - mem_before
     del created
 
-    poll_client = make_http_client(30.0, in_flight)
-    aio_session: aiohttp.ClientSession | None = None
-    provider: KieVeoProvider
-    if http == "aiohttp":
-        aio_session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=in_flight), timeout=aiohttp.ClientTimeout(total=30)
-        )
-        aio = AiohttpVeo(poll_client, kie_url, API_KEY)
-        aio.session, aio.base_url = aio_session, kie_url
-        provider = aio
-    else:
-        provider = RecordingVeo(poll_client, kie_url, API_KEY)
-    provider.recorder = recorder  # type: ignore[attr-defined,unused-ignore]
+    api_client = ApiClient(30.0, in_flight) if http == "aiohttp" else HttpxApiClient(30.0, in_flight)
+    provider = RecordingVeo(cast("ApiClient", api_client), kie_url, API_KEY)
+    provider.recorder = recorder
     notifier = NullNotifier()
     policy = PollPolicy(
         interval_s=interval, first_poll_s=interval, max_attempts=10**9, jitter=0.0, delayed_interval_s=3600
@@ -252,8 +247,6 @@ async def run(
     rss_after = rss_bytes()
     await worker.stop()
     await provider.aclose()
-    if aio_session is not None:
-        await aio_session.close()
     await client.aclose()
     return summarize(
         recorder,
@@ -357,7 +350,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 2000, 5000])
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--rounds", type=float, default=3.0, help="measured intervals after one warm-up interval")
-    parser.add_argument("--http", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument("--http", choices=["aiohttp", "httpx"], default="aiohttp", help="aiohttp = as shipped")
     parser.add_argument("--in-flight", type=int, default=20, help="poll slots = HTTP pool (product default 20)")
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s interval, 1 round")

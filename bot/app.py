@@ -48,6 +48,7 @@ from poller.jobs import Job
 from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
 from poller.worker import Worker
+from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader
 from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
@@ -147,11 +148,11 @@ class Reelay:
     def _build_worker(self, billing: Billing) -> Worker:
         settings = self.settings
         kie = settings.providers.kie
-        poll_client = make_http_client(kie.timeout_s, kie.max_connections)
+        api_client = ApiClient(kie.timeout_s, kie.max_connections)
         download_client = make_http_client(kie.timeout_s, 16)
         key = kie.api_key.get_secret_value()
         providers = ProviderRegistry(
-            [KieVeoProvider(poll_client, kie.base_url, key), KieMarketProvider(poll_client, kie.base_url, key)]
+            [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
         )
         self.blobs = build_blob_store(settings)
         self._closers += [providers.aclose, download_client.aclose]

@@ -1,5 +1,5 @@
-"""Shared KIE.ai HTTP plumbing: Bearer auth, the ``{code, msg, data}`` envelope, and httpx failures
-turned into :class:`JobError` so no httpx exception ever leaves an adapter."""
+"""Shared KIE.ai HTTP plumbing: Bearer auth, the ``{code, msg, data}`` envelope, and transport failures
+turned into :class:`JobError` so no HTTP library exception ever leaves an adapter."""
 
 from __future__ import annotations
 
@@ -7,24 +7,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 import structlog
 
 from poller.errors import ErrorCode, JobError
+from providers.api_client import ApiClient, ApiResponse, ApiTransportError, ApiUrlError
 from providers.kie_errors import envelope_code, normalize_kie_error, parse_retry_after
 
 log = structlog.get_logger(__name__)
 
-# Failures where the request certainly never left this process: safe to send again.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# A base URL httpx cannot use is a configuration mistake: no retry will fix it.
-_BAD_URL = (httpx.InvalidURL, httpx.UnsupportedProtocol)
-
 
 class KieApi:
-    """One KIE.ai account over a shared ``httpx.AsyncClient``; answers are unwrapped to ``data``."""
+    """One KIE.ai account over a shared :class:`ApiClient`; answers are unwrapped to ``data``."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, *, provider: str) -> None:
+    def __init__(self, client: ApiClient, base_url: str, api_key: str, *, provider: str) -> None:
         self._client = client
         self._base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -52,29 +47,32 @@ class KieApi:
     ) -> object:
         url = f"{self._base_url}{path}"
         try:
-            response = await self._client.request(method, url, json=json_body, params=params, headers=self._headers)
-        except _BAD_URL as exc:
+            response = await self._client.request(
+                method, url, json_body=json_body, params=params, headers=self._headers
+            )
+        except ApiUrlError as exc:
             log.error("kie.bad_base_url", provider=self._provider, error=str(exc))
             raise JobError(ErrorCode.PROVIDER_ERROR, f"bad KIE URL: {exc}", request_sent=False) from exc
-        except _NOT_SENT as exc:
-            raise self._transport_error(path, exc, request_sent=False) from exc
-        except httpx.HTTPError as exc:
-            # Read/write timeouts, dropped connections: the provider may have acted on the request. For a
-            # create that means the outcome is unknown: a task may exist that we have no id for.
-            raise self._transport_error(path, exc, request_sent=True, outcome_unknown=method == "POST") from exc
+        except ApiTransportError as exc:
+            # Sent means the provider may have acted on it: for a create the outcome is then unknown,
+            # since a task may exist that we have no id for.
+            raise self._transport_error(
+                path, exc, request_sent=exc.sent, outcome_unknown=exc.sent and method == "POST"
+            ) from exc
         return self._unwrap(path, response, creates=method == "POST")
 
     def _transport_error(
         self, path: str, exc: Exception, *, request_sent: bool, outcome_unknown: bool = False
     ) -> JobError:
+        cause = exc.__cause__ or exc
         log.warning(
             "kie.transport_error",
             provider=self._provider,
             path=path,
-            error=type(exc).__name__,
+            error=type(cause).__name__,
             request_sent=request_sent,
         )
-        detail = str(exc) or type(exc).__name__
+        detail = str(exc) or type(cause).__name__
         return JobError(
             ErrorCode.PROVIDER_UNAVAILABLE,
             f"{path}: {detail}",
@@ -82,23 +80,23 @@ class KieApi:
             outcome_unknown=outcome_unknown,
         )
 
-    def _unwrap(self, path: str, response: httpx.Response, *, creates: bool = False) -> object:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    def _unwrap(self, path: str, response: ApiResponse, *, creates: bool = False) -> object:
+        retry_after = parse_retry_after(response.retry_after)
         try:
-            body: object = response.json()
+            body: object = json.loads(response.body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
-            if response.is_success:
-                log.warning("kie.malformed_body", provider=self._provider, path=path, body=response.text[:500])
+            if response.ok:
+                log.warning("kie.malformed_body", provider=self._provider, path=path, body=response.text(500))
                 # A 2xx to a create means KIE accepted it, but we cannot read the task id.
                 raise JobError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
-                    f"{path}: malformed body (HTTP {response.status_code}): {response.text[:200]}",
+                    f"{path}: malformed body (HTTP {response.status}): {response.text(200)}",
                     outcome_unknown=creates,
                 ) from None
-        if not response.is_success:
+        if not response.ok:
             raise normalize_kie_error(
-                response.status_code, body if body is not None else response.text, retry_after=retry_after
+                response.status, body if body is not None else response.text(2000), retry_after=retry_after
             )
         if not isinstance(body, Mapping):
             raise JobError(
@@ -106,7 +104,7 @@ class KieApi:
             )
         code = envelope_code(body)
         if code is not None and code != 200:
-            raise normalize_kie_error(response.status_code, body, retry_after=retry_after)
+            raise normalize_kie_error(response.status, body, retry_after=retry_after)
         return body.get("data")
 
 

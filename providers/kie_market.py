@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import structlog
 
 from poller.errors import ErrorCode, JobError
 from poller.jobs import AspectRatio, JobOptions
 from poller.ports import PollResult, SubmitRequest
+from providers.api_client import ApiClient
 from providers.catalog import ModelInfo, get_model
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
@@ -52,7 +52,7 @@ INPUT_BUILDERS: dict[str, Callable[[JobOptions], dict[str, Any]]] = {
 class KieMarketProvider:
     """KIE.ai's Market jobs API (createTask / recordInfo). Raises :class:`JobError` only."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, *, name: str = "kie_market") -> None:
+    def __init__(self, client: ApiClient, base_url: str, api_key: str, *, name: str = "kie_market") -> None:
         self.name = name
         self._api = KieApi(client, base_url, api_key, provider=name)
 

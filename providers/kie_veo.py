@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import structlog
 
 from poller.errors import ErrorCode, JobError
 from poller.jobs import JobOptions
 from poller.ports import PollResult, SubmitRequest
+from providers.api_client import ApiClient
 from providers.catalog import ModelInfo, get_model
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
@@ -29,7 +29,7 @@ _EXTEND_MODEL = {"veo3_fast": "fast"}
 class KieVeoProvider:
     """KIE.ai's Veo API (``veo3``, ``veo3_fast``). Raises :class:`JobError` only."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str, *, name: str = "kie_veo") -> None:
+    def __init__(self, client: ApiClient, base_url: str, api_key: str, *, name: str = "kie_veo") -> None:
         self.name = name
         self._api = KieApi(client, base_url, api_key, provider=name)
 

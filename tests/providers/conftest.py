@@ -1,4 +1,4 @@
-"""Fixtures for provider tests: a real httpx client and the adapters pointed at the KIE simulator."""
+"""Fixtures for provider tests: real HTTP clients and the adapters pointed at the KIE simulator."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from providers.api_client import ApiClient
 from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
@@ -14,20 +15,28 @@ from tests.fixtures.kie import KieStandIn
 
 
 @pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+async def api_client() -> AsyncIterator[ApiClient]:
     """A client built like production's, with timeouts short enough for fast failure tests."""
+    client = ApiClient(timeout_s=2.0, max_connections=10)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def http_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The httpx client video downloads use, built like production's."""
     client = make_http_client(timeout_s=2.0, max_connections=10)
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-def veo(http_client: httpx.AsyncClient, kie: KieStandIn) -> KieVeoProvider:
+def veo(api_client: ApiClient, kie: KieStandIn) -> KieVeoProvider:
     """The Veo adapter talking to the simulator."""
-    return KieVeoProvider(http_client, kie.url, kie.api_key)
+    return KieVeoProvider(api_client, kie.url, kie.api_key)
 
 
 @pytest.fixture
-def market(http_client: httpx.AsyncClient, kie: KieStandIn) -> KieMarketProvider:
+def market(api_client: ApiClient, kie: KieStandIn) -> KieMarketProvider:
     """The Market adapter talking to the simulator."""
-    return KieMarketProvider(http_client, kie.url, kie.api_key)
+    return KieMarketProvider(api_client, kie.url, kie.api_key)

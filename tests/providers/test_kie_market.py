@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from poller.errors import ErrorCode, JobError
 from poller.jobs import AspectRatio, JobOptions
 from poller.ports import SubmitRequest, TaskState, VideoProvider
+from providers.api_client import ApiClient
 from providers.kie_market import KieMarketProvider
 from sandbox.kie_simulator import Scenario
 from tests.fixtures.kie import KieStandIn
@@ -108,9 +108,9 @@ async def test_requests_the_model_cannot_serve_are_refused_before_any_request(
     assert kie.sim.submissions == []
 
 
-async def test_wrong_key_is_a_permanent_error(http_client: httpx.AsyncClient, kie: KieStandIn) -> None:
+async def test_wrong_key_is_a_permanent_error(api_client: ApiClient, kie: KieStandIn) -> None:
     with pytest.raises(JobError) as caught:
-        await KieMarketProvider(http_client, kie.url, "wrong").poll("task_x")
+        await KieMarketProvider(api_client, kie.url, "wrong").poll("task_x")
     assert caught.value.code is ErrorCode.PROVIDER_ERROR
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from poller.errors import ErrorCode, JobError
 from poller.jobs import AspectRatio, JobOptions
 from poller.ports import SubmitRequest, TaskState, VideoProvider
-from providers.http import make_http_client
+from providers.api_client import ApiClient
 from providers.kie_veo import KieVeoProvider
 from sandbox.kie_simulator import Scenario
 from sandbox.serve import free_port
@@ -126,10 +125,8 @@ async def test_options_veo_cannot_do_are_refused_before_any_request(
     assert kie.sim.submissions == []
 
 
-async def test_wrong_key_is_a_permanent_error_though_http_says_200(
-    http_client: httpx.AsyncClient, kie: KieStandIn
-) -> None:
-    provider = KieVeoProvider(http_client, kie.url, "not-the-key")
+async def test_wrong_key_is_a_permanent_error_though_http_says_200(api_client: ApiClient, kie: KieStandIn) -> None:
+    provider = KieVeoProvider(api_client, kie.url, "not-the-key")
     with pytest.raises(JobError) as caught:
         await provider.submit(request())
     assert caught.value.code is ErrorCode.PROVIDER_ERROR
@@ -187,7 +184,7 @@ async def test_submit_answer_without_a_task_id_is_retryable_but_may_have_arrived
 
 async def test_submit_timeout_means_the_request_may_have_been_sent(kie: KieStandIn) -> None:
     kie.sim.queue_scenario(Scenario(submit_fault="timeout"))
-    async with make_http_client(timeout_s=0.3, max_connections=2) as client:
+    async with ApiClient(timeout_s=0.3, max_connections=2) as client:
         with pytest.raises(JobError) as caught:
             await KieVeoProvider(client, kie.url, kie.api_key).submit(request())
     assert (caught.value.code, caught.value.request_sent) == (ErrorCode.PROVIDER_UNAVAILABLE, True)
@@ -196,7 +193,7 @@ async def test_submit_timeout_means_the_request_may_have_been_sent(kie: KieStand
 
 async def test_poll_timeout_is_retryable(kie: KieStandIn) -> None:
     kie.sim.queue_scenario(Scenario(faults=["timeout"]))
-    async with make_http_client(timeout_s=0.3, max_connections=2) as client:
+    async with ApiClient(timeout_s=0.3, max_connections=2) as client:
         provider = KieVeoProvider(client, kie.url, kie.api_key)
         task_id = await provider.submit(request())
         with pytest.raises(JobError) as caught:
@@ -205,19 +202,17 @@ async def test_poll_timeout_is_retryable(kie: KieStandIn) -> None:
         assert (await provider.poll(task_id)).state is TaskState.SUCCEEDED
 
 
-async def test_connection_refused_means_the_request_was_not_sent(http_client: httpx.AsyncClient) -> None:
-    provider = KieVeoProvider(http_client, f"http://127.0.0.1:{free_port()}", "key")
+async def test_connection_refused_means_the_request_was_not_sent(api_client: ApiClient) -> None:
+    provider = KieVeoProvider(api_client, f"http://127.0.0.1:{free_port()}", "key")
     with pytest.raises(JobError) as caught:
         await provider.submit(request())
     assert (caught.value.code, caught.value.request_sent) == (ErrorCode.PROVIDER_UNAVAILABLE, False)
 
 
 @pytest.mark.parametrize("base_url", ["http://[::1", "ftp://127.0.0.1:9"])
-async def test_unusable_base_url_is_a_permanent_configuration_error(
-    http_client: httpx.AsyncClient, base_url: str
-) -> None:
+async def test_unusable_base_url_is_a_permanent_configuration_error(api_client: ApiClient, base_url: str) -> None:
     with pytest.raises(JobError) as caught:
-        await KieVeoProvider(http_client, base_url, "key").poll("veo_task_x")
+        await KieVeoProvider(api_client, base_url, "key").poll("veo_task_x")
     assert (caught.value.code, caught.value.request_sent) == (ErrorCode.PROVIDER_ERROR, False)
 
 
@@ -238,6 +233,6 @@ def test_normalize_error_uses_the_kie_table(veo: KieVeoProvider) -> None:
 
 
 async def test_aclose_closes_the_client(kie: KieStandIn) -> None:
-    client = make_http_client(timeout_s=1.0, max_connections=1)
+    client = ApiClient(timeout_s=1.0, max_connections=1)
     await KieVeoProvider(client, kie.url, kie.api_key).aclose()
-    assert client.is_closed
+    assert client.closed

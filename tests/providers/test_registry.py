@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from poller.errors import ErrorCode, JobError
-from providers.http import make_http_client
+from providers.api_client import ApiClient
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
 
 
 @pytest.fixture
-def registry(http_client: httpx.AsyncClient) -> ProviderRegistry:
+def registry(api_client: ApiClient) -> ProviderRegistry:
     base = "http://127.0.0.1:9"
-    return ProviderRegistry([KieVeoProvider(http_client, base, "k"), KieMarketProvider(http_client, base, "k")])
+    return ProviderRegistry([KieVeoProvider(api_client, base, "k"), KieMarketProvider(api_client, base, "k")])
 
 
 @pytest.mark.parametrize(
@@ -39,16 +38,16 @@ def test_by_name(registry: ProviderRegistry) -> None:
     assert caught.value.code is ErrorCode.PROVIDER_ERROR
 
 
-def test_names_must_be_unique(http_client: httpx.AsyncClient) -> None:
+def test_names_must_be_unique(api_client: ApiClient) -> None:
     with pytest.raises(ValueError, match="kie_veo"):
-        ProviderRegistry([KieVeoProvider(http_client, "http://x", "k"), KieVeoProvider(http_client, "http://x", "k")])
+        ProviderRegistry([KieVeoProvider(api_client, "http://x", "k"), KieVeoProvider(api_client, "http://x", "k")])
 
 
 async def test_aclose_closes_every_adapter_once_even_on_a_shared_client() -> None:
-    shared = make_http_client(timeout_s=1.0, max_connections=2)
+    shared = ApiClient(timeout_s=1.0, max_connections=2)
     registry = ProviderRegistry(
         [KieVeoProvider(shared, "http://127.0.0.1:9", "k"), KieMarketProvider(shared, "http://127.0.0.1:9", "k")]
     )
     await registry.aclose()
-    assert shared.is_closed
+    assert shared.closed
     assert [provider.name for provider in registry] == ["kie_veo", "kie_market"]
