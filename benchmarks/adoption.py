@@ -39,6 +39,7 @@ from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.redis_support import connect_redis
 
 PROCESS_ID = "bench-poller"
 DEAD_PROCESS_ID = "killed-poller"
@@ -72,7 +73,7 @@ async def create_held_jobs(store: RedisJobStore, count: int, owner: str) -> floa
 
 async def measure(url: str, count: int, case: str) -> dict[str, Any]:
     """Time one adoption of ``count`` jobs in the given case."""
-    client = Redis.from_url(url, decode_responses=True)
+    client = cast("Redis", connect_redis(url))
     await client.flushall()
     store = RedisJobStore(client, prefix="bench")
     sessions = RedisSessionStore(client, prefix="bench")

@@ -47,7 +47,7 @@ from poller.engine import Engine
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import PollResult, Session
-from poller.schedule import PollPolicy
+from poller.schedule import AttemptTiming, PollPolicy
 from poller.worker import Worker
 from providers.api_client import ApiClient, ApiResponse, ApiTransportError
 from providers.http import make_http_client
@@ -58,6 +58,7 @@ from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.redis_support import connect_redis
 
 CREATE_CONCURRENCY = 50
 
@@ -86,23 +87,23 @@ class Recorder:
     job_of_task: dict[str, str] = field(default_factory=dict)
 
     def poll_started(self, task_id: str) -> None:
-        now = time.monotonic()
-        self.polls[task_id].append(now)
-        planned = self.planned.get(self.job_of_task.get(task_id, ""))
-        if planned is not None:
-            self.lateness.append((now, time.time() - planned))
+        self.polls[task_id].append(time.monotonic())
 
 
 class RecordingStore(RedisJobStore):
-    """The real job store, noting the ``next_poll_at`` each poll plans (for lateness)."""
+    """The real job store, noting how late each step starts against the ``next_poll_at`` planned for it."""
 
     recorder: Recorder
 
-    async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
-        """Record the planned time, then count the attempt as usual."""
-        if next_poll_at is not None:
-            self.recorder.planned[job_id] = next_poll_at
-        return await super().record_attempt(job_id, next_poll_at)
+    async def start_step(self, job_id: str, owner: str, timing: AttemptTiming) -> Job:
+        """Start the step as usual, then note the next poll it planned."""
+        planned = self.recorder.planned.get(job_id)
+        if planned is not None:
+            self.recorder.lateness.append((time.monotonic(), time.time() - planned))
+        job = await super().start_step(job_id, owner, timing)
+        if job.next_poll_at is not None:
+            self.recorder.planned[job_id] = job.next_poll_at
+        return job
 
 
 class RecordingVeo(KieVeoProvider):
@@ -188,7 +189,7 @@ async def run(
     kie_pid: int,
 ) -> dict[str, Any]:
     """One measurement at ``jobs_n`` jobs; returns the figures."""
-    client = Redis.from_url(redis.url, decode_responses=True, health_check_interval=30)
+    client = cast("Redis", connect_redis(redis.url))
     await client.flushall()
     mem_before = redis.used_memory()
     store = RecordingStore(client, prefix="bench")

@@ -8,7 +8,6 @@ import socket
 from enum import StrEnum
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 from telegram.request import HTTPXRequest
 
@@ -18,7 +17,7 @@ from poller.schedule import PollPolicy
 from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
 from storage.ptb_persistence import RedisPersistence
-from storage.redis_support import RedisClient
+from storage.redis_support import RedisClient, connect_redis
 
 
 class Role(StrEnum):
@@ -57,14 +56,7 @@ def poll_policy(settings: Settings) -> PollPolicy:
 
 def make_redis(settings: Settings) -> RedisClient:
     """A Redis (or Redis Cluster) client with text responses."""
-    if settings.redis.cluster:
-        return RedisCluster.from_url(settings.redis.url, decode_responses=True)
-    # A blocking pool: under load a command waits for a free connection instead of failing with
-    # "Too many connections" (redis-py's default pool raises at its limit; measured in benchmarks/).
-    pool = BlockingConnectionPool.from_url(
-        settings.redis.url, decode_responses=True, health_check_interval=30, max_connections=64, timeout=30
-    )
-    return Redis(connection_pool=pool)
+    return connect_redis(settings.redis.url, cluster=settings.redis.cluster)
 
 
 def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:

@@ -135,9 +135,12 @@ class Engine:
             self._schedule(job_id, 0.0)
 
     def _schedule(self, job_id: str, delay_s: float) -> None:
+        self._schedule_at(job_id, time.time() + delay_s)
+
+    def _schedule_at(self, job_id: str, when: float) -> None:
         if job_id not in self.owned:
             return
-        run_at = datetime.fromtimestamp(time.time() + delay_s, tz=UTC)
+        run_at = datetime.fromtimestamp(when, tz=UTC)
         self.scheduler.add_job(self._step, "date", run_date=run_at, args=[job_id], id=job_id, replace_existing=True)
 
     # ------------------------------------------------------------------ the step
@@ -152,8 +155,7 @@ class Engine:
         self._busy.add(job_id)
         self._idle.clear()
         try:
-            with structlog.contextvars.bound_contextvars(job_id=job_id):
-                await self._step_held_job(job_id)
+            await self._step_held_job(job_id)
         except JobNotFound:
             log.warning("job.vanished", job_id=job_id)
             self.forget(job_id)
@@ -175,16 +177,17 @@ class Engine:
                     self._schedule(job_id, 0.0)
 
     async def _step_held_job(self, job_id: str) -> None:
-        job = await self._jobs.get(job_id)
+        # One round trip: the read, and for a pollable job the attempt count and next due time.
+        job = await self._jobs.start_step(job_id, self.process_id, self.policy.attempt_timing())
         if job.owner != self.process_id:
-            log.warning("job.lease_lost", owner=job.owner or None)
+            log.warning("job.lease_lost", job_id=job_id, owner=job.owner or None)
             self.forget(job_id)
             return
         if job.status.terminal:
             self.forget(job_id)
             return
         with structlog.contextvars.bound_contextvars(
-            user_id=job.user_id, task_id=job.provider_task_id, model=job.model
+            job_id=job_id, user_id=job.user_id, task_id=job.provider_task_id, model=job.model
         ):
             await self._advance(job)
 
@@ -261,10 +264,9 @@ class Engine:
         if job.status is JobStatus.DELAYED and self._past_deadline(job):
             await self._fail(job, ErrorCode.TIMEOUT, "no result before poll.delayed_deadline_s")
             return
+        # start_step already counted this attempt and planned the next one (job.next_poll_at).
         result = await self.check(job)
-        next_delay = self.policy.delay_after(job.attempts + 1)
-        attempts = await self._jobs.record_attempt(job.id, time.time() + next_delay)
-        await self._act_on(job, result, attempts, next_delay)
+        await self._act_on(job, result)
 
     async def check(self, job: Job) -> PollResult:
         """Ask the provider about a job's task (bounded by the poll slots); errors become results."""
@@ -276,7 +278,8 @@ class Engine:
         except JobError as exc:
             return PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
 
-    async def _act_on(self, job: Job, result: PollResult, attempts: int, next_delay: float) -> None:
+    async def _act_on(self, job: Job, result: PollResult) -> None:
+        attempts = job.attempts
         if result.state is TaskState.SUCCEEDED and result.video_url:
             job = await self._jobs.transition(job.id, JobStatus.DELIVERING, fields={"result_url": result.video_url})
             log.info("job.generated", attempts=attempts, parser=result.parser)
@@ -295,8 +298,10 @@ class Engine:
             log.info("job.delayed", attempts=attempts)
             await self._tell_progress(job)
             return
+        # Planned from the start of this poll, so a slow answer does not push every later poll back.
+        due = job.next_poll_at or time.time() + self.policy.interval_s
         hint = result.error.retry_after if result.error else None
-        self._schedule(job.id, max(next_delay, hint or 0.0))
+        self._schedule_at(job.id, max(due, time.time() + (hint or 0.0)))
 
     def _past_deadline(self, job: Job) -> bool:
         since = job.transitions.get(JobStatus.DELAYED.value, job.updated_at)

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from poller.errors import JobError
 from poller.jobs import Job, JobOptions, JobStatus, VideoOutput
+from poller.schedule import AttemptTiming
 
 # --------------------------------------------------------------------------- providers
 
@@ -136,8 +137,10 @@ class JobStore(Protocol):
         current status, setting ``fields`` in the same atomic step. Raise :class:`InvalidTransition`."""
         ...
 
-    async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
-        """Count one poll attempt and note when the next is due; return the new count."""
+    async def start_step(self, job_id: str, owner: str, timing: AttemptTiming) -> Job:
+        """Load a job for one engine step (raise :class:`JobNotFound`). When ``owner`` holds it and it is
+        pollable, count the attempt and set ``next_poll_at`` from ``timing`` in the same atomic step, so
+        a routine poll costs one round trip; the returned job shows the new count and due time."""
         ...
 
     async def update_fields(self, job_id: str, fields: Mapping[str, str]) -> None:

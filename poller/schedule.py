@@ -7,6 +7,22 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptTiming:
+    """What the job store needs to plan the next poll when it counts an attempt, atomically with the
+    count: ``delay = min(interval * backoff ** (attempts - 1), max_delay) * jitter_factor``."""
+
+    interval_s: float
+    backoff: float
+    max_delay_s: float
+    jitter_factor: float  # 1 ± jitter, drawn once per step
+
+    def delay_after(self, attempts: int) -> float:
+        """The same formula in Python (the Redis store evaluates it in Lua)."""
+        base = min(self.interval_s * (self.backoff ** max(0, attempts - 1)), self.max_delay_s)
+        return max(0.0, base * self.jitter_factor)
+
+
+@dataclass(frozen=True, slots=True)
 class PollPolicy:
     """The polling rules of DESIGN.md, as numbers."""
 
@@ -29,6 +45,11 @@ class PollPolicy:
         """
         base = self.interval_s * (self.backoff ** max(0, attempts - 1))
         return self._jittered(min(base, self.max_retry_delay_s), rng)
+
+    def attempt_timing(self, rng: random.Random | None = None) -> AttemptTiming:
+        """The numbers :meth:`delay_after` uses, with this step's jitter drawn, for the job store."""
+        factor = 1.0 + (rng or random).uniform(-self.jitter, self.jitter) if self.jitter > 0 else 1.0
+        return AttemptTiming(self.interval_s, self.backoff, self.max_retry_delay_s, factor)
 
     def first_delay(self, rng: random.Random | None = None) -> float:
         """Seconds from submission to the first poll."""

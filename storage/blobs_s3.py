@@ -1,11 +1,12 @@
 """The blob store on S3 (or any S3-compatible endpoint) through aioboto3.
 
-``put_stream`` turns a stream of chunks into a multipart upload holding about one part in memory,
-so a 500 MB video costs the same memory as a 5 MB one.
+``put_stream`` turns a stream of chunks into a multipart upload that sends a few parts at once and
+holds only those in memory, so a 1 GB video costs the same memory as a 50 MB one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -28,13 +29,18 @@ log = structlog.get_logger(__name__)
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB  # S3 refuses smaller parts, except the last
+MAX_PART_SIZE = 5 * 1024 * MIB  # S3's largest part
 MAX_PARTS = 10_000  # S3's limit per multipart upload
+PART_SIZE_DOUBLES_EVERY = 1_000  # parts; see part_size_for
+DEFAULT_PARTS_IN_FLIGHT = 4
 
 
 class S3BlobStore:
     """Videos in an S3 bucket under a key prefix; links are presigned GETs (or a public base URL).
 
     One aioboto3 client is opened by :meth:`start` (or ``async with``) and reused by every call.
+    An upload holds at most ``parts_in_flight`` parts of ``part_size`` in memory (those being sent
+    and the one being filled), plus one chunk of the stream.
     """
 
     def __init__(
@@ -47,10 +53,14 @@ class S3BlobStore:
         access_key_id: str | None,
         secret_access_key: str | None,
         part_size: int = 8 * MIB,
+        parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
         public_base_url: str | None = None,
     ) -> None:
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (S3's minimum part)")
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size must be {MIN_PART_SIZE}..{MAX_PART_SIZE} bytes (S3's part limits)")
+        if parts_in_flight < 1:
+            raise ValueError("parts_in_flight must be at least 1")
+        self._parts_in_flight = parts_in_flight
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._part_size = part_size
@@ -74,6 +84,8 @@ class S3BlobStore:
             connect_timeout=10,
             read_timeout=60,
             retries={"max_attempts": 3, "mode": "standard"},
+            # Enough connections for every part in flight plus the calls beside them.
+            max_pool_connections=max(10, self._parts_in_flight + 2),
             # Self-hosted endpoints (MinIO, moto, …) rarely have wildcard DNS for virtual hosts.
             s3={"addressing_style": "path" if self._endpoint_url else "auto"},
         )
@@ -98,21 +110,28 @@ class S3BlobStore:
         await self.aclose()
 
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> StoredBlob:
-        """Upload a stream: one PUT when it fits in a part, else a multipart upload that is aborted
-        on any failure. Raise ``JobError(UPLOAD_FAILED)``; a JobError from ``chunks`` (a failed
-        download) passes through unchanged."""
-        upload = _MultipartUpload(self._require_client(), self._bucket, self.object_key(key), content_type)
+        """Upload a stream: one PUT when it fits in a part, else a multipart upload with up to
+        ``parts_in_flight`` parts held at once, aborted on any failure or cancellation. Raise
+        ``JobError(UPLOAD_FAILED)``; a JobError from ``chunks`` (a failed download) passes through."""
+        upload = _MultipartUpload(
+            self._require_client(),
+            self._bucket,
+            self.object_key(key),
+            content_type,
+            base_part_size=self._part_size,
+            parts_in_flight=self._parts_in_flight,
+        )
         buffer = bytearray()
         size = 0
         try:
             async for chunk in chunks:
                 buffer += chunk
                 size += len(chunk)
-                while len(buffer) >= self._part_size:
+                while len(buffer) >= (part_size := upload.next_part_size):
                     # Hand the full buffer over as the part and keep only the overflow: no copy
-                    # of the part itself, so memory stays at about one part plus one chunk.
-                    part, buffer = buffer, buffer[self._part_size :]
-                    del part[self._part_size :]
+                    # of the part itself, so memory stays at the parts held plus one chunk.
+                    part, buffer = buffer, buffer[part_size:]
+                    del part[part_size:]
                     await upload.add_part(part)
             if upload.started:
                 if buffer:
@@ -121,7 +140,8 @@ class S3BlobStore:
             else:
                 await upload.put_whole(buffer)
         except BaseException as exc:
-            await upload.abort()
+            # Shielded: a second cancellation while aborting must not leave the upload open.
+            await asyncio.shield(upload.abort())
             if isinstance(exc, JobError) or not isinstance(exc, Exception):
                 raise
             raise JobError(ErrorCode.UPLOAD_FAILED, f"S3 upload of {key}: {_describe(exc)}") from exc
@@ -173,15 +193,36 @@ class S3BlobStore:
         return self._client
 
 
-class _MultipartUpload:
-    """One object's upload: started lazily at the first full part, aborted on failure."""
+def part_size_for(number: int, base: int) -> int:
+    """The size of part ``number`` (from 1): ``base`` for the first 1,000 parts, then doubling every
+    1,000, so S3's 10,000 parts hold S3's largest object (5 TiB) even at the 5 MiB minimum."""
+    return min(base << ((number - 1) // PART_SIZE_DOUBLES_EVERY), MAX_PART_SIZE)
 
-    def __init__(self, client: S3Client, bucket: str, key: str, content_type: str) -> None:
+
+class _MultipartUpload:
+    """One object's upload: started lazily at the first full part; parts go up concurrently
+    (bounded) and are listed in order at completion; aborted on failure."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        content_type: str,
+        *,
+        base_part_size: int,
+        parts_in_flight: int,
+    ) -> None:
         self._client = client
         self._bucket = bucket
         self._key = key
         self._content_type = content_type
+        self._base_part_size = base_part_size
+        # The memory budget: this many base-size parts, counting the one being filled.
+        self._budget = base_part_size * parts_in_flight
         self._upload_id: str | None = None
+        self._submitted = 0
+        self._sending: set[asyncio.Task[dict[str, Any]]] = set()
         self._parts: list[dict[str, Any]] = []
 
     @property
@@ -194,6 +235,11 @@ class _MultipartUpload:
         """How many parts were uploaded."""
         return len(self._parts)
 
+    @property
+    def next_part_size(self) -> int:
+        """How many bytes the next part must hold (every part but the last)."""
+        return part_size_for(self._submitted + 1, self._base_part_size)
+
     async def put_whole(self, body: bytearray) -> None:
         """Store a small object with a single PUT."""
         await self._client.put_object(
@@ -201,32 +247,45 @@ class _MultipartUpload:
         )
 
     async def add_part(self, body: bytearray) -> None:
-        """Upload the next part (creating the multipart upload first if needed)."""
+        """Start uploading the next part (creating the multipart upload first if needed), then
+        wait until the budget has room to fill the part after it."""
         if self._upload_id is None:
             created = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=self._key, ContentType=self._content_type
             )
             self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
+        number = self._submitted + 1
         if number > MAX_PARTS:
             raise JobError(ErrorCode.UPLOAD_FAILED, f"more than {MAX_PARTS} parts: raise part_size")
-        sent = await self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=_blob(body)
-        )
-        self._parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+        self._submitted = number
+        self._sending.add(asyncio.create_task(self._upload_part(self._upload_id, number, body)))
+        # Parts in memory = parts being sent + the one about to be filled; at least one is sent
+        # at a time even when a single (grown) part exceeds the budget.
+        held = max(1, self._budget // self.next_part_size)
+        while len(self._sending) >= held:
+            await self._collect(asyncio.FIRST_COMPLETED)
 
     async def complete(self) -> None:
-        """Assemble the uploaded parts into the object."""
+        """Wait for every part, then assemble them into the object, in part-number order."""
         assert self._upload_id is not None
+        while self._sending:
+            await self._collect(asyncio.FIRST_EXCEPTION)
+        parts = sorted(self._parts, key=lambda part: int(part["PartNumber"]))
         await self._client.complete_multipart_upload(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
-            MultipartUpload={"Parts": cast("Any", self._parts)},
+            MultipartUpload={"Parts": cast("Any", parts)},
         )
 
     async def abort(self) -> None:
-        """Drop the parts uploaded so far, so failed uploads leave nothing billable behind."""
+        """Stop the parts still being sent and drop those uploaded, so a failed upload leaves
+        nothing billable behind."""
+        sending, self._sending = self._sending, set()
+        for task in sending:
+            task.cancel()
+        # Wait for them to stop (so none lands after the abort); their errors are the cause's echoes.
+        await asyncio.gather(*sending, return_exceptions=True)
         upload_id, self._upload_id = self._upload_id, None
         if upload_id is None:
             return
@@ -235,6 +294,26 @@ class _MultipartUpload:
         except (BotoCoreError, ClientError) as exc:
             # A bucket lifecycle rule for incomplete uploads is the backstop for this case.
             log.warning("blob.abort_failed", key=self._key, upload_id=upload_id, error=_describe(exc))
+
+    async def _upload_part(self, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
+        sent = await self._client.upload_part(
+            Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=_blob(body)
+        )
+        return {"PartNumber": number, "ETag": sent["ETag"]}
+
+    async def _collect(self, return_when: str) -> None:
+        """Wait for parts to finish and record them; the first failure is raised (the rest are
+        left to :meth:`abort`)."""
+        done, self._sending = await asyncio.wait(self._sending, return_when=return_when)
+        failure: BaseException | None = None
+        for task in done:
+            error = task.exception()  # read every one, so none is reported as never retrieved
+            if error is None:
+                self._parts.append(task.result())
+            elif failure is None:
+                failure = error
+        if failure is not None:
+            raise failure
 
 
 def _blob(body: bytearray) -> bytes:

@@ -20,6 +20,7 @@ import structlog
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from poller.ports import Session
+from poller.schedule import AttemptTiming
 from storage.job_index import REV_FIELD, UPKEEP_ERRORS, JobIndexes, delayed_since, now_ms
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_sessions import session_to_fields
@@ -83,24 +84,26 @@ local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 1, 'ok')
 return out
 """
-# Counts an attempt only while the job is pollable: a poll that finishes after the job was
-# cancelled or moved on must not bump its counter or schedule another poll.
-# KEYS: job.  ARGV: next_poll_at ('' to clear), pollable statuses…
-_RECORD_ATTEMPT = """
+# One engine step's read. When the caller holds the job and it is pollable, the attempt is counted
+# and the next poll planned in the same atomic step (so a routine poll is one round trip); a poll that
+# finishes after the job was cancelled or moved on has then counted nothing. The delay is
+# PollPolicy.delay_after: min(interval * backoff ^ (n - 1), max) * jitter factor.
+# KEYS: job.  ARGV: owner, now, interval, backoff, max delay, jitter factor, pollable statuses…
+_START_STEP = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'missing'} end
-local pollable = false
-for i = 2, #ARGV do
-  if ARGV[i] == status then pollable = true break end
+if not status then return {} end
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  for i = 7, #ARGV do
+    if ARGV[i] == status then
+      local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+      local delay = math.min(tonumber(ARGV[3]) * tonumber(ARGV[4]) ^ math.max(0, n - 1), tonumber(ARGV[5]))
+      delay = math.max(0, delay * tonumber(ARGV[6]))
+      redis.call('HSET', KEYS[1], 'next_poll_at', string.format('%.3f', tonumber(ARGV[2]) + delay))
+      break
+    end
+  end
 end
-if not pollable then return {'refused', status} end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-if ARGV[1] == '' then
-  redis.call('HDEL', KEYS[1], 'next_poll_at')
-else
-  redis.call('HSET', KEYS[1], 'next_poll_at', ARGV[1])
-end
-return {'ok', attempts}
+return redis.call('HGETALL', KEYS[1])
 """
 
 # HSET only on an existing job, so a late update cannot leave a partial hash behind an expired job.
@@ -147,7 +150,7 @@ class RedisJobStore:
         self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s)
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
-        self._record_attempt = redis.register_script(_RECORD_ATTEMPT)
+        self._start_step = redis.register_script(_START_STEP)
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
 
@@ -258,19 +261,24 @@ class RedisJobStore:
         """
         await self._indexes.heal(job_id)
 
-    async def record_attempt(self, job_id: str, next_poll_at: float | None) -> int:
-        """Count one poll attempt and note when the next is due; return the new count.
-
-        Only while the job is running or delayed: otherwise raise :class:`InvalidTransition`
-        (the job moved on; stop polling it), or :class:`JobNotFound`.
-        """
-        due = "" if next_poll_at is None else repr(next_poll_at)
-        reply = await self._record_attempt(keys=[self._keys.job(job_id)], args=[due, *_POLLABLE])
-        if reply[0] == "missing":
+    async def start_step(self, job_id: str, owner: str, timing: AttemptTiming) -> Job:
+        """Load a job for one engine step; when ``owner`` holds it and it is running or delayed, count
+        the attempt and set ``next_poll_at`` in the same script. Raise :class:`JobNotFound`."""
+        reply = await self._start_step(
+            keys=[self._keys.job(job_id)],
+            args=[
+                owner,
+                repr(time.time()),
+                repr(timing.interval_s),
+                repr(timing.backoff),
+                repr(timing.max_delay_s),
+                repr(timing.jitter_factor),
+                *_POLLABLE,
+            ],
+        )
+        if not reply:
             raise JobNotFound(job_id)
-        if reply[0] == "refused":
-            raise InvalidTransition(job_id, reply[1], "attempt")
-        return int(reply[1])
+        return Job.from_fields(_pairs(reply))
 
     async def update_fields(self, job_id: str, fields: Mapping[str, str]) -> None:
         """Set non-status fields on an existing job; ``status`` is refused (use :meth:`transition`)."""

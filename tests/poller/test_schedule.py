@@ -37,3 +37,14 @@ def test_retry_delay_backs_off_and_honours_retry_after(failures: int, hint: floa
     policy = PollPolicy(interval_s=60, jitter=0)
 
     assert policy.retry_delay(failures, hint) == expected
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5, 12])
+def test_attempt_timing_plans_exactly_what_delay_after_would(attempts: int) -> None:
+    policy = PollPolicy(interval_s=30.0, backoff=1.7, jitter=0.2, max_retry_delay_s=600.0)
+    timing = policy.attempt_timing(random.Random(7))
+    assert timing.delay_after(attempts) == pytest.approx(policy.delay_after(attempts, random.Random(7)))
+
+
+def test_attempt_timing_without_jitter_has_factor_one() -> None:
+    assert PollPolicy(jitter=0.0).attempt_timing().jitter_factor == 1.0

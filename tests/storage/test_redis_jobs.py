@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from dataclasses import replace
 
 import pytest
 import redis
@@ -13,6 +15,7 @@ import redis.asyncio as aioredis
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, JobStatus
 from poller.ports import JobStore
+from poller.schedule import AttemptTiming
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
 from storage.redis_support import RedisClient
@@ -209,33 +212,58 @@ async def test_failing_a_delayed_job_clears_both_indexes(job_store: RedisJobStor
     assert await job_store.active_job_ids() == []
 
 
-async def test_record_attempt_counts_and_schedules_while_running_or_delayed(
-    job_store: RedisJobStore,
-) -> None:
-    job = await create_in(job_store, JobStatus.RUNNING)
+FLAT = AttemptTiming(interval_s=60.0, backoff=1.0, max_delay_s=900.0, jitter_factor=1.0)
 
-    assert await job_store.record_attempt(job.id, 1000.5) == 1
-    assert (await job_store.get(job.id)).next_poll_at == 1000.5
+
+async def test_start_step_counts_and_plans_the_next_poll_while_held_and_pollable(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="me")
+
+    before = time.time()
+    first = await job_store.start_step(job.id, "me", FLAT)
+    assert first.attempts == 1
+    assert first.next_poll_at is not None
+    assert before + 59.9 <= first.next_poll_at <= time.time() + 60.1
     await job_store.transition(job.id, JobStatus.DELAYED)
-    assert await job_store.record_attempt(job.id, None) == 2
-    stored = await job_store.get(job.id)
-    assert (stored.attempts, stored.next_poll_at) == (2, None)
+    second = await job_store.start_step(job.id, "me", FLAT)
+    assert second.attempts == 2
+    assert (await job_store.get(job.id)).attempts == 2
+
+
+async def test_start_step_plans_with_backoff_cap_and_jitter_like_the_policy(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="me", attempts=3)
+    timing = AttemptTiming(interval_s=10.0, backoff=2.0, max_delay_s=900.0, jitter_factor=0.9)
+
+    started = time.time()
+    stepped = await job_store.start_step(job.id, "me", timing)
+
+    assert stepped.attempts == 4
+    assert stepped.next_poll_at is not None
+    expected = timing.delay_after(4)  # 10 * 2**3 * 0.9 = 72
+    assert expected == pytest.approx(72.0)
+    assert started + expected - 0.01 <= stepped.next_poll_at <= time.time() + expected + 0.01
+    capped = await job_store.start_step(job.id, "me", replace(timing, max_delay_s=5.0, jitter_factor=1.0))
+    assert capped.next_poll_at is not None
+    assert capped.next_poll_at <= time.time() + 5.01
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.DELIVERING, JobStatus.CANCELLED])
-async def test_record_attempt_is_refused_once_the_job_is_not_pollable(
+async def test_start_step_counts_nothing_once_the_job_is_not_pollable(
     job_store: RedisJobStore, status: JobStatus
 ) -> None:
-    job = await create_in(job_store, status)
-    with pytest.raises(InvalidTransition):
-        await job_store.record_attempt(job.id, 5.0)
-    stored = await job_store.get(job.id)
-    assert (stored.attempts, stored.next_poll_at) == (0, None)
+    job = await create_in(job_store, status, owner="me")
+    stepped = await job_store.start_step(job.id, "me", FLAT)
+    assert (stepped.status, stepped.attempts, stepped.next_poll_at) == (status, 0, None)
 
 
-async def test_record_attempt_of_missing_job_raises_job_not_found(job_store: RedisJobStore) -> None:
+async def test_start_step_counts_nothing_for_a_job_another_process_holds(job_store: RedisJobStore) -> None:
+    job = await create_in(job_store, JobStatus.RUNNING, owner="other")
+    stepped = await job_store.start_step(job.id, "me", FLAT)
+    assert (stepped.owner, stepped.attempts, stepped.next_poll_at) == ("other", 0, None)
+
+
+async def test_start_step_of_missing_job_raises_job_not_found(job_store: RedisJobStore) -> None:
     with pytest.raises(JobNotFound):
-        await job_store.record_attempt("gone", None)
+        await job_store.start_step("gone", "me", FLAT)
 
 
 async def test_claim_is_won_by_exactly_one_of_many_concurrent_callers(job_store: RedisJobStore) -> None:

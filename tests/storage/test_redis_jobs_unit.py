@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import JobOptions, JobStatus, VideoOutput
+from poller.schedule import AttemptTiming
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
@@ -95,11 +96,12 @@ async def test_lua_transition_checks_the_table_and_maintains_indexes(
         await store.transition("missing", JobStatus.FAILED)
 
 
-async def test_lua_record_attempt_claim_release_and_update_fields(store: RedisJobStore) -> None:
-    job = make_job(status=JobStatus.RUNNING)
+async def test_lua_start_step_claim_release_and_update_fields(store: RedisJobStore) -> None:
+    job = make_job(status=JobStatus.RUNNING, owner="me")
     await store.create(job, make_session(job))
+    timing = AttemptTiming(interval_s=12.5, backoff=1.0, max_delay_s=900.0, jitter_factor=1.0)
 
-    assert await store.record_attempt(job.id, 12.5) == 1
+    assert (await store.start_step(job.id, "me", timing)).attempts == 1
     assert await store.claim(job.id, "send") is True
     assert await store.claim(job.id, "send") is False
     await store.release(job.id, "send")
@@ -107,10 +109,9 @@ async def test_lua_record_attempt_claim_release_and_update_fields(store: RedisJo
     await store.update_fields(job.id, {"cost": "4"})
     await store.transition(job.id, JobStatus.CANCELLED)
 
-    with pytest.raises(InvalidTransition):
-        await store.record_attempt(job.id, None)
+    assert (await store.start_step(job.id, "me", timing)).attempts == 1  # cancelled: nothing counted
     stored = await store.get(job.id)
-    assert (stored.attempts, stored.next_poll_at, stored.cost) == (1, 12.5, 4)
+    assert (stored.attempts, stored.cost) == (1, 4)
 
 
 async def test_lua_status_message_is_not_set_on_a_deleted_session(fake_redis: aioredis.Redis) -> None:
