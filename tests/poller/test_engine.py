@@ -185,6 +185,7 @@ async def test_permanent_failure_ends_the_job_at_once_and_tells_the_user_once(ri
     job = await rig.new_job()
 
     failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+    await wait_until(lambda: bool(rig.notifier.ended), what="the failure notice (sent after the transition)")
 
     assert failed.error_code is ErrorCode.MODERATION_REJECTED
     assert failed.error_raw == "content policy violation"
@@ -213,7 +214,7 @@ async def test_attempts_run_out_into_delayed_and_the_sweeper_still_delivers(rig:
 
     delayed = await rig.wait_for_status(job.id, JobStatus.DELAYED)
     assert delayed.attempts == FAST.max_attempts
-    assert (job.id, "delayed") in rig.notifier.progress
+    await wait_until(lambda: (job.id, "delayed") in rig.notifier.progress, what="the delayed notice")
     assert await rig.jobs.delayed_job_ids() == [job.id]
 
     rig.provider.default = success()
@@ -258,6 +259,7 @@ async def test_submit_with_unknown_outcome_is_never_repeated(rig: Rig) -> None:
     job = await rig.new_job()
 
     failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+    await wait_until(lambda: bool(rig.notifier.ended), what="the failure notice (sent after the transition)")
 
     assert len(rig.provider.submits) == 1
     assert failed.error_code is ErrorCode.PROVIDER_ERROR

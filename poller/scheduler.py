@@ -1,0 +1,45 @@
+"""APScheduler's asyncio scheduler, without a wakeup per added job.
+
+The stock ``AsyncIOScheduler`` runs its whole job-processing pass on the next loop turn after *every*
+``add_job``. The engine adds one date job per poll, so at 2,000 polls/s that pass ran 2,000 times a
+second for nothing (about 10 % of the engine's CPU in the capacity benchmark). A job due no earlier
+than the armed timer needs no wakeup: the timer fires first, and the pass it runs sees the new job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+
+class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 ships no type hints
+    """An ``AsyncIOScheduler`` whose :meth:`run_at` wakes the scheduler only when the job is due before its timer."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._quiet = False
+
+    def run_at(self, func: Callable[..., Coroutine[Any, Any, None]], job_id: str, when: float, *args: object) -> None:
+        """Run ``func(*args)`` once at Unix time ``when``, replacing any pending run with the same id."""
+        self._quiet = self._timer_fires_by(when)
+        try:
+            run_date = datetime.fromtimestamp(when, tz=UTC)
+            self.add_job(func, "date", run_date=run_date, args=list(args), id=job_id, replace_existing=True)
+        finally:
+            self._quiet = False
+
+    def wakeup(self) -> None:
+        """Process due jobs on the next loop turn, unless the job just added is covered by the timer."""
+        if self._quiet:
+            return
+        super().wakeup()
+
+    def _timer_fires_by(self, when: float) -> bool:
+        timer = self._timeout
+        if timer is None or timer.cancelled() or self._eventloop is None:
+            return False
+        return bool(timer.when() <= self._eventloop.time() + (when - time.time()))

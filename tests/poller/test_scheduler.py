@@ -1,0 +1,89 @@
+"""EngineScheduler: jobs run at their time, and adding a job behind the armed timer costs no extra pass."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC
+
+import pytest
+
+from poller.scheduler import EngineScheduler
+
+
+@pytest.fixture
+async def scheduler() -> AsyncIterator[EngineScheduler]:
+    sched = EngineScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
+    sched.start()
+    yield sched
+    sched.shutdown(wait=False)
+
+
+class Passes:
+    """Counts the scheduler's job-processing passes."""
+
+    def __init__(self, scheduler: EngineScheduler) -> None:
+        self.count = 0
+        original = scheduler._process_jobs
+
+        def counted() -> float | None:
+            self.count += 1
+            result: float | None = original()
+            return result
+
+        scheduler._process_jobs = counted
+
+
+async def test_jobs_due_after_the_armed_timer_add_no_pass_and_still_run_in_order(scheduler: EngineScheduler) -> None:
+    ran: list[str] = []
+    all_done = asyncio.Event()
+
+    async def record(name: str) -> None:
+        ran.append(name)
+        if len(ran) == 51:
+            all_done.set()
+
+    scheduler.run_at(record, "first", time.time() + 0.3, "first")
+    await asyncio.sleep(0.05)  # the pass for "first" arms the timer
+    passes = Passes(scheduler)
+    for i in range(50):
+        scheduler.run_at(record, f"later-{i}", time.time() + 0.6 + i / 1000, f"later-{i}")
+    await asyncio.sleep(0)  # give any needless wakeups their loop turn
+    assert passes.count == 0
+
+    async with asyncio.timeout(10):
+        await all_done.wait()
+    assert ran == ["first", *[f"later-{i}" for i in range(50)]]
+
+
+async def test_a_job_due_before_the_armed_timer_wakes_the_scheduler(scheduler: EngineScheduler) -> None:
+    done = asyncio.Event()
+
+    async def noop() -> None:
+        pass
+
+    async def mark() -> None:
+        done.set()
+
+    scheduler.run_at(noop, "far", time.time() + 3600)
+    await asyncio.sleep(0.05)
+    scheduler.run_at(mark, "soon", time.time() + 0.05)
+    async with asyncio.timeout(10):  # without a wakeup it would wait for the one-hour timer
+        await done.wait()
+
+
+async def test_run_at_replaces_the_pending_run_of_the_same_id(scheduler: EngineScheduler) -> None:
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def record(tag: str) -> None:
+        calls.append(tag)
+        done.set()
+
+    scheduler.run_at(record, "job", time.time() + 3600, "old")
+    scheduler.run_at(record, "job", time.time() + 0.05, "new")
+    async with asyncio.timeout(10):
+        await done.wait()
+    assert calls == ["new"]
+    assert scheduler.get_job("job") is None
