@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from aiobotocore.client import AioBaseClient
+from starlette.requests import Request
 
 from poller.errors import ErrorCode, JobError
-from storage.blobs_s3 import MIB, S3BlobStore
+from sandbox.fault_proxy import FaultProxy, create_app
+from sandbox.serve import ThreadedServer
+from storage.blobs_s3 import MAX_PART_SIZE, MIB, S3BlobStore, part_size_for
 from tests.fixtures.s3_server import S3Server
 
 pytestmark = pytest.mark.integration
@@ -62,6 +67,57 @@ def open_uploads(server: S3Server, bucket: str) -> list[Any]:
     return list(server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []))
 
 
+class UploadPartSpy:
+    """Wraps every aiobotocore client's API calls: counts UploadPart calls in flight, records the
+    order parts finish in, and holds part 1 back until ``hold_first_for`` other parts finished."""
+
+    def __init__(self, hold_first_for: int = 0) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.finished: list[int] = []
+        self._hold_first_for = hold_first_for
+        self._others_done = asyncio.Event()
+        if hold_first_for == 0:
+            self._others_done.set()
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = AioBaseClient._make_api_call
+
+        async def make_api_call(client: AioBaseClient, operation: str, params: dict[str, Any]) -> Any:
+            if operation != "UploadPart":
+                return await original(client, operation, params)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                if params["PartNumber"] == 1:
+                    await self._others_done.wait()
+                return await original(client, operation, params)
+            finally:
+                self.in_flight -= 1
+                self.finished.append(params["PartNumber"])
+                if len(self.finished) >= self._hold_first_for:
+                    self._others_done.set()
+
+        monkeypatch.setattr(AioBaseClient, "_make_api_call", make_api_call)
+
+
+@pytest.fixture
+def s3_proxy(s3_server: S3Server) -> Iterator[tuple[FaultProxy, str]]:
+    """A fault-injecting proxy in front of moto, and its URL."""
+    proxy = FaultProxy(s3_server.endpoint_url)
+    with ThreadedServer(create_app(proxy)) as server:
+        yield proxy, server.url
+
+
+def upload_part(number: int) -> Any:
+    """A fault-proxy matcher for UploadPart of part ``number``."""
+
+    def matches(request: Request) -> bool:
+        return request.method == "PUT" and request.query_params.get("partNumber") == str(number)
+
+    return matches
+
+
 async def test_small_object_is_stored_with_one_put(store: S3BlobStore, s3_server: S3Server, s3_bucket: str) -> None:
     data = pattern(300_000)
 
@@ -104,11 +160,12 @@ async def test_large_stream_is_uploaded_in_parts_with_exact_content(
     assert open_uploads(s3_server, s3_bucket) == []
 
 
-async def test_store_never_holds_more_than_one_part_of_the_stream(
-    store: S3BlobStore, s3_server: S3Server, s3_bucket: str
+@pytest.mark.parametrize("parts_in_flight", [1, 3])
+async def test_store_never_holds_more_than_parts_in_flight_parts_of_the_stream(
+    s3_server: S3Server, s3_bucket: str, parts_in_flight: int
 ) -> None:
     """Flat memory, observed from outside: whenever the stream hands over a chunk, what was read
-    but is not yet on S3 is at most one part plus one chunk, however long the stream."""
+    but is not yet on S3 is at most ``parts_in_flight`` parts plus one chunk, however long the stream."""
     client = s3_server.client()
     chunk_size, backlog = MIB, []
 
@@ -125,10 +182,100 @@ async def test_store_never_holds_more_than_one_part_of_the_stream(
             backlog.append(index * chunk_size - bytes_on_s3())
             yield pattern(chunk_size, seed=index)
 
-    await store.put_stream("flat.mp4", forty_mib(), "video/mp4")
+    async with make_store(s3_server, s3_bucket, parts_in_flight=parts_in_flight) as store:
+        await store.put_stream("flat.mp4", forty_mib(), "video/mp4")
 
-    assert max(backlog) <= 5 * MIB + chunk_size
+    assert max(backlog) <= parts_in_flight * 5 * MIB + chunk_size
     assert bytes_on_s3() == 0  # completed: no upload left open
+
+
+async def test_parts_go_up_concurrently_up_to_the_bound_and_are_assembled_in_order(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = UploadPartSpy(hold_first_for=2)  # part 1 finishes only after two later parts
+    spy.install(monkeypatch)
+    data = pattern(16 * 5 * MIB + 123, seed=7)
+
+    async with make_store(s3_server, s3_bucket, parts_in_flight=3) as store:
+        blob = await store.put_stream("ordered.mp4", stream(data, 700_001), "video/mp4")
+
+    assert spy.most_in_flight == 3
+    assert spy.finished.index(1) >= 2  # part 1 finished after two later parts
+    assert sorted(spy.finished) == list(range(1, 18))
+    body, head = stored(s3_server, s3_bucket, "videos/ordered.mp4")
+    assert blob.size_bytes == len(data)
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert head["ETag"].strip('"').endswith("-17")
+
+
+async def test_parts_go_up_one_at_a_time_when_parts_in_flight_is_one(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = UploadPartSpy()
+    spy.install(monkeypatch)
+    data = pattern(4 * 5 * MIB, seed=1)
+
+    async with make_store(s3_server, s3_bucket, parts_in_flight=1) as store:
+        await store.put_stream("serial.mp4", stream(data, MIB), "video/mp4")
+
+    assert spy.most_in_flight == 1
+    assert spy.finished == [1, 2, 3, 4]
+    assert stored(s3_server, s3_bucket, "videos/serial.mp4")[0] == data
+
+
+async def test_a_failed_part_aborts_the_upload_while_other_parts_are_in_flight(
+    s3_server: S3Server, s3_bucket: str, s3_proxy: tuple[FaultProxy, str]
+) -> None:
+    proxy, proxy_url = s3_proxy
+    proxy.inject(403, match=upload_part(2))  # AccessDenied: not retried
+
+    async with make_store(s3_server, s3_bucket, endpoint_url=proxy_url, parts_in_flight=3) as store:
+        with pytest.raises(JobError) as failed:
+            await store.put_stream("part-fails.mp4", stream(pattern(30 * MIB), MIB), "video/mp4")
+
+    assert failed.value.code is ErrorCode.UPLOAD_FAILED
+    assert "AccessDenied" in failed.value.raw
+    assert open_uploads(s3_server, s3_bucket) == []
+    assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+    methods = [seen.method for seen in proxy.requests]
+    assert methods.count("POST") == 1  # CreateMultipartUpload only: never completed
+    assert "DELETE" in methods  # AbortMultipartUpload
+
+
+async def test_a_part_retried_after_a_server_error_is_sent_whole_again(
+    s3_server: S3Server, s3_bucket: str, s3_proxy: tuple[FaultProxy, str]
+) -> None:
+    proxy, proxy_url = s3_proxy
+    proxy.inject(500, match=upload_part(2))  # botocore retries it: the part body must rewind
+    data = pattern(17 * MIB, seed=3)
+
+    async with make_store(s3_server, s3_bucket, endpoint_url=proxy_url, parts_in_flight=3) as store:
+        await store.put_stream("retried.mp4", stream(data, MIB), "video/mp4")
+
+    assert stored(s3_server, s3_bucket, "videos/retried.mp4")[0] == data
+    assert [seen.status for seen in proxy.requests if seen.method == "PUT"].count(500) == 1
+
+
+async def test_cancelled_upload_is_aborted(s3_server: S3Server, s3_bucket: str) -> None:
+    stalled = asyncio.Event()
+
+    async def stalls_after_three_parts() -> AsyncIterator[bytes]:
+        for index in range(16):
+            yield pattern(MIB, seed=index)
+        stalled.set()
+        await asyncio.Event().wait()  # a download that hangs: only cancellation ends it
+        yield b""
+
+    async with make_store(s3_server, s3_bucket, parts_in_flight=2) as store:
+        upload = asyncio.create_task(store.put_stream("cancelled.mp4", stalls_after_three_parts(), "video/mp4"))
+        await stalled.wait()
+        assert len(open_uploads(s3_server, s3_bucket)) == 1
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+
+    assert open_uploads(s3_server, s3_bucket) == []
+    assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
 
 
 async def test_failing_stream_aborts_the_multipart_upload(
@@ -215,6 +362,24 @@ async def test_store_must_be_started_before_use(s3_server: S3Server, s3_bucket: 
         await store.url_for("x", 60)
 
 
-def test_parts_smaller_than_s3_allows_are_refused(s3_server: S3Server) -> None:
+def test_parts_smaller_or_larger_than_s3_allows_are_refused(s3_server: S3Server) -> None:
     with pytest.raises(ValueError, match="part_size"):
         make_store(s3_server, "b", part_size=MIB)
+    with pytest.raises(ValueError, match="part_size"):
+        make_store(s3_server, "b", part_size=MAX_PART_SIZE + 1)
+
+
+def test_at_least_one_part_must_be_in_flight(s3_server: S3Server) -> None:
+    with pytest.raises(ValueError, match="parts_in_flight"):
+        make_store(s3_server, "b", parts_in_flight=0)
+
+
+def test_part_size_grows_so_ten_thousand_parts_hold_s3s_largest_object() -> None:
+    base = 8 * MIB
+    sizes = [part_size_for(number, base) for number in range(1, 10_001)]
+
+    assert sizes[0] == sizes[999] == base  # every video up to 8 GB: the configured size
+    assert sizes[1000] == 2 * base
+    assert sizes == sorted(sizes)
+    assert sum(sizes) >= 5 * 1024**4  # S3's largest object, within S3's 10,000 parts
+    assert part_size_for(10_000, 512 * MIB) == MAX_PART_SIZE  # never above S3's largest part
