@@ -62,10 +62,13 @@ def test_ack_latency_smoke_acknowledges_every_prompt(tmp_path: Path) -> None:
     assert row["p99_ms"] > 0
 
 
-def test_delivery_transfer_smoke_stores_every_byte_on_both_paths(tmp_path: Path) -> None:
+def test_delivery_transfer_smoke_stores_every_byte_on_every_path(tmp_path: Path) -> None:
     result = run_smoke("delivery_transfer", tmp_path)
     (row,) = result["rows"]
     size = 12 * 1024 * 1024
-    assert row["pipeline_to_s3"]["bytes"] == size
-    assert row["pipeline_to_local"]["bytes"] == size
-    assert row["boto3_upload_file"]["bytes"] == size
+    phases = ("pipeline_to_s3", "store_to_s3_from_disk", "pipeline_to_local", "boto3_upload_file")
+    for name in phases:
+        assert row[name]["bytes"] == size, name
+        assert row[name]["peak_rss_growth_mb"] >= 0, name
+    assert row["s3_throughput_vs_boto3"] > 0
+    assert row["store_from_disk_vs_boto3"] > 0
