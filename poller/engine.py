@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC
 
 import structlog
@@ -127,6 +127,12 @@ class Engine:
         now = time.time()
         due = job.next_poll_at if job.status is JobStatus.RUNNING and job.next_poll_at else now
         self._schedule(job.id, max(0.0, due - now))
+
+    def adopt_many(self, jobs: Iterable[Job]) -> None:
+        """:meth:`adopt` for a batch, earliest due first: the scheduler keeps its jobs in a sorted list,
+        so adding in time order appends instead of shifting the list (adoption of 100k jobs)."""
+        for job in sorted(jobs, key=lambda job: job.next_poll_at or 0.0):
+            self.adopt(job)
 
     def forget(self, job_id: str) -> None:
         """Stop working on a job (it ended, or another process holds it now)."""

@@ -125,6 +125,10 @@ class JobStore(Protocol):
         """Load a job; raise :class:`JobNotFound`."""
         ...
 
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        """Load several jobs in one round trip, in the given order; missing ones are left out."""
+        ...
+
     async def transition(
         self,
         job_id: str,
@@ -263,6 +267,10 @@ class Leases(Protocol):
 
     async def acquire(self, job_id: str, process_id: str, expected_owner: str) -> bool:
         """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
+        ...
+
+    async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[str]:
+        """:meth:`acquire` for many ``(job id, expected owner)`` pairs in few round trips; the ids won."""
         ...
 
     async def release(self, job_ids: Sequence[str], process_id: str) -> int:

@@ -16,17 +16,17 @@ import asyncio
 import contextlib
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
 from poller.engine import Engine
-from poller.errors import JobNotFound
 from poller.ports import EventBus, JobStore, Leases
 
 log = structlog.get_logger(__name__)
 
 NEW_JOB = "new"
+ADOPT_BATCH = 1000
 POKE = "poke"
 REBALANCE = "rebalance"
 
@@ -106,20 +106,17 @@ class Worker:
         for stale in (o for o in ownership if o.status is None or o.status.terminal):
             await self._jobs.heal_index(stale.job_id)  # a crash between a transition and its index upkeep
         self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
-        mine_in_redis = [o.job_id for o in active if o.owner == self.process_id]
-        for job_id in mine_in_redis:
-            if job_id not in self.engine.owned:  # held in Redis but not scheduled here: heal
-                await self._adopt_held(job_id)
+        owned = self.engine.owned
+        # Held in Redis but not scheduled here (a restart under the same id, or a crashed step): heal.
+        await self._adopt_held([o.job_id for o in active if o.owner == self.process_id and o.job_id not in owned])
         orphans = [o for o in active if o.owner not in live]
         random.shuffle(orphans)  # so workers scanning at once do not all reach for the same jobs
-        room = max(0, int(self._fair_share) - len(self.engine.owned)) if active else 0
+        room = max(0, int(self._fair_share) - len(owned)) if active else 0
         # Above the fair share, still take a slice: orphans must never wait on a worker that lags behind.
         quota = max(room, math.ceil(len(orphans) / len(live)))
-        adopted = 0
-        for orphan in orphans[:quota]:
-            if await self._leases.acquire(orphan.job_id, self.process_id, orphan.owner):
-                await self._adopt_held(orphan.job_id)
-                adopted += 1
+        won = await self._leases.acquire_many([(o.job_id, o.owner) for o in orphans[:quota]], self.process_id)
+        await self._adopt_held(won)
+        adopted = len(won)
         if adopted:
             log.info("worker.adopted", adopted=adopted, orphans=len(orphans), held=len(self.engine.owned))
         self.adopted_total += adopted
@@ -131,15 +128,13 @@ class Worker:
             return False  # let a less busy worker have it; the scan catches it if nobody does
         if not await self._leases.acquire(job_id, self.process_id, ""):
             return False
-        await self._adopt_held(job_id)
+        await self._adopt_held([job_id])
         return True
 
-    async def _adopt_held(self, job_id: str) -> None:
-        try:
-            job = await self._jobs.get(job_id)
-        except JobNotFound:
-            return
-        self.engine.adopt(job)
+    async def _adopt_held(self, job_ids: Sequence[str]) -> None:
+        """Load jobs whose leases this worker holds, a batch per round trip, and hand them to the engine."""
+        for start in range(0, len(job_ids), ADOPT_BATCH):
+            self.engine.adopt_many(await self._jobs.get_many(job_ids[start : start + ADOPT_BATCH]))
 
     # ------------------------------------------------------------------ loops
 

@@ -87,3 +87,22 @@ async def test_run_at_replaces_the_pending_run_of_the_same_id(scheduler: EngineS
         await done.wait()
     assert calls == ["new"]
     assert scheduler.get_job("job") is None
+
+
+async def test_wakeups_needed_in_one_loop_turn_share_one_pass(scheduler: EngineScheduler) -> None:
+    ran: list[int] = []
+
+    async def record(i: int) -> None:
+        ran.append(i)
+
+    await asyncio.sleep(0.05)  # nothing scheduled yet: no timer is armed, so every add needs a wakeup
+    passes = Passes(scheduler)
+    for i in range(100):
+        scheduler.run_at(record, f"job-{i}", time.time() + 0.2 + i / 10_000, i)
+    await asyncio.sleep(0.01)
+    assert passes.count == 1
+
+    async with asyncio.timeout(10):
+        while len(ran) < 100:  # noqa: ASYNC110 (polling a plain list)
+            await asyncio.sleep(0.01)
+    assert ran == list(range(100))

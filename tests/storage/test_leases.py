@@ -91,6 +91,23 @@ async def test_acquire_of_a_missing_job_creates_nothing(leases: RedisLeases, any
     assert await any_redis.exists(KEYS.job("gone")) == 0
 
 
+async def test_acquire_many_applies_each_compare_and_set_across_batches(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    orphans = [await create_in(job_store, JobStatus.RUNNING, owner="dead") for _ in range(150)]  # > one batch
+    taken = await create_in(job_store, JobStatus.RUNNING, owner="p9")
+    ended = await create_in(job_store, JobStatus.SUCCEEDED, owner="dead")
+    claims = [(job.id, "dead") for job in orphans] + [(taken.id, "dead"), (ended.id, "dead"), ("gone", "dead")]
+
+    won = await leases.acquire_many(claims, "p1")
+
+    assert won == [job.id for job in orphans]
+    assert {job.owner for job in await job_store.get_many(won)} == {"p1"}
+    assert (await job_store.get(taken.id)).owner == "p9"
+    assert await leases.acquire_many(claims, "p2") == []
+    assert await leases.acquire_many([], "p2") == []
+
+
 async def test_two_processes_adopting_one_orphan_have_exactly_one_winner(
     leases: RedisLeases, job_store: RedisJobStore
 ) -> None:
