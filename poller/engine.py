@@ -20,7 +20,16 @@ from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
 from poller.finish import JobFinisher
 from poller.jobs import ACTIVE_STATES, Job, JobStatus
-from poller.ports import JobStore, Notifier, PollResult, ProviderLookup, SessionStore, SubmitRequest, TaskState
+from poller.ports import (
+    JobOwnership,
+    JobStore,
+    Notifier,
+    PollResult,
+    ProviderLookup,
+    SessionStore,
+    SubmitRequest,
+    TaskState,
+)
 from poller.schedule import PollPolicy
 from poller.scheduler import EngineScheduler
 
@@ -119,20 +128,24 @@ class Engine:
 
     def adopt(self, job: Job) -> None:
         """Start working on a job whose lease this process now holds, at the time its next step is due."""
-        if job.status.terminal:
+        self._hold(job.id, job.status, job.next_poll_at)
+
+    def adopt_many(self, held: Iterable[JobOwnership]) -> None:
+        """:meth:`adopt` for a batch known by status and due time, earliest due first: the scheduler keeps
+        its jobs in a sorted list, so adding in time order appends instead of shifting the list."""
+        for job in sorted(held, key=lambda job: job.next_poll_at or 0.0):
+            if job.status is not None:
+                self._hold(job.job_id, job.status, job.next_poll_at)
+
+    def _hold(self, job_id: str, status: JobStatus, next_poll_at: float | None) -> None:
+        if status.terminal:
             return
-        self.owned.add(job.id)
-        if job.status is JobStatus.DELAYED:
+        self.owned.add(job_id)
+        if status is JobStatus.DELAYED:
             return  # the sweeper looks at delayed jobs at its own pace
         now = time.time()
-        due = job.next_poll_at if job.status is JobStatus.RUNNING and job.next_poll_at else now
-        self._schedule(job.id, max(0.0, due - now))
-
-    def adopt_many(self, jobs: Iterable[Job]) -> None:
-        """:meth:`adopt` for a batch, earliest due first: the scheduler keeps its jobs in a sorted list,
-        so adding in time order appends instead of shifting the list (adoption of 100k jobs)."""
-        for job in sorted(jobs, key=lambda job: job.next_poll_at or 0.0):
-            self.adopt(job)
+        due = next_poll_at if status is JobStatus.RUNNING and next_poll_at else now
+        self._schedule_at(job_id, max(now, due))
 
     def forget(self, job_id: str) -> None:
         """Stop working on a job (it ended, or another process holds it now)."""

@@ -242,11 +242,12 @@ class MediaProbe(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JobOwnership:
-    """Who holds a job's lease, as read in one batch for adoption."""
+    """Who holds a job's lease, and when its next poll is due: all adoption needs to schedule it."""
 
     job_id: str
     status: JobStatus | None  # None: the job no longer exists
     owner: str  # "" when nobody holds it
+    next_poll_at: float | None = None
 
 
 class Leases(Protocol):
@@ -269,8 +270,9 @@ class Leases(Protocol):
         """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
         ...
 
-    async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[str]:
-        """:meth:`acquire` for many ``(job id, expected owner)`` pairs in few round trips; the ids won."""
+    async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[JobOwnership]:
+        """:meth:`acquire` for many ``(job id, expected owner)`` pairs in few round trips; the jobs won,
+        with their status and next poll as of the moment each lease was taken."""
         ...
 
     async def release(self, job_ids: Sequence[str], process_id: str) -> int:

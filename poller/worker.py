@@ -16,17 +16,17 @@ import asyncio
 import contextlib
 import math
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from poller.engine import Engine
+from poller.errors import JobNotFound
 from poller.ports import EventBus, JobStore, Leases
 
 log = structlog.get_logger(__name__)
 
 NEW_JOB = "new"
-ADOPT_BATCH = 1000
 POKE = "poke"
 REBALANCE = "rebalance"
 
@@ -108,14 +108,14 @@ class Worker:
         self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
         owned = self.engine.owned
         # Held in Redis but not scheduled here (a restart under the same id, or a crashed step): heal.
-        await self._adopt_held([o.job_id for o in active if o.owner == self.process_id and o.job_id not in owned])
+        self.engine.adopt_many(o for o in active if o.owner == self.process_id and o.job_id not in owned)
         orphans = [o for o in active if o.owner not in live]
         random.shuffle(orphans)  # so workers scanning at once do not all reach for the same jobs
         room = max(0, int(self._fair_share) - len(owned)) if active else 0
         # Above the fair share, still take a slice: orphans must never wait on a worker that lags behind.
         quota = max(room, math.ceil(len(orphans) / len(live)))
         won = await self._leases.acquire_many([(o.job_id, o.owner) for o in orphans[:quota]], self.process_id)
-        await self._adopt_held(won)
+        self.engine.adopt_many(won)
         adopted = len(won)
         if adopted:
             log.info("worker.adopted", adopted=adopted, orphans=len(orphans), held=len(self.engine.owned))
@@ -128,13 +128,12 @@ class Worker:
             return False  # let a less busy worker have it; the scan catches it if nobody does
         if not await self._leases.acquire(job_id, self.process_id, ""):
             return False
-        await self._adopt_held([job_id])
+        try:
+            job = await self._jobs.get(job_id)
+        except JobNotFound:
+            return True  # ended and expired already: nothing to schedule
+        self.engine.adopt(job)
         return True
-
-    async def _adopt_held(self, job_ids: Sequence[str]) -> None:
-        """Load jobs whose leases this worker holds, a batch per round trip, and hand them to the engine."""
-        for start in range(0, len(job_ids), ADOPT_BATCH):
-            self.engine.adopt_many(await self._jobs.get_many(job_ids[start : start + ADOPT_BATCH]))
 
     # ------------------------------------------------------------------ loops
 

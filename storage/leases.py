@@ -36,9 +36,10 @@ from storage.redis_support import RedisClient, ScriptCall, eval_many, require_te
 # Closes the race of two processes adopting one orphan: both read owner == "dead-process" and
 # both would take it. The owner is compared and set in one step, so exactly one wins; a job that
 # ended (or expired) meanwhile is never taken.
+# Returns the status and next poll time as of the take (what the new holder schedules by), or 0.
 # KEYS: job.  ARGV: process id, expected owner, active statuses…
 _ACQUIRE = """
-local state = redis.call('HMGET', KEYS[1], 'status', 'owner')
+local state = redis.call('HMGET', KEYS[1], 'status', 'owner', 'next_poll_at')
 if not state[1] then return 0 end
 local active = false
 for i = 3, #ARGV do
@@ -47,7 +48,7 @@ end
 if not active then return 0 end
 if (state[2] or '') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-return 1
+return {state[1], state[3] or ''}
 """
 
 # Gives a lease back only if this process still holds it: a release that arrives after another
@@ -61,13 +62,14 @@ return 1
 
 # Reads status and owner of many jobs in one command: per-command overhead in the client, not
 # Redis, is what limits a 100k-id scan. Read-only. On a cluster every call's KEYS share one slot.
-# KEYS: jobs.  Returns status, owner for each ('' when missing).
+# KEYS: jobs.  Returns status, owner, next_poll_at for each ('' when missing).
 _OWNERSHIP = """
 local out = {}
 for i, key in ipairs(KEYS) do
-  local state = redis.call('HMGET', key, 'status', 'owner')
-  out[2 * i - 1] = state[1] or ''
-  out[2 * i] = state[2] or ''
+  local state = redis.call('HMGET', key, 'status', 'owner', 'next_poll_at')
+  out[3 * i - 2] = state[1] or ''
+  out[3 * i - 1] = state[2] or ''
+  out[3 * i] = state[3] or ''
 end
 return out
 """
@@ -133,23 +135,27 @@ class RedisLeases:
         """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
         _require_id(process_id)
         won = await self._acquire(keys=[self._keys.job(job_id)], args=[process_id, expected_owner, *_ACTIVE])
-        return int(won) == 1
+        return isinstance(won, list)  # the status and due time on a win, 0 otherwise
 
-    async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[str]:
-        """:meth:`acquire` for many ``(job id, expected owner)`` pairs, one pipeline per batch; the ids won.
+    async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[JobOwnership]:
+        """:meth:`acquire` for many ``(job id, expected owner)`` pairs, one pipeline per batch; the jobs won,
+        with status and next poll as of the take (so adopting them needs no further read).
 
         Each compare-and-set stays atomic on its own; adopting 100k orphans one round trip at a time
         took ~50 s (benchmarks/adoption.py).
         """
         _require_id(process_id)
-        won: list[str] = []
+        won: list[JobOwnership] = []
         for start in range(0, len(claims), self._batch):
             batch = claims[start : start + self._batch]
             calls: list[ScriptCall] = [
                 ([self._keys.job(job_id)], [process_id, expected, *_ACTIVE]) for job_id, expected in batch
             ]
             replies = await eval_many(self._redis, _ACQUIRE, calls)
-            won.extend(job_id for (job_id, _), reply in zip(batch, replies, strict=True) if int(reply) == 1)
+            for (job_id, _), reply in zip(batch, replies, strict=True):
+                if reply != 0:
+                    status, due = text_list(reply)
+                    won.append(JobOwnership(job_id, JobStatus(status), process_id, _due(due)))
         return won
 
     async def release(self, job_ids: Sequence[str], process_id: str) -> int:
@@ -198,8 +204,12 @@ def _ownership_pairs(groups: list[Sequence[str]], replies: list[Any]) -> Iterato
     for group, reply in zip(groups, replies, strict=True):
         flat = text_list(reply)
         for i, job_id in enumerate(group):
-            status, owner = flat[2 * i], flat[2 * i + 1]
-            yield job_id, JobOwnership(job_id, JobStatus(status) if status else None, owner)
+            status, owner, due = flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]
+            yield job_id, JobOwnership(job_id, JobStatus(status) if status else None, owner, _due(due))
+
+
+def _due(value: str) -> float | None:
+    return float(value) if value else None
 
 
 def _require_id(process_id: str) -> None:

@@ -101,8 +101,9 @@ async def test_acquire_many_applies_each_compare_and_set_across_batches(
 
     won = await leases.acquire_many(claims, "p1")
 
-    assert won == [job.id for job in orphans]
-    assert {job.owner for job in await job_store.get_many(won)} == {"p1"}
+    assert [o.job_id for o in won] == [job.id for job in orphans]
+    assert {(o.status, o.owner) for o in won} == {(JobStatus.RUNNING, "p1")}
+    assert {job.owner for job in await job_store.get_many([o.job_id for o in won])} == {"p1"}
     assert (await job_store.get(taken.id)).owner == "p9"
     assert await leases.acquire_many(claims, "p2") == []
     assert await leases.acquire_many([], "p2") == []
@@ -159,14 +160,16 @@ async def test_acquire_and_release_work_after_redis_forgot_its_scripts(
     assert await leases.release([job.id], "p1") == 1
 
 
-async def test_ownership_reports_status_and_owner_in_order(leases: RedisLeases, job_store: RedisJobStore) -> None:
-    running = await create_in(job_store, JobStatus.RUNNING, owner="p1")
+async def test_ownership_reports_status_owner_and_due_time_in_order(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    running = await create_in(job_store, JobStatus.RUNNING, owner="p1", next_poll_at=1234.5)
     done = await create_in(job_store, JobStatus.SUCCEEDED)
 
     assert await leases.ownership([done.id, "gone", running.id]) == [
         JobOwnership(done.id, JobStatus.SUCCEEDED, ""),
         JobOwnership("gone", None, ""),
-        JobOwnership(running.id, JobStatus.RUNNING, "p1"),
+        JobOwnership(running.id, JobStatus.RUNNING, "p1", 1234.5),
     ]
     assert await leases.ownership([]) == []
 
