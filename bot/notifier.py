@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import structlog
 from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
+from telegram.ext import ExtBot
 
 from bot import keyboards, texts
 from bot.delivery_ref import DeliveryRef
+from bot.rate_limit import Lane, PriorityBudget, PriorityRateLimiter
+from bot.status_edits import StatusEdit, StatusEdits
 from poller.errors import ErrorCode, JobError
 from poller.jobs import Job, JobStatus
 from poller.ports import LocalVideo, Session
@@ -29,6 +34,11 @@ class TelegramNotifier:
     Deliveries go through ``send_bot``, a bot without python-telegram-bot's rate limiter, behind our own
     limiters: the wait for a free slot then happens *before* the send is committed in Redis, so the
     window in which a crash leaves a delivery's outcome unknown is the request itself, not the queue.
+
+    Status edits never hold up the engine: they are queued (:class:`bot.status_edits.StatusEdits`) and
+    sent by ``status_senders`` background tasks. When ``bot`` runs on a
+    :class:`bot.rate_limit.PriorityRateLimiter`, everything shares its budget by lane: acks and other
+    replies first, then deliveries and failure notices, then status edits.
     """
 
     def __init__(
@@ -40,22 +50,28 @@ class TelegramNotifier:
         send_bot: Bot | None = None,
         sends_per_s: float = 20.0,
         sends_in_flight: int = 1,
+        status_senders: int = 4,
     ) -> None:
         self._bot = bot
         self._send_bot = send_bot or bot
         self._upload_limit = upload_limit_bytes
         self._link_ttl_s = link_ttl_s
+        limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+        # The bot-wide budget shared by lane, when the bot has one; else deliveries keep their own.
+        self._budget: PriorityBudget | None = limiter.budget if isinstance(limiter, PriorityRateLimiter) else None
         # Telegram allows about 30 messages/s per bot and 1/s per chat (bursts tolerated).
         self._overall = AsyncLimiter(sends_per_s, 1)
         self._per_chat: dict[int, AsyncLimiter] = {}
         # No more sends in flight than the send bot's connection pool: a committed send must never wait
         # for a connection, or the crash window would include that wait.
         self._in_flight = asyncio.Semaphore(sends_in_flight)
+        # Without lanes the senders still bound how many edits queue in the limiter ahead of an ack.
+        self.status_edits = StatusEdits(self._send_status_edit, senders=status_senders)
 
     async def job_progress(self, job: Job, session: Session) -> None:
-        """Edit the status message to the job's new state (called only on a change of state)."""
+        """Queue the edit of the status message to the job's new state (called only on a change of state)."""
         markup = keyboards.status(job.id) if not job.status.terminal else None
-        await self._edit_status(session, texts.status_message(job.status), markup)
+        self._edit_status(session, texts.status_message(job.status), markup)
 
     async def deliver(
         self,
@@ -76,7 +92,7 @@ class TelegramNotifier:
             InputFile(await asyncio.to_thread(video.path.read_bytes), filename=video.path.name) if as_video else None
         )
         try:
-            async with self._in_flight, self._overall, self._chat_limiter(session.chat_id):
+            async with self._in_flight, self._delivery_slot(), self._chat_limiter(session.chat_id):
                 if commit is not None and not await commit():
                     return None
                 if upload is not None:
@@ -87,9 +103,13 @@ class TelegramNotifier:
         except TelegramError as exc:
             raise _delivery_error(exc) from exc
         file_id = message.video.file_id if message.video else ""
-        await self._edit_status(session, texts.status_message(JobStatus.SUCCEEDED), None)
+        self._edit_status(session, texts.status_message(JobStatus.SUCCEEDED), None)
         log.info("job.delivered", chat_id=session.chat_id, message_id=message.message_id, as_link=not file_id)
         return DeliveryRef(session.chat_id, message.message_id, file_id).encode()
+
+    def _delivery_slot(self) -> AbstractAsyncContextManager[object]:
+        """A turn in the bot-wide budget for one delivery (behind acks, ahead of status edits)."""
+        return self._overall if self._budget is None else _acquired(self._budget, Lane.DELIVERY)
 
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._per_chat.get(chat_id)
@@ -102,11 +122,15 @@ class TelegramNotifier:
     async def job_ended(self, job: Job, session: Session) -> None:
         """Say once that the job failed or was cancelled; the status message loses its Cancel button."""
         if job.status is JobStatus.CANCELLED:
-            await self._edit_status(session, texts.CANCELLED, None)
+            self._edit_status(session, texts.CANCELLED, None)
             return
         message = texts.error_message(job.error_code)
-        await self._edit_status(session, message, None)
-        await self._bot.send_message(session.chat_id, message)
+        self._edit_status(session, message, None)
+        await self._bot.send_message(session.chat_id, message, **self._lane(Lane.DELIVERY))
+
+    async def aclose(self) -> None:
+        """Stop sending status edits (those still waiting are dropped: they are cosmetic)."""
+        await self.status_edits.aclose()
 
     async def _send_video(
         self, chat_id: int, upload: InputFile, video: LocalVideo, caption: str, markup: InlineKeyboardMarkup
@@ -125,16 +149,32 @@ class TelegramNotifier:
             read_timeout=_UPLOAD_TIMEOUT_S,
         )
 
-    async def _edit_status(self, session: Session, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        if session.status_message_id is None:
-            return
+    def _edit_status(self, session: Session, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        if session.status_message_id is not None:
+            self.status_edits.put(StatusEdit(session.chat_id, session.status_message_id, text, markup))
+
+    async def _send_status_edit(self, edit: StatusEdit) -> None:
         try:
             await self._bot.edit_message_text(
-                text, chat_id=session.chat_id, message_id=session.status_message_id, reply_markup=markup
+                edit.text,
+                chat_id=edit.chat_id,
+                message_id=edit.message_id,
+                reply_markup=edit.markup,
+                **self._lane(Lane.STATUS),
             )
         except BadRequest as exc:
             # "message is not modified" (a repeated step) or the user deleted it: neither matters.
             log.info("status_edit.skipped", reason=str(exc))
+
+    def _lane(self, lane: Lane) -> dict[str, Any]:
+        """The request's lane for the bot's PriorityRateLimiter; nothing for any other limiter."""
+        return {"rate_limit_args": lane} if self._budget is not None else {}
+
+
+@asynccontextmanager
+async def _acquired(budget: PriorityBudget, lane: Lane) -> AsyncIterator[None]:
+    await budget.acquire(lane)
+    yield
 
 
 def _delivery_error(exc: TelegramError) -> JobError:
