@@ -5,6 +5,16 @@ loses every change since start. Here each ``update_*`` call PTB makes (every ``u
 seconds, 1 s by default) goes straight to Redis and nothing is buffered: a crash loses at most the
 changes of the last interval, and ``flush`` has nothing left to do.
 
+PTB hands over every user and chat an update touched, changed or not, and Reelay writes them at the
+end of every update; most updates (a prompt) change nothing. So each entry's JSON as this process last
+read or wrote it is remembered, and an update that would write the same again is skipped: no Redis
+round trip for an unchanged entry. (If another process changed the entry since, skipping keeps its
+newer value instead of overwriting it with this process's stale copy.)
+
+By default only user data is kept (:data:`USER_DATA_ONLY`): Reelay keeps its users' preferences there
+and nothing in chat, bot or callback data, and every kind kept costs a Redis read before each update.
+Pass ``store_data`` to keep more.
+
 Data is stored as JSON, so it must survive a JSON round trip unchanged: ``None``, bools, ints,
 floats, strings, lists, and dicts with string keys (Reelay's user and chat data are such dicts).
 Anything else (a tuple, a datetime, an int dict key, a Bot) is refused with
@@ -24,12 +34,15 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 
 from storage.keys import DEFAULT_PREFIX, RedisKeys
-from storage.redis_support import RedisClient, require_text_responses, text_hash
+from storage.redis_support import RedisClient, require_text_responses, text_hash, text_optional
 
 Data = dict[Any, Any]
 ConversationKey = tuple[int | str, ...]
 ConversationDict = dict[ConversationKey, object]
 CallbackData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
+
+USER_DATA_ONLY = PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False)
+_ABSENT = ""  # what an entry that is not in Redis is remembered as
 
 
 class NotJSONSerializable(TypeError):
@@ -54,10 +67,12 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         store_data: PersistenceInput | None = None,
         update_interval: float = 1.0,
     ) -> None:
-        super().__init__(store_data=store_data, update_interval=update_interval)
+        super().__init__(store_data=store_data or USER_DATA_ONLY, update_interval=update_interval)
         require_text_responses(redis)
         self._redis = redis
         self._keys = RedisKeys(prefix)
+        # (kind, id) -> the entry's JSON in Redis as this process last read or wrote it.
+        self._known: dict[tuple[str, int], str] = {}
 
     # ------------------------------------------------------------------ user and chat data
 
@@ -71,7 +86,7 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_user_data(self, user_id: int) -> None:
         """Delete one user's data."""
-        await self._redis.hdel(self._keys.ptb("user_data"), str(user_id))
+        await self._drop_by_id("user_data", user_id)
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
         """Reload one user's data before an update is handled (see :meth:`_refresh`)."""
@@ -87,7 +102,7 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_chat_data(self, chat_id: int) -> None:
         """Delete one chat's data."""
-        await self._redis.hdel(self._keys.ptb("chat_data"), str(chat_id))
+        await self._drop_by_id("chat_data", chat_id)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
         """Reload one chat's data before an update is handled (see :meth:`_refresh`)."""
@@ -97,12 +112,16 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_bot_data(self) -> Data:
         """The stored bot data, or an empty dict."""
-        raw = await self._redis.get(self._keys.ptb("bot_data"))
+        raw = text_optional(await self._redis.get(self._keys.ptb("bot_data")))
+        self._known[("bot_data", 0)] = raw or _ABSENT
         return dict(json.loads(raw)) if raw else {}
 
     async def update_bot_data(self, data: Data) -> None:
-        """Write the bot data now."""
-        await self._redis.set(self._keys.ptb("bot_data"), _dumps(data, "bot_data"))
+        """Write the bot data now (unless it is what Redis holds already)."""
+        raw = _dumps(data, "bot_data")
+        if self._known.get(("bot_data", 0)) != raw:
+            await self._redis.set(self._keys.ptb("bot_data"), raw)
+            self._known[("bot_data", 0)] = raw
 
     async def refresh_bot_data(self, bot_data: Data) -> None:
         """Nothing to refresh (see :meth:`_no_refresh`)."""
@@ -153,7 +172,8 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         # In webhook mode several bot processes share the updates, so a user's next update may land on
         # another process than the last one: reload from Redis. The bot flushes its changes at the end
         # of every update (bot/handlers/persist.py), so Redis is never behind this process's copy.
-        raw = await self._redis.hget(self._keys.ptb(kind), str(entity_id))
+        raw = text_optional(await self._redis.hget(self._keys.ptb(kind), str(entity_id)))
+        self._known[(kind, entity_id)] = raw or _ABSENT
         fresh = dict(json.loads(raw)) if raw else {}
         data.clear()
         data.update(fresh)
@@ -162,15 +182,24 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
 
     async def _load_by_id(self, kind: str) -> dict[int, Data]:
         raw = text_hash(await self._redis.hgetall(self._keys.ptb(kind)))
-        return {int(entity_id): dict(json.loads(value)) for entity_id, value in raw.items()}
+        loaded = {int(entity_id): dict(json.loads(value)) for entity_id, value in raw.items()}
+        self._known.update(((kind, entity_id), raw[str(entity_id)]) for entity_id in loaded)
+        return loaded
 
     async def _store_by_id(self, kind: str, entity_id: int, data: Data) -> None:
-        key = self._keys.ptb(kind)
-        if not data:
-            # PTB creates an empty dict for every user it sees; keep Redis free of those.
-            await self._redis.hdel(key, str(entity_id))
+        # PTB creates an empty dict for every user it sees; keep Redis free of those.
+        raw = _dumps(data, f"{kind}[{entity_id}]") if data else _ABSENT
+        if self._known.get((kind, entity_id)) == raw:
             return
-        await self._redis.hset(key, str(entity_id), _dumps(data, f"{kind}[{entity_id}]"))
+        if not data:
+            await self._redis.hdel(self._keys.ptb(kind), str(entity_id))
+        else:
+            await self._redis.hset(self._keys.ptb(kind), str(entity_id), raw)
+        self._known[(kind, entity_id)] = raw
+
+    async def _drop_by_id(self, kind: str, entity_id: int) -> None:
+        await self._redis.hdel(self._keys.ptb(kind), str(entity_id))
+        self._known[(kind, entity_id)] = _ABSENT
 
 
 def _dumps(value: object, path: str) -> str:

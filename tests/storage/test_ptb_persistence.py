@@ -19,11 +19,12 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    PersistenceInput,
     filters,
 )
 from telegram.request import BaseRequest, RequestData
 
-from storage.ptb_persistence import NotJSONSerializable, RedisPersistence
+from storage.ptb_persistence import USER_DATA_ONLY, NotJSONSerializable, RedisPersistence
 
 pytestmark = pytest.mark.integration
 
@@ -218,13 +219,15 @@ async def model_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     return ConversationHandler.END
 
 
-def build_application(redis: aioredis.Redis) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(
+    redis: aioredis.Redis, store_data: PersistenceInput | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
     app = (
         ApplicationBuilder()
         .token("1:offline")
         .request(OfflineBotRequest())
         .get_updates_request(OfflineBotRequest())
-        .persistence(RedisPersistence(redis))
+        .persistence(RedisPersistence(redis, store_data=store_data))
         .build()
     )
     app.add_handler(
@@ -256,13 +259,14 @@ def text_update(bot: Bot, update_id: int, text: str) -> Update:
 async def test_application_state_survives_a_crash_mid_conversation(
     redis_client: aioredis.Redis, second_client: aioredis.Redis
 ) -> None:
-    first = build_application(redis_client)
+    everything = PersistenceInput()
+    first = build_application(redis_client, everything)
     await first.initialize()
     await first.process_update(text_update(first.bot, 1, "/settings"))
     await first.update_persistence()  # what PTB's background loop does every update_interval
     # Crash: neither stop() nor shutdown() runs, so nothing is flushed at exit.
 
-    second = build_application(second_client)
+    second = build_application(second_client, everything)
     await second.initialize()
     assert second.user_data[USER_ID] == {"asked": 1}
     assert second.chat_data[CHAT_ID] == {"last_command": "settings"}
@@ -277,3 +281,82 @@ async def test_application_state_survives_a_crash_mid_conversation(
     assert await restored.get_user_data() == {USER_ID: {"asked": 1, "model": "veo3_fast"}}
     assert await restored.get_conversations("settings") == {}  # END removed the state
     await second.shutdown()
+
+
+async def test_by_default_only_user_data_reaches_redis(redis_client: aioredis.Redis) -> None:
+    app = build_application(redis_client)
+    await app.initialize()
+
+    await app.process_update(text_update(app.bot, 1, "/settings"))  # writes user, chat and bot data
+    await app.update_persistence()
+
+    assert app.persistence is not None
+    assert app.persistence.store_data == USER_DATA_ONLY
+    assert sorted(await redis_client.keys("reelay:ptb:*")) == [
+        "reelay:ptb:conversation:settings",
+        "reelay:ptb:user_data",
+    ]
+    await app.shutdown()
+
+
+async def redis_calls(redis: aioredis.Redis) -> dict[str, int]:
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+async def read_preferences(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert context.user_data is not None
+    context.user_data.get("model")
+
+
+async def test_an_update_that_changes_nothing_costs_one_read_and_no_write(redis_client: aioredis.Redis) -> None:
+    app = build_application(redis_client)
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, read_preferences), group=1)
+    await app.initialize()
+    await app.process_update(text_update(app.bot, 1, "/settings"))
+    await app.process_update(text_update(app.bot, 2, "veo3_fast"))  # the user's data changes: written
+    await app.update_persistence()
+    before = await redis_calls(redis_client)
+
+    # A prompt: the handlers read the user's preferences and change nothing.
+    await app.process_update(text_update(app.bot, 3, "a red fox in the snow"))
+    await app.update_persistence()
+
+    after = await redis_calls(redis_client)
+    spent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    assert spent == {"hget": 1, "info": 1}  # the refresh of the user's data (and our own INFO)
+    await app.shutdown()
+
+
+async def test_writing_what_was_last_read_sends_nothing_so_a_newer_value_elsewhere_stays(
+    persistence: RedisPersistence, second_client: aioredis.Redis
+) -> None:
+    await persistence.update_user_data(1, {"model": "veo3"})
+    await second_client.hset("reelay:ptb:user_data", "1", '{"model":"sora2"}')  # another bot process
+
+    await persistence.update_user_data(1, {"model": "veo3"})  # PTB's periodic flush, nothing changed here
+
+    assert await persistence.get_user_data() == {1: {"model": "sora2"}}
+
+
+async def test_a_change_is_written_after_a_refresh_saw_another_value(
+    persistence: RedisPersistence, second_client: aioredis.Redis
+) -> None:
+    await persistence.update_user_data(1, {"model": "veo3"})
+    await second_client.hset("reelay:ptb:user_data", "1", '{"model":"sora2"}')
+    data: dict[Any, Any] = {}
+    await persistence.refresh_user_data(1, data)
+
+    data["model"] = "veo3"  # the user picks veo3 again, on this process
+    await persistence.update_user_data(1, data)
+
+    assert await persistence.get_user_data() == {1: {"model": "veo3"}}
+
+
+async def test_dropping_then_writing_the_same_data_again_stores_it(persistence: RedisPersistence) -> None:
+    await persistence.update_user_data(1, {"model": "veo3"})
+    await persistence.drop_user_data(1)
+
+    await persistence.update_user_data(1, {"model": "veo3"})
+
+    assert await persistence.get_user_data() == {1: {"model": "veo3"}}
