@@ -3,10 +3,15 @@
 The benchmark drives the stand-ins from its own process, so the bot under test has a core's worth of
 interpreter to itself (the stand-ins' threads would otherwise share its GIL).
 
-    python -m benchmarks.reelay_process --settings s.json [--no-rate-limit] [--naive --kie-url URL]
+    python -m benchmarks.reelay_process --settings s.json [--role run|bot|poller] [--limiter wired|priority|none]
+    python -m benchmarks.reelay_process --settings s.json --naive --kie-url URL
 
-``--no-rate-limit`` is benchmark-local: python-telegram-bot's AIORateLimiter (30 messages/s for the
-whole bot, 1/s per chat, as Telegram asks) is left out, to measure the bot's own capacity.
+``--limiter`` chooses the Telegram rate limiter the bot is built with: ``wired`` is what ``bot.wiring``
+builds; ``priority`` puts :class:`bot.rate_limit.PriorityRateLimiter` where ``bot.wiring`` has PTB's
+AIORateLimiter (the one-line wiring change it is measured for); ``none`` (benchmark-local) leaves the
+limiter out, to measure the bot's own capacity. ``--no-rate-limit`` is ``--limiter none``.
+``--telegram-http aiohttp`` puts :class:`bot.aiohttp_request.AiohttpRequest` where python-telegram-bot
+and ``bot.wiring`` build ``HTTPXRequest`` (the wiring change it is measured for); ``httpx`` keeps them.
 ``--naive`` runs the design the original workflow had: the handler submits, then polls the provider
 inside the handler, and only then answers.
 """
@@ -28,11 +33,12 @@ from benchmarks.common import quiet_logs
 from bot.settings import Settings
 
 
-async def run_reelay(settings: Settings) -> None:
-    """Reelay itself, until SIGTERM."""
+async def run_reelay(settings: Settings, role: str) -> None:
+    """Reelay itself in ``role`` (run, bot or poller), until SIGTERM."""
     from bot.app import run_until_signalled
+    from bot.wiring import Role
 
-    await run_until_signalled(settings)
+    await run_until_signalled(settings, Role(role))
 
 
 def run_naive(settings: Settings, kie_url: str, kie_key: str, poll_s: float) -> None:
@@ -64,11 +70,51 @@ def run_naive(settings: Settings, kie_url: str, kie_key: str, poll_s: float) -> 
     application.run_polling(stop_signals=(signal.SIGTERM, signal.SIGINT), close_loop=True)
 
 
+LIMITER_NONE = "none"
+
+
+def use_limiter(choice: str) -> None:
+    """Swap the rate limiter ``bot.wiring`` builds, for this process only (``wired`` keeps it)."""
+    import bot.wiring
+
+    if choice == "priority":
+        from bot.rate_limit import PriorityRateLimiter
+
+        setattr(bot.wiring, "AIORateLimiter", PriorityRateLimiter)  # noqa: B010
+    elif choice == LIMITER_NONE:
+        # build_application passes a limiter to the builder; given None, the bot has none.
+        original = ApplicationBuilder.rate_limiter
+
+        def no_limiter(self: Any, limiter: Any) -> Any:
+            return original(self, None)  # type: ignore[arg-type]
+
+        setattr(ApplicationBuilder, "rate_limiter", no_limiter)  # noqa: B010
+
+
+def use_aiohttp_for_telegram() -> None:
+    """Every bot of this process talks to Telegram through AiohttpRequest instead of HTTPXRequest."""
+    import telegram.ext._applicationbuilder as builder_module
+
+    import bot.wiring
+    from bot.aiohttp_request import AiohttpRequest
+
+    def from_builder(connection_pool_size: int, **options: Any) -> AiohttpRequest:
+        # The builder also passes proxy, http_version and socket_options: unused (None / "1.1") here.
+        timeouts = {key: options[key] for key in options if key.endswith("_timeout")}
+        return AiohttpRequest(connection_pool_size, **timeouts)
+
+    setattr(builder_module, "HTTPXRequest", from_builder)  # noqa: B010
+    setattr(bot.wiring, "HTTPXRequest", from_builder)  # noqa: B010
+
+
 def main() -> None:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", type=Path, required=True)
+    parser.add_argument("--role", choices=("run", "bot", "poller"), default="run")
+    parser.add_argument("--limiter", choices=("wired", "priority", "none"), default="wired")
     parser.add_argument("--no-rate-limit", action="store_true")
+    parser.add_argument("--telegram-http", choices=("httpx", "aiohttp"), default="httpx")
     parser.add_argument("--naive", action="store_true")
     parser.add_argument("--kie-url", default="")
     parser.add_argument("--kie-key", default="")
@@ -80,15 +126,10 @@ def main() -> None:
     if args.naive:
         run_naive(settings, args.kie_url, args.kie_key, args.poll_s)
         return
-    if args.no_rate_limit:
-        # build_application passes AIORateLimiter(...) to the builder; given None, the bot has none.
-        original = ApplicationBuilder.rate_limiter
-
-        def no_limiter(self: Any, limiter: Any) -> Any:
-            return original(self, None)  # type: ignore[arg-type]
-
-        setattr(ApplicationBuilder, "rate_limiter", no_limiter)  # noqa: B010
-    asyncio.run(run_reelay(settings))
+    use_limiter(LIMITER_NONE if args.no_rate_limit else args.limiter)
+    if args.telegram_http == "aiohttp":
+        use_aiohttp_for_telegram()
+    asyncio.run(run_reelay(settings, args.role))
 
 
 if __name__ == "__main__":
