@@ -174,7 +174,9 @@ class Job:
     # Flat string mapping: how the job lives in a Redis hash. Kept next to the model so every
     # store reads and writes the same field names.
     def to_fields(self) -> dict[str, str]:
-        """The job as a flat ``{field: str}`` mapping (``None`` fields are left out)."""
+        """The job as a flat ``{field: str}`` mapping. ``None`` fields and counters, flags and states still
+        at their defaults are left out (:meth:`from_fields` restores them): at 240,000 jobs in flight every
+        field costs Redis memory (docs/performance.md)."""
         raw: dict[str, Any] = {
             "id": self.id,
             "user_id": self.user_id,
@@ -207,7 +209,7 @@ class Job:
         }
         for status, at in self.transitions.items():
             raw[f"at_{status}"] = at
-        fields = {k: str(v) for k, v in raw.items() if v is not None}
+        fields = {k: str(v) for k, v in raw.items() if v is not None and _DEFAULTS.get(k) != v}
         if self.output is not None:
             fields.update(self.output.to_fields())
         return fields
@@ -249,6 +251,21 @@ class Job:
             callback_token=data.get("callback_token"),
             late_checks=int(data.get("late_checks", "0")),
         )
+
+
+# Values from_fields assumes for an absent field: not worth storing.
+_DEFAULTS: dict[str, object] = {
+    "aspect_ratio": AspectRatio.LANDSCAPE.value,
+    "duration_s": 8,
+    "attempts": 0,
+    "cost": 0,
+    "billing_state": "none",
+    "late": 0,
+    "published": 0,
+    "delivery_attempts": 0,
+    "owner": "",
+    "late_checks": 0,
+}
 
 
 def _opt_float(value: str | None) -> float | None:
