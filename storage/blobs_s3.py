@@ -23,9 +23,7 @@ from poller.ports import StoredBlob
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
-    from typing import IO
 
-    from _typeshed import WriteableBuffer
     from types_aiobotocore_s3 import S3Client
 
 log = structlog.get_logger(__name__)
@@ -124,24 +122,26 @@ class S3BlobStore:
             base_part_size=self._part_size,
             parts_in_flight=self._parts_in_flight,
         )
-        buffer = bytearray()
+        part = io.BytesIO()
         size = 0
         try:
             async for chunk in chunks:
-                buffer += chunk
                 size += len(chunk)
-                while len(buffer) >= (part_size := upload.next_part_size):
-                    # Hand the full buffer over as the part and keep only the overflow: no copy
-                    # of the part itself, so memory stays at the parts held plus one chunk.
-                    part, buffer = buffer, buffer[part_size:]
-                    del part[part_size:]
-                    await upload.add_part(part)
+                rest = memoryview(chunk)
+                while rest:
+                    # Fill the part up to its size; the rest of the chunk starts the next part.
+                    room = upload.next_part_size - part.tell()
+                    part.write(rest[:room])
+                    rest = rest[room:]
+                    if part.tell() == upload.next_part_size:
+                        await upload.add_part(part)
+                        part = io.BytesIO()
             if upload.started:
-                if buffer:
-                    await upload.add_part(buffer)
+                if part.tell():
+                    await upload.add_part(part)
                 await upload.complete()
             else:
-                await upload.put_whole(buffer)
+                await upload.put_whole(part)
         except BaseException as exc:
             # Shielded: a second cancellation while aborting must not leave the upload open.
             await asyncio.shield(upload.abort())
@@ -244,13 +244,12 @@ class _MultipartUpload:
         """How many bytes the next part must hold (every part but the last)."""
         return part_size_for(self._submitted + 1, self._base_part_size)
 
-    async def put_whole(self, body: bytearray) -> None:
+    async def put_whole(self, body: io.BytesIO) -> None:
         """Store a small object with a single PUT."""
-        await self._client.put_object(
-            Bucket=self._bucket, Key=self._key, Body=_blob(body), ContentType=self._content_type
-        )
+        body.seek(0)
+        await self._client.put_object(Bucket=self._bucket, Key=self._key, Body=body, ContentType=self._content_type)
 
-    async def add_part(self, body: bytearray) -> None:
+    async def add_part(self, body: io.BytesIO) -> None:
         """Start uploading the next part (creating the multipart upload first if needed), then
         wait until the budget has room to fill the part after it."""
         if self._upload_id is None:
@@ -299,9 +298,13 @@ class _MultipartUpload:
             # A bucket lifecycle rule for incomplete uploads is the backstop for this case.
             log.warning("blob.abort_failed", key=self._key, upload_id=upload_id, error=_describe(exc))
 
-    async def _upload_part(self, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
+    async def _upload_part(self, upload_id: str, number: int, body: io.BytesIO) -> dict[str, Any]:
+        # A part is an in-memory file, not bytes: botocore reads it in blocks (signature, checksum)
+        # and aiohttp streams it in 256 KiB reads on the loop, where bytes would be copied whole
+        # twice more (a slice, then the socket's write buffer), tripling each part's memory.
+        body.seek(0)
         sent = await self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=_part_body(body)
+            Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=body
         )
         return {"PartNumber": number, "ETag": sent["ETag"]}
 
@@ -318,63 +321,6 @@ class _MultipartUpload:
                 failure = error
         if failure is not None:
             raise failure
-
-
-class _PartBody(io.RawIOBase):
-    """A part's bytes as a seekable, read-only file, read without copying the part.
-
-    botocore sends bytes as they are, and aiohttp then copies the whole part twice more (a slice,
-    then the socket's write buffer), tripling the memory of every part in flight. A file is read
-    by botocore in blocks (signing, checksum) and streamed by aiohttp in 256 KiB reads instead.
-    """
-
-    def __init__(self, data: bytearray) -> None:
-        super().__init__()
-        self._view = memoryview(data)
-        self._position = 0
-
-    def readable(self) -> bool:
-        """Always readable."""
-        return True
-
-    def seekable(self) -> bool:
-        """Seekable: botocore rewinds the body after hashing it and before a retry."""
-        return True
-
-    def tell(self) -> int:
-        """The current position."""
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        """Move the position (clamped at 0, as files do past the end)."""
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes (all the rest when negative or None)."""
-        end = len(self._view) if size is None or size < 0 else self._position + size
-        chunk = bytes(self._view[self._position : end])
-        self._position += len(chunk)
-        return chunk
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        """Fill ``buffer`` from the current position; return how many bytes were copied."""
-        target = memoryview(buffer).cast("B")
-        chunk = self._view[self._position : self._position + len(target)]
-        target[: len(chunk)] = chunk
-        self._position += len(chunk)
-        return len(chunk)
-
-
-def _part_body(body: bytearray) -> IO[bytes]:
-    # The stubs name typing.IO, which io.RawIOBase does not declare; botocore only needs read/seek/tell.
-    return cast("IO[bytes]", _PartBody(body))
-
-
-def _blob(body: bytearray) -> bytes:
-    # botocore sends a bytearray as it is; the stubs only name bytes. Casting avoids a copy.
-    return cast("bytes", body)
 
 
 def _describe(exc: BaseException) -> str:
