@@ -72,6 +72,7 @@ class S3Settings(_Section):
     secret_access_key: SecretStr | None = None
     prefix: str = "videos/"
     part_size_mb: int = Field(default=8, ge=5, le=512)
+    parts_in_flight: int = Field(default=4, ge=1, le=64)
 
 
 class KieSettings(_Section):
