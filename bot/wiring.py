@@ -72,6 +72,7 @@ def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
         access_key_id=s3.access_key_id.get_secret_value() if s3.access_key_id else None,
         secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
         part_size=s3.part_size_mb * 1024 * 1024,
+        parts_in_flight=s3.parts_in_flight,
     )
 
 
