@@ -22,9 +22,12 @@ import gc
 import itertools
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -84,7 +87,6 @@ class Recorder:
     polls: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     planned: dict[str, float] = field(default_factory=dict)  # job id -> planned wall time
     lateness: list[tuple[float, float]] = field(default_factory=list)  # (monotonic, seconds late)
-    job_of_task: dict[str, str] = field(default_factory=dict)
 
     def poll_started(self, task_id: str) -> None:
         self.polls[task_id].append(time.monotonic())
@@ -187,33 +189,64 @@ async def run(
     redis: RedisProcess,
     kie_url: str,
     kie_pid: int,
+    pollers: int = 1,
 ) -> dict[str, Any]:
-    """One measurement at ``jobs_n`` jobs; returns the figures."""
+    """One measurement at ``jobs_n`` jobs (held by ``pollers`` poller processes); returns the figures."""
     client = cast("Redis", connect_redis(redis.url))
     await client.flushall()
     mem_before = redis.used_memory()
+    t0 = time.monotonic()
+    await create_jobs(RedisJobStore(client, prefix="bench"), jobs_n, interval)
+    create_s = time.monotonic() - t0
+    mem_jobs = redis.used_memory() - mem_before
+    await client.aclose()
+    gc.collect()
+    common = {"create_s": round(create_s, 2), "redis_bytes_per_job": round(mem_jobs / jobs_n)}
+    spec = PollerSpec(redis.url, redis.pid, kie_url, kie_pid, jobs_n, interval, rounds, http, in_flight, pollers)
+    if pollers == 1:
+        row, _, _ = await measure(spec, "bench-poller")
+        return {**row, **common}
+    return {**merge_pollers(spec, run_pollers(spec)), **common}
+
+
+@dataclass(frozen=True)
+class PollerSpec:
+    """What one poller process of the benchmark needs to know."""
+
+    redis_url: str
+    redis_pid: int
+    kie_url: str
+    kie_pid: int
+    jobs: int
+    interval: float
+    rounds: float
+    http: str
+    in_flight: int
+    pollers: int
+
+
+async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
+    """Run a real Worker + Engine over the jobs in Redis (its fair share of them) and measure it.
+
+    Returns the summary row, the raw per-poll lags and the ids of the tasks polled (for merging pollers).
+    """
+    client = cast("Redis", connect_redis(spec.redis_url))
     store = RecordingStore(client, prefix="bench")
     recorder = Recorder()
     store.recorder = recorder
     sessions = RedisSessionStore(client, prefix="bench")
     leases = RedisLeases(client, prefix="bench")
     events = RedisEventBus(client, prefix="bench")
-    t0 = time.monotonic()
-    created = await create_jobs(store, jobs_n, interval)
-    create_s = time.monotonic() - t0
-    recorder.job_of_task = {j.provider_task_id or "": j.id for j in created}
-    mem_jobs = redis.used_memory() - mem_before
-    del created
-
-    api_client = ApiClient(30.0, in_flight) if http == "aiohttp" else HttpxApiClient(30.0, in_flight)
-    provider = RecordingVeo(cast("ApiClient", api_client), kie_url, API_KEY)
+    interval = spec.interval
+    api_client = ApiClient(30.0, spec.in_flight) if spec.http == "aiohttp" else HttpxApiClient(30.0, spec.in_flight)
+    provider = RecordingVeo(cast("ApiClient", api_client), spec.kie_url, API_KEY)
     provider.recorder = recorder
     notifier = NullNotifier()
     policy = PollPolicy(
         interval_s=interval, first_poll_s=interval, max_attempts=10**9, jitter=0.0, delayed_interval_s=3600
     )
     engine = Engine(
-        process_id="bench-poller",
+        process_id=process_id,
         jobs=store,
         sessions=sessions,
         providers=ProviderRegistry([provider]),
@@ -221,24 +254,32 @@ async def run(
         finisher=JobFinisher(sessions=sessions, notifier=notifier, billing=NoBilling()),
         notifier=notifier,
         policy=policy,
-        max_polls_in_flight=in_flight,
+        max_polls_in_flight=spec.in_flight,
     )
     worker = Worker(engine=engine, jobs=store, leases=leases, events=events, lease_s=max(interval, 2.0))
+    # Every poller announces itself before any scans, so the first scan already splits the jobs fairly.
+    await leases.heartbeat(process_id, 600)
+    while len(await leases.live_processes()) < spec.pollers:  # noqa: ASYNC110 (the others are processes)
+        await asyncio.sleep(0.05)
     gc.collect()
     rss_before = rss_bytes()
     t0 = time.monotonic()
     await worker.start()
-    while len(engine.owned) < jobs_n and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event to wait on)
+    share = spec.jobs // spec.pollers
+    while len(engine.owned) < share and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event to wait on)
         await asyncio.sleep(0.05)
+    if spec.pollers > 1:
+        await asyncio.sleep(2 * worker.lease_s)  # let the scans settle the last orphans
     adopt_s = time.monotonic() - t0
+    held = len(engine.owned)
     _spread(engine, interval)
     # Warm-up: one interval, so every task has one poll to measure gaps from.
     await asyncio.sleep(interval)
     window_start = time.monotonic()
-    cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(redis.pid), CpuMeter(kie_pid)
+    cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(spec.redis_pid), CpuMeter(spec.kie_pid)
     rss_peak = rss_bytes()
     loop_lag: list[float] = []
-    end = window_start + rounds * interval
+    end = window_start + spec.rounds * interval
     while (now := time.monotonic()) < end:
         await asyncio.sleep(0.1)
         loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
@@ -249,26 +290,88 @@ async def run(
     await worker.stop()
     await provider.aclose()
     await client.aclose()
-    return summarize(
-        recorder,
-        jobs_n=jobs_n,
-        interval=interval,
-        window=(window_start, window_end),
-        extra={
-            "http": http,
-            "max_polls_in_flight": in_flight,
-            "create_s": round(create_s, 2),
-            "adopt_s": round(adopt_s, 2),
-            "engine_cpu_pct": round(engine_cpu, 1),
-            "redis_cpu_pct": round(redis_cpu, 1),
-            "standin_cpu_pct": round(kie_cpu, 1),
-            "rss_before_mb": round(rss_before / 2**20, 1),
-            "rss_after_mb": round(rss_after / 2**20, 1),
-            "rss_per_job_bytes": round((rss_peak - rss_before) / jobs_n),
-            "redis_bytes_per_job": round(mem_jobs / jobs_n),
-            "event_loop_lag_p99_ms": round(percentile(loop_lag, 99) * 1000, 1),
-        },
+    return (
+        summarize(
+            recorder,
+            jobs_n=held,
+            interval=interval,
+            window=(window_start, window_end),
+            extra={
+                "http": spec.http,
+                "pollers": spec.pollers,
+                "max_polls_in_flight": spec.in_flight,
+                "adopt_s": round(adopt_s, 2),
+                "engine_cpu_pct": round(engine_cpu, 1),
+                "redis_cpu_pct": round(redis_cpu, 1),
+                "standin_cpu_pct": round(kie_cpu, 1),
+                "rss_before_mb": round(rss_before / 2**20, 1),
+                "rss_after_mb": round(rss_after / 2**20, 1),
+                "rss_per_job_bytes": round((rss_peak - rss_before) / max(held, 1)),
+                "event_loop_lag_p99_ms": round(percentile(loop_lag, 99) * 1000, 1),
+            },
+        ),
+        lags_in_window(recorder, interval, (window_start, window_end)),
+        sorted(recorder.polls),
     )
+
+
+def run_pollers(spec: PollerSpec) -> list[dict[str, Any]]:
+    """Run ``spec.pollers`` poller processes side by side over the same jobs; their rows and raw lags."""
+    with tempfile.TemporaryDirectory(prefix="reelay-bench-pollers-") as tmp:
+        children = []
+        for k in range(spec.pollers):
+            out = Path(tmp) / f"poller-{k}.json"
+            args = [sys.executable, "-m", "benchmarks.engine_capacity", "--poller", json.dumps(asdict(spec))]
+            children.append((subprocess.Popen([*args, "--poller-id", f"bench-poller-{k}", "--out", str(out)]), out))
+        for child, _ in children:
+            child.wait()
+        return [json.loads(out.read_text()) for _, out in children]
+
+
+def merge_pollers(spec: PollerSpec, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for several pollers: rates and counts summed, lags pooled, per-process figures listed."""
+    rows = [r["row"] for r in results]
+    lags = [lag for r in results for lag in r["lags"]]
+    polled = {task for r in results for task in r["polled"]}
+    # A poller's own count includes its held jobs it never polled; across pollers a job that moved
+    # from one to the other (a lapsed heartbeat under load) is starved only if nobody polled it.
+    gap_starved = sum(r["row"]["starved_tasks"] - (r["row"]["jobs"] - len(r["polled"])) for r in results)
+    return {
+        **rows[0],
+        "jobs": spec.jobs,
+        "held_per_poller": [r["jobs"] for r in rows],
+        "polls": sum(r["polls"] for r in rows),
+        "polls_per_s": round(sum(r["polls_per_s"] for r in rows), 1),
+        "target_polls_per_s": round(spec.jobs / spec.interval, 1),
+        "lag_p50_s": round(percentile(lags, 50), 3),
+        "lag_p99_s": round(percentile(lags, 99), 3),
+        "lag_max_s": round(max(lags, default=0.0), 3),
+        "lateness_p99_s": max(r["lateness_p99_s"] for r in rows),
+        "starved_tasks": gap_starved + spec.jobs - len(polled),
+        "engine_cpu_pct": round(sum(r["engine_cpu_pct"] for r in rows), 1),
+        "engine_cpu_pct_per_poller": [r["engine_cpu_pct"] for r in rows],
+        "adopt_s": max(r["adopt_s"] for r in rows),
+        "rss_per_job_bytes": round(sum(r["rss_per_job_bytes"] for r in rows) / len(rows)),
+    }
+
+
+def poller_main(spec_json: str, process_id: str, out: Path) -> None:
+    """Child process of ``run_pollers``: measure one poller and write its row and lags."""
+    quiet_logs()
+    spec = PollerSpec(**json.loads(spec_json))
+    row, lags, polled = asyncio.run(measure(spec, process_id))
+    out.write_text(json.dumps({"row": row, "lags": lags, "polled": polled}))
+
+
+def lags_in_window(recorder: Recorder, interval: float, window: tuple[float, float]) -> list[float]:
+    """Gap between consecutive polls of a task minus the interval, for polls inside the window."""
+    start, end = window
+    return [
+        current - previous - interval
+        for times in recorder.polls.values()
+        for previous, current in itertools.pairwise(times)
+        if start <= current <= end
+    ]
 
 
 def summarize(
@@ -330,7 +433,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     with redis_server() as redis, fake_kie_process() as (kie_url, kie):
         for jobs_n in args.jobs:
-            row = await run(jobs_n, args.interval, args.rounds, args.http, args.in_flight, redis, kie_url, kie.pid)
+            row = await run(
+                jobs_n, args.interval, args.rounds, args.http, args.in_flight, redis, kie_url, kie.pid, args.pollers
+            )
             print_row(row)
             rows.append(row)
     ok = [r["jobs"] for r in rows if r["lag_p99_s"] < 1.0 and r["starved_tasks"] == 0]
@@ -345,14 +450,15 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> Path:
     """CLI entry point; returns the JSON result path."""
-    import sys
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 2000, 5000])
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--rounds", type=float, default=3.0, help="measured intervals after one warm-up interval")
     parser.add_argument("--http", choices=["aiohttp", "httpx"], default="aiohttp", help="aiohttp = as shipped")
     parser.add_argument("--in-flight", type=int, default=20, help="poll slots = HTTP pool (product default 20)")
+    parser.add_argument("--pollers", type=int, default=1, help="poller processes sharing the jobs")
+    parser.add_argument("--poller", default=None, help=argparse.SUPPRESS)  # internal: run one poller child
+    parser.add_argument("--poller-id", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s interval, 1 round")
     parser.add_argument("--out", type=Path, default=None)
@@ -360,11 +466,17 @@ def main(argv: list[str] | None = None) -> Path:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
     args.argv = raw
+    if args.poller is not None:
+        poller_main(args.poller, args.poller_id, args.out)
+        return args.out
     if args.smoke:
         args.jobs, args.interval, args.rounds = [50], 1.0, 1.0
     result = asyncio.run(amain(args))
     name = args.name or (
-        "engine_capacity_smoke" if args.smoke else f"engine_capacity_{args.http}_{int(args.interval)}s"
+        "engine_capacity_smoke"
+        if args.smoke
+        else f"engine_capacity_{args.http}_{int(args.interval)}s"
+        + (f"_{args.pollers}pollers" if args.pollers > 1 else "")
     )
     path = write_result(name, result, args.out)
     print(json.dumps({"largest_jobs_with_lag_p99_under_1s": result["largest_jobs_with_lag_p99_under_1s"]}))

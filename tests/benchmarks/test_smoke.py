@@ -19,10 +19,10 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_smoke(module: str, out: Path, timeout: float = 240) -> dict[str, Any]:
-    """Run ``python -m benchmarks.<module> --smoke --out <out>`` and return its JSON result."""
+def run_smoke(module: str, out: Path, *extra: str, timeout: float = 240) -> dict[str, Any]:
+    """Run ``python -m benchmarks.<module> --smoke --out <out> [extra…]`` and return its JSON result."""
     completed = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{module}", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", f"benchmarks.{module}", "--smoke", "--out", str(out), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -45,6 +45,16 @@ def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -
     assert row["starved_tasks"] == 0
     for key in ("lag_p99_s", "engine_cpu_pct", "redis_cpu_pct", "rss_per_job_bytes", "redis_bytes_per_job"):
         assert key in row
+
+
+def test_engine_capacity_smoke_with_two_pollers_splits_the_jobs_and_polls_them_all(tmp_path: Path) -> None:
+    result = run_smoke("engine_capacity", tmp_path, "--pollers", "2")
+    (row,) = result["rows"]
+    assert row["pollers"] == 2
+    assert sum(row["held_per_poller"]) == row["jobs"] == 50
+    assert min(row["held_per_poller"]) > 0
+    assert row["starved_tasks"] == 0
+    assert len(row["engine_cpu_pct_per_poller"]) == 2
 
 
 def test_adoption_smoke_schedules_every_job_in_both_cases(tmp_path: Path) -> None:
