@@ -25,6 +25,7 @@ from storage.job_index import REV_FIELD, UPKEEP_ERRORS, JobIndexes, delayed_sinc
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_sessions import session_to_fields
 from storage.redis_support import RedisClient, require_text_responses, text_hash, text_list
+from storage.script_batcher import ScriptBatcher
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,8 @@ class RedisJobStore:
         self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s)
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
-        self._start_step = redis.register_script(_START_STEP)
+        # Thousands of steps a second start with this script: batched into a pipeline per loop turn.
+        self._start_step = ScriptBatcher(redis, _START_STEP)
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
 
@@ -264,9 +266,9 @@ class RedisJobStore:
     async def start_step(self, job_id: str, owner: str, timing: AttemptTiming) -> Job:
         """Load a job for one engine step; when ``owner`` holds it and it is running or delayed, count
         the attempt and set ``next_poll_at`` in the same script. Raise :class:`JobNotFound`."""
-        reply = await self._start_step(
-            keys=[self._keys.job(job_id)],
-            args=[
+        reply = await self._start_step.call(
+            [self._keys.job(job_id)],
+            [
                 owner,
                 repr(time.time()),
                 repr(timing.interval_s),

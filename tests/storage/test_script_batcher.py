@@ -1,0 +1,72 @@
+"""ScriptBatcher against real Redis (one node and the cluster): concurrent calls share one pipeline,
+each keeps its own reply or error, and nothing is lost when Redis script cache is flushed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from storage.redis_support import RedisClient
+from storage.script_batcher import MAX_BATCH, ScriptBatcher
+
+pytestmark = pytest.mark.integration
+
+# Increments a counter key and returns the new value; a non-numeric argument makes Redis raise.
+INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+async def test_concurrent_calls_get_their_own_replies(any_redis: RedisClient) -> None:
+    batcher = ScriptBatcher(any_redis, INCR_BY)
+    replies = await asyncio.gather(*(batcher.call([f"counter:{{{i % 7}}}"], ["1"]) for i in range(35)))
+    assert sorted(replies) == sorted(list(range(1, 6)) * 7)  # each counter counted 1..5, once each
+    assert [int(await any_redis.get(f"counter:{{{k}}}") or 0) for k in range(7)] == [5] * 7
+
+
+async def test_calls_made_in_one_loop_turn_travel_in_one_pipeline(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    await batcher.call(["warm"], ["1"])  # loads the script once
+    calls_before = await command_count(redis_client, "evalsha")
+    pipelines_before = await command_count(redis_client, "script|exists")  # redis-py sends one per pipeline
+
+    await asyncio.gather(*(batcher.call([f"k{i}"], ["1"]) for i in range(MAX_BATCH)))
+
+    assert await command_count(redis_client, "evalsha") - calls_before == MAX_BATCH
+    assert await command_count(redis_client, "script|exists") - pipelines_before == 1
+
+
+async def test_an_error_reaches_only_its_own_caller(any_redis: RedisClient) -> None:
+    batcher = ScriptBatcher(any_redis, INCR_BY)
+    good, bad, other = await asyncio.gather(
+        batcher.call(["a{x}"], ["2"]),
+        batcher.call(["b{x}"], ["nope"]),
+        batcher.call(["c{x}"], ["3"]),
+        return_exceptions=True,
+    )
+    assert (good, other) == (2, 3)
+    assert isinstance(bad, ResponseError)
+
+
+async def test_a_flushed_script_cache_is_reloaded(any_redis: RedisClient) -> None:
+    batcher = ScriptBatcher(any_redis, INCR_BY)
+    assert await batcher.call(["n{y}"], ["1"]) == 1
+    await any_redis.script_flush()  # what a Redis restart does
+    assert await batcher.call(["n{y}"], ["1"]) == 2
+
+
+async def test_a_cancelled_caller_does_not_disturb_the_others(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    doomed = asyncio.ensure_future(batcher.call(["d"], ["1"]))
+    kept = asyncio.ensure_future(batcher.call(["e"], ["1"]))
+    doomed.cancel()
+    assert await kept == 1
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+
+
+async def command_count(client: aioredis.Redis, name: str) -> int:
+    stats = await client.info("commandstats")
+    entry = stats.get(f"cmdstat_{name}")
+    return int(entry["calls"]) if entry else 0
