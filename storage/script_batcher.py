@@ -2,9 +2,9 @@
 
 The engine starts every poll with the same script (``start_step``). Sent one by one, each call cost
 ~110 µs of client CPU (a socket write, a future, a connection checkout); pipelined fifty at a time,
-~26 µs (measured with redis-py 8 and hiredis). Calls made while a pipeline is in flight wait for
-the next turn's batch, so there is no timer and no added latency beyond one loop turn. Each call
-stays atomic on its own: the pipeline is not a transaction.
+~26 µs (measured with redis-py 8 and hiredis). Bursts of due steps (a scheduler pass releasing
+hundreds at once, an adoption, a stall caught up) are where it pays. There is no timer: a batch is
+what one loop turn produced. Each call stays atomic on its own: the pipeline is not a transaction.
 """
 
 from __future__ import annotations
@@ -20,55 +20,72 @@ from storage.redis_support import RedisClient
 MAX_BATCH = 256
 
 
+Call = tuple[Sequence[str], Sequence[str], "asyncio.Future[Any]"]
+
+
 class ScriptBatcher:
-    """Runs one registered script for many concurrent callers, a pipeline per loop turn."""
+    """Runs one registered script for many concurrent callers, a pipeline per loop turn.
+
+    The first caller of a turn leads: it yields once so the calls made in the same turn can join,
+    then sends them all (itself first) as one pipeline, or alone as a plain call when nobody joined,
+    so an engine polling at an even pace pays one loop turn and nothing else.
+    """
 
     def __init__(self, redis: RedisClient, script: str) -> None:
         self._redis = redis
         self._script = redis.register_script(script)
         # redis-py refuses EVALSHA in cluster pipelines; there every call goes on its own.
         self._batching = not isinstance(redis, RedisCluster)
-        self._pending: list[tuple[Sequence[str], Sequence[str], asyncio.Future[Any]]] = []
-        self._flush_scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._joining: list[Call] | None = None  # calls waiting for this turn's leader
+        self._orphans: set[asyncio.Task[None]] = set()  # batches whose leader was cancelled
 
     async def call(self, keys: Sequence[str], args: Sequence[str]) -> Any:
         """Run the script for ``keys``/``args``; its reply, or the error Redis gave for this call."""
         if not self._batching:
             return await self._script(keys=list(keys), args=list(args))
-        loop = asyncio.get_running_loop()
-        reply: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((keys, args, reply))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._start_flush)
-        return await reply
+        if self._joining is not None and len(self._joining) < MAX_BATCH:
+            reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._joining.append((keys, args, reply))
+            return await reply
+        joining: list[Call] = []
+        self._joining = joining
+        try:
+            await asyncio.sleep(0)  # one loop turn: the steps started in this turn join
+        except asyncio.CancelledError:
+            self._close(joining)
+            if joining:  # the ones who joined still get their answers
+                task = asyncio.get_running_loop().create_task(self._send(joining))
+                self._orphans.add(task)
+                task.add_done_callback(self._orphans.discard)
+            raise
+        self._close(joining)
+        if not joining:
+            return await self._script(keys=list(keys), args=list(args))
+        own: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._send([(keys, args, own), *joining])
+        return own.result()
 
-    def _start_flush(self) -> None:
-        self._flush_scheduled = False
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            task = asyncio.get_running_loop().create_task(self._flush(batch))
-            self._tasks.add(task)  # a reference, so the task is not collected mid-flight
-            task.add_done_callback(self._tasks.discard)
+    def _close(self, joining: list[Call]) -> None:
+        if self._joining is joining:
+            self._joining = None
 
-    async def _flush(self, batch: list[tuple[Sequence[str], Sequence[str], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[Call]) -> None:
+        """One pipeline for the batch; every future gets its reply or error (also when we are cancelled)."""
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for keys, args, _ in batch:
                     # A Pipeline is a Redis client (never a cluster one here: see __init__).
                     await self._script(keys=list(keys), args=list(args), client=cast("Redis", pipe))
                 replies = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # the connection failed (or we were cancelled): every caller hears it
+        except BaseException as exc:
+            error = exc if isinstance(exc, Exception) else ConnectionError("batch cancelled before its reply")
             for _, _, reply in batch:
                 if not reply.done():
-                    reply.set_exception(exc if isinstance(exc, Exception) else ConnectionError("flush cancelled"))
-            if not isinstance(exc, Exception):
-                raise
-            return
+                    reply.set_exception(error)
+            raise
         for (_, _, reply), result in zip(batch, replies, strict=True):
             if reply.done():
-                continue  # the caller was cancelled
+                continue  # that caller was cancelled
             if isinstance(result, Exception):
                 reply.set_exception(result)
             else:

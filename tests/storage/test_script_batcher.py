@@ -70,3 +70,18 @@ async def command_count(client: aioredis.Redis, name: str) -> int:
     stats = await client.info("commandstats")
     entry = stats.get(f"cmdstat_{name}")
     return int(entry["calls"]) if entry else 0
+
+
+async def test_the_calls_that_joined_a_cancelled_leader_still_get_their_replies(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    leader = asyncio.ensure_future(batcher.call(["lead"], ["1"]))
+    follower = asyncio.ensure_future(batcher.call(["follow"], ["5"]))
+    await asyncio.sleep(0)  # the leader waits one turn for joiners; the follower joins it
+    assert batcher._joining is not None
+    assert len(batcher._joining) == 1
+    leader.cancel()
+
+    assert await follower == 5
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert await redis_client.get("lead") is None
