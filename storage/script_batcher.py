@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import RedisCluster
+from redis.exceptions import NoScriptError
 
 from storage.redis_support import RedisClient
 
@@ -65,6 +66,12 @@ class ScriptBatcher:
         await self._send([(keys, args, own), *joining])
         return own.result()
 
+    async def _one(self, keys: Sequence[str], args: Sequence[str]) -> Any:
+        try:
+            return await self._script(keys=list(keys), args=list(args))
+        except Exception as exc:  # this call's own error, delivered to its caller
+            return exc
+
     def _close(self, joining: list[Call]) -> None:
         if self._joining is joining:
             self._joining = None
@@ -73,10 +80,15 @@ class ScriptBatcher:
         """One pipeline for the batch; every future gets its reply or error (also when we are cancelled)."""
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
+                # Plain EVALSHA: registering the script on the pipeline would add a SCRIPT EXISTS round
+                # trip to every batch; a flushed cache (a Redis restart) is handled below instead.
                 for keys, args, _ in batch:
-                    # A Pipeline is a Redis client (never a cluster one here: see __init__).
-                    await self._script(keys=list(keys), args=list(args), client=cast("Redis", pipe))
+                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
                 replies = await pipe.execute(raise_on_error=False)
+            for i, result in enumerate(replies):
+                if isinstance(result, NoScriptError):
+                    keys, args, _ = batch[i]
+                    replies[i] = await self._one(keys, args)  # loads the script again
         except BaseException as exc:
             error = exc if isinstance(exc, Exception) else ConnectionError("batch cancelled before its reply")
             for _, _, reply in batch:

@@ -4,6 +4,7 @@ each keeps its own reply or error, and nothing is lost when Redis script cache i
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -25,16 +26,33 @@ async def test_concurrent_calls_get_their_own_replies(any_redis: RedisClient) ->
     assert [int(await any_redis.get(f"counter:{{{k}}}") or 0) for k in range(7)] == [5] * 7
 
 
-async def test_calls_made_in_one_loop_turn_travel_in_one_pipeline(redis_client: aioredis.Redis) -> None:
+async def test_calls_made_in_one_loop_turn_travel_in_one_pipeline(
+    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     batcher = ScriptBatcher(redis_client, INCR_BY)
     await batcher.call(["warm"], ["1"])  # loads the script once
+    pipelines: list[object] = []
+    original = redis_client.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipelines.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis_client, "pipeline", counted)
     calls_before = await command_count(redis_client, "evalsha")
-    pipelines_before = await command_count(redis_client, "script|exists")  # redis-py sends one per pipeline
 
     await asyncio.gather(*(batcher.call([f"k{i}"], ["1"]) for i in range(MAX_BATCH)))
 
     assert await command_count(redis_client, "evalsha") - calls_before == MAX_BATCH
-    assert await command_count(redis_client, "script|exists") - pipelines_before == 1
+    assert len(pipelines) == 1
+
+
+async def test_a_batch_after_a_flushed_script_cache_still_answers_every_call(any_redis: RedisClient) -> None:
+    batcher = ScriptBatcher(any_redis, INCR_BY)
+    await batcher.call(["warm{z}"], ["1"])
+    await any_redis.script_flush()  # what a Redis restart does
+    replies = await asyncio.gather(*(batcher.call([f"r{i}{{z}}"], [str(i + 1)]) for i in range(5)))
+    assert replies == [1, 2, 3, 4, 5]
 
 
 async def test_an_error_reaches_only_its_own_caller(any_redis: RedisClient) -> None:
