@@ -7,7 +7,8 @@ than the armed timer needs no wakeup: the timer fires first, and the pass it run
 Wakeups that are needed are coalesced: one pass per loop turn, however many jobs were added in it
 (adopting 100k jobs would otherwise queue 100k passes). And ``add_job`` checks the callable's
 signature on every call (``inspect.signature``: 15 % of an adoption); :meth:`run_at` hands it a
-wrapper whose signature is computed once.
+wrapper whose signature is computed once. Jobs live in a :class:`HeapJobStore` (O(log n) per operation
+instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from poller.heap_jobstore import HeapJobStore
+
 
 class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 ships no type hints
     """An ``AsyncIOScheduler`` whose :meth:`run_at` wakes the scheduler only when the job is due before its timer."""
 
     def __init__(self, **options: Any) -> None:
+        options.setdefault("jobstores", {"default": HeapJobStore()})
         super().__init__(**options)
         self._quiet = False
         self._wakeup_pending = False
