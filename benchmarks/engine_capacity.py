@@ -265,11 +265,12 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     rss_before = rss_bytes()
     t0 = time.monotonic()
     await worker.start()
-    share = spec.jobs // spec.pollers
-    while len(engine.owned) < share and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event to wait on)
-        await asyncio.sleep(0.05)
-    if spec.pollers > 1:
-        await asyncio.sleep(2 * worker.lease_s)  # let the scans settle the last orphans
+    if spec.pollers == 1:
+        while len(engine.owned) < spec.jobs and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event)
+            await asyncio.sleep(0.05)
+    else:  # until no job is left unheld: the split between pollers is whatever their scans made it
+        while await unheld(leases, store) and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (state in Redis)
+            await asyncio.sleep(0.5)
     adopt_s = time.monotonic() - t0
     held = len(engine.owned)
     _spread(engine, interval)
@@ -313,6 +314,12 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
         lags_in_window(recorder, interval, (window_start, window_end)),
         sorted(recorder.polls),
     )
+
+
+async def unheld(leases: RedisLeases, store: RedisJobStore) -> int:
+    """Active jobs whose owner is not a live poller."""
+    live = set(await leases.live_processes())
+    return sum(1 for o in await leases.ownership(await store.active_job_ids()) if o.owner not in live)
 
 
 def run_pollers(spec: PollerSpec) -> list[dict[str, Any]]:
