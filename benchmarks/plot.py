@@ -1,7 +1,8 @@
 """Plots of the benchmark results (needs the ``bench`` group: ``uv run --group bench python -m benchmarks.plot``).
 
 Reads ``benchmarks/results/engine_capacity_*.json`` and writes ``docs/img/engine_*.png``: polls/s, lag
-p99 and CPU against jobs in flight, one line per HTTP client.
+p99 and CPU against the wanted poll rate (jobs in flight ÷ interval, so 10 s and 60 s runs share an
+axis), one line per HTTP client, interval and number of poller processes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def main() -> None:
     for path in sorted(RESULTS_DIR.glob("engine_capacity_*.json")):
         data = json.loads(path.read_text())
         rows = sorted(data["rows"], key=lambda r: r["jobs"])
-        series[f"{data['http']}, {int(data['interval_s'])} s"] = rows
+        pollers = rows[0].get("pollers", 1) if rows else 1
+        title = f"{data['http']}, {int(data['interval_s'])} s" + (f", {pollers} pollers" if pollers > 1 else "")
+        series[title] = rows
     panels = [
         ("polls_per_s", "polls/s", "engine_polls.png"),
         ("lag_p99_s", "lag p99 (s)", "engine_lag.png"),
@@ -35,8 +38,8 @@ def main() -> None:
     for key, label, name in panels:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for title, rows in series.items():
-            ax.plot([r["jobs"] for r in rows], [r[key] for r in rows], marker="o", label=title)
-        ax.set_xlabel("jobs in flight")
+            ax.plot([r["jobs"] / r["interval_s"] for r in rows], [r[key] for r in rows], marker="o", label=title)
+        ax.set_xlabel("wanted polls/s (jobs in flight ÷ interval)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
         ax.legend()
