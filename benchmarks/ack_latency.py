@@ -61,6 +61,7 @@ MODES = ("polling", "webhook")
 LIMITERS = ("wired", "priority", "none")
 # Reelay jobs are only submitted during a run: the provider never finishes them.
 REELAY_COMPLETION_S = 3600.0
+IDLE_WINDOW_S = 2.0  # how long the bot's idle CPU is sampled before the prompts
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,21 @@ class Variant:
     telegram_http: str = "httpx"
 
     @property
+    def process_role(self) -> str:
+        """The ``reelay`` role of the process under test."""
+        return "bot" if self.role == "bot-alone" else self.role
+
+    @property
+    def engine_runs(self) -> bool:
+        """Whether some process submits the jobs (and edits their status) during the run."""
+        return not self.naive and self.role != "bot-alone"
+
+    @property
     def name(self) -> str:
         """A label for rows and result files."""
         if self.naive:
             return "naive"
-        name = "reelay" if self.role == "run" else "reelay_bot_and_poller"
+        name = {"run": "reelay", "bot": "reelay_bot_and_poller", "bot-alone": "reelay_bot_alone"}[self.role]
         if self.telegram_http != "httpx":
             name += f"_{self.telegram_http}"
         return name if self.limiter == "wired" else f"{name}_limiter_{self.limiter}"
@@ -282,15 +293,22 @@ def bot_command(settings_path: Path, variant: Variant, kie_url: str, role: str |
         return [*command, "--naive", "--kie-url", kie_url, "--kie-key", KIE_KEY, "--poll-s", "1"]
     return [
         *command,
-        *("--limiter", variant.limiter, "--role", role or variant.role, "--telegram-http", variant.telegram_http),
+        *(
+            "--limiter",
+            variant.limiter,
+            "--role",
+            role or variant.process_role,
+            "--telegram-http",
+            variant.telegram_http,
+        ),
     ]
 
 
 @contextmanager
-def poller_process(values: dict[str, Any], variant: Variant, kie_url: str, tmp: str) -> Iterator[None]:
-    """With ``--role bot``, the engine runs beside the bot in a ``reelay poller`` process; else nothing."""
+def poller_process(values: dict[str, Any], variant: Variant, kie_url: str, tmp: str) -> Iterator[int | None]:
+    """With ``--role bot``, the engine runs beside the bot in a ``reelay poller`` process (its pid); else None."""
     if variant.role != "bot":
-        yield
+        yield None
         return
     settings_path = Path(tmp) / "poller.json"
     port = free_port()
@@ -300,7 +318,7 @@ def poller_process(values: dict[str, Any], variant: Variant, kie_url: str, tmp: 
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/readyz", process, "the poller")
-        yield
+        yield process.pid
     finally:
         stop(process)
 
@@ -320,18 +338,28 @@ def measure(
         settings_path = Path(tmp) / "settings.json"
         values = settings_for(redis.url, tg.url, kie_url, tmp + "/videos", variant.mode)
         settings_path.write_text(json.dumps(values))
-        stack.enter_context(poller_process(values, variant, kie_url, tmp))
+        poller_pid = stack.enter_context(poller_process(values, variant, kie_url, tmp))
         with open(Path(tmp) / "bot.log", "w") as bot_log:
             process = subprocess.Popen(
                 bot_command(settings_path, variant, kie_url), stdout=subprocess.DEVNULL, stderr=bot_log
             )
         try:
             wait_until_receiving(emulator, variant.mode)
+            if not variant.naive:
+                # Ready, then the idle window below: by then the engine has made its first scan. A prompt that
+                # lands before that scan is adopted there as an orphan, and the worker then refuses new jobs
+                # above that "fair share" (1) until its next scan, lease_s / 2 later: a 30 s engine stall.
+                readyz = f"http://127.0.0.1:{values['http']['port']}/readyz"
+                wait_for_http(readyz, process, "Reelay")
             delivery = None
             if variant.mode == "webhook" and parallel_webhook:
                 delivery = stack.enter_context(take_over_webhook(emulator, tg.url))
+            idle = CpuMeter(process.pid)
+            time.sleep(IDLE_WINDOW_S)
+            idle_pct = idle.percent()
             meters = [CpuMeter(pid) for pid in (process.pid, os.getpid(), redis.pid, kie_pid)]
-            bot_cpu_start = cpu_seconds(process.pid)
+            bot_cpu_start, started = cpu_seconds(process.pid), time.monotonic()
+            poller_cpu_start = cpu_seconds(poller_pid) if poller_pid else 0.0
             calls_before = redis_calls(redis)
             sent, offered_s = offer(emulator, rate, prompts, delivery)
             deadline = time.monotonic() + wait_s
@@ -342,10 +370,12 @@ def measure(
             edits_at_last_ack = status_edits(emulator, sent)
             # The engine's share of each prompt (submit, status edit) runs in the same process: wait for it
             # too, so a run cannot look faster by leaving that work undone when it stops.
-            while time.monotonic() < deadline and not variant.naive and status_edits(emulator, sent) < len(acks):
+            while time.monotonic() < deadline and variant.engine_runs and status_edits(emulator, sent) < len(acks):
                 time.sleep(0.1)
             drained_at = time.time()
-            bot_cpu_s = cpu_seconds(process.pid) - bot_cpu_start
+            # Net of what the process burns idle (timers, long polls), so a longer drain costs nothing.
+            bot_cpu_s = cpu_seconds(process.pid) - bot_cpu_start - idle_pct / 100 * (time.monotonic() - started)
+            poller_cpu_s = cpu_seconds(poller_pid) - poller_cpu_start if poller_pid else None
             edits = status_edits(emulator, sent)
             redis_per_prompt = calls_since(calls_before, redis_calls(redis))
         finally:
@@ -373,6 +403,8 @@ def measure(
         "redis_calls": redis_per_prompt,
         "bot_cpu_pct": cpu_pcts[0],
         "bot_cpu_ms_per_prompt": round(1000 * bot_cpu_s / prompts, 2),
+        "bot_idle_cpu_pct": round(idle_pct, 1),
+        "poller_cpu_ms_per_prompt": round(1000 * poller_cpu_s / prompts, 2) if poller_cpu_s is not None else None,
         "harness_cpu_pct": cpu_pcts[1],
         "redis_cpu_pct": cpu_pcts[2],
         "kie_cpu_pct": cpu_pcts[3],
@@ -404,10 +436,11 @@ def parse_args(raw: list[str]) -> argparse.Namespace:
     parser.add_argument("--limiter", choices=LIMITERS, default="wired", help="Reelay's Telegram rate limiter")
     parser.add_argument(
         "--role",
-        choices=("run", "bot"),
+        choices=("run", "bot", "bot-alone"),
         default="run",
-        help="run: bot and engine in one process (reelay run); "
-        "bot: the bot process alone is measured, the engine runs in a second (reelay poller) process",
+        help="run: bot and engine in one process (reelay run); bot: the bot process is measured, the engine "
+        "runs in a second (reelay poller) process; bot-alone: no engine runs at all, so the machine's cores "
+        "go to the bot (its jobs wait in Redis; the ack path alone is measured)",
     )
     parser.add_argument(
         "--webhook-delivery",

@@ -38,7 +38,9 @@ class TelegramNotifier:
     Status edits never hold up the engine: they are queued (:class:`bot.status_edits.StatusEdits`) and
     sent by ``status_senders`` background tasks. When ``bot`` runs on a
     :class:`bot.rate_limit.PriorityRateLimiter`, everything shares its budget by lane: acks and other
-    replies first, then deliveries and failure notices, then status edits.
+    replies first, then deliveries and failure notices, then status edits (a delivery takes its turn
+    before the commit, so ``send_bot`` must have no limiter of its own). Otherwise deliveries keep a
+    budget of their own (``sends_per_s``).
     """
 
     def __init__(
@@ -59,7 +61,8 @@ class TelegramNotifier:
         limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
         # The bot-wide budget shared by lane, when the bot has one; else deliveries keep their own.
         self._budget: PriorityBudget | None = limiter.budget if isinstance(limiter, PriorityRateLimiter) else None
-        # Telegram allows about 30 messages/s per bot and 1/s per chat (bursts tolerated).
+        # Telegram allows about 30 messages/s per bot and 1/s per chat (bursts tolerated); the overall
+        # limiter is for a bot without lanes.
         self._overall = AsyncLimiter(sends_per_s, 1)
         self._per_chat: dict[int, AsyncLimiter] = {}
         # No more sends in flight than the send bot's connection pool: a committed send must never wait
