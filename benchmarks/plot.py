@@ -23,13 +23,13 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 def main() -> None:
     """Write the engine capacity plots."""
     OUT.mkdir(parents=True, exist_ok=True)
-    series = {}
+    series: dict[str, list[dict[str, float]]] = {}
     for path in sorted(RESULTS_DIR.glob("engine_capacity_*.json")):
         data = json.loads(path.read_text())
         rows = sorted(data["rows"], key=lambda r: r["jobs"])
         pollers = rows[0].get("pollers", 1) if rows else 1
         title = f"{data['http']}, {int(data['interval_s'])} s" + (f", {pollers} pollers" if pollers > 1 else "")
-        series[title] = rows
+        series[title] = sorted([*series.get(title, []), *rows], key=lambda r: r["jobs"])  # runs of one kind join
     panels = [
         ("polls_per_s", "polls/s", "engine_polls.png"),
         ("lag_p99_s", "lag p99 (s)", "engine_lag.png"),
