@@ -58,7 +58,7 @@ async def test_a_long_poll_for_updates_returns_what_is_pending(bot: ExtBot[Any],
 
 
 async def test_telegram_refusals_come_back_as_ptb_errors(bot: ExtBot[Any]) -> None:
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(424242, "nobody is there")
 
 
