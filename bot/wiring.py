@@ -8,9 +8,10 @@ import socket
 from enum import StrEnum
 from typing import Any
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.rate_limit import PriorityRateLimiter
 from bot.settings import Settings
 from poller.ports import BlobStore
 from poller.schedule import PollPolicy
@@ -85,8 +86,9 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
         .base_url(tg.api_base_url)
         .base_file_url(tg.file_url)
         .persistence(RedisPersistence(redis, prefix=settings.redis.prefix))
-        # Queues our sends under Telegram's limits and retries 429s with their retry_after.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Queues our sends under Telegram's limits (one bot-wide budget served by lane: acks first, then
+        # deliveries, then status edits) and retries 429s with their retry_after.
+        .rate_limiter(PriorityRateLimiter(max_retries=3))
         # Handlers only touch Redis and reply; running updates concurrently keeps acks instant under load.
         .concurrent_updates(64)
     )
@@ -109,7 +111,7 @@ def build_bot(settings: Settings, *, rate_limited: bool = True, pool_size: int =
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
         request=HTTPXRequest(connection_pool_size=pool_size),
-        rate_limiter=AIORateLimiter(max_retries=3) if rate_limited else None,
+        rate_limiter=PriorityRateLimiter(max_retries=3) if rate_limited else None,
     )
 
 
