@@ -9,13 +9,21 @@ to Reelay's webhook route with the secret header over as many connections at onc
 ``max_connections`` (40 unless Reelay sets it), as Telegram does; the emulator's own dispatcher posts
 one update at a time and would measure itself (``--webhook-delivery emulator`` uses it anyway).
 
-    uv run python -m benchmarks.ack_latency --rate 20 --prompts 200                 # both modes
-    uv run python -m benchmarks.ack_latency --mode webhook --rate 300 --prompts 900 --limiter none
-    uv run python -m benchmarks.ack_latency --rate 5 --prompts 20 --naive --mode polling
+    uv run python -m benchmarks.ack_latency --rate 30 100 --prompts 300 --limiter priority   # both modes
+    uv run python -m benchmarks.ack_latency --rate 100 300 --prompts 1200 --limiter none
+    uv run python -m benchmarks.ack_latency --rate 300 --prompts 1500 --limiter none --role bot-alone \
+        --telegram-http aiohttp
+    uv run python -m benchmarks.ack_latency --rate 2 --prompts 20 --naive --mode polling --completion-s 3
 
 ``--limiter`` picks Reelay's Telegram rate limiter: ``wired`` (what ``bot.wiring`` builds), ``priority``
 (``bot.rate_limit.PriorityRateLimiter`` in its place: acks before status edits) or ``none``
 (benchmark-local, to measure the bot's own capacity). ``--no-rate-limit`` is ``--limiter none``.
+``--telegram-http aiohttp`` puts ``bot.aiohttp_request.AiohttpRequest`` where ``HTTPXRequest`` is.
+``--role``: ``run`` (bot and engine in one process, as ``reelay run``), ``bot`` (the engine in a second,
+``reelay poller`` process) or ``bot-alone`` (no engine: the ack path alone has the machine).
+Besides latency, each row reports the bot's CPU per prompt (net of its idle CPU), Redis commands per
+prompt (``INFO commandstats``, scripts' commands included), and when the engine's share (submit, status
+edit) was done, which the run waits for.
 """
 
 from __future__ import annotations
