@@ -15,8 +15,9 @@ one update at a time and would measure itself (``--webhook-delivery emulator`` u
         --telegram-http aiohttp
     uv run python -m benchmarks.ack_latency --rate 2 --prompts 20 --naive --mode polling --completion-s 3
 
-``--limiter`` picks Reelay's Telegram rate limiter: ``wired`` (what ``bot.wiring`` builds), ``priority``
-(``bot.rate_limit.PriorityRateLimiter`` in its place: acks before status edits) or ``none``
+``--limiter`` picks the application bot's rate limiter: ``wired`` (what ``bot.wiring`` builds),
+``priority`` (``bot.rate_limit.PriorityRateLimiter``: acks before deliveries before status edits),
+``ptb`` (python-telegram-bot's ``AIORateLimiter``: first come, first served) or ``none``
 (benchmark-local, to measure the bot's own capacity). ``--no-rate-limit`` is ``--limiter none``.
 ``--telegram-http aiohttp`` puts ``bot.aiohttp_request.AiohttpRequest`` where ``HTTPXRequest`` is.
 ``--role``: ``run`` (bot and engine in one process, as ``reelay run``), ``bot`` (the engine in a second,
@@ -66,7 +67,7 @@ WEBHOOK_PATH = "/telegram/hook"
 FIRST_USER = 500_000
 ACK_MARK = "Video generating"
 MODES = ("polling", "webhook")
-LIMITERS = ("wired", "priority", "none")
+LIMITERS = ("wired", "priority", "ptb", "none")
 # Reelay jobs are only submitted during a run: the provider never finishes them.
 REELAY_COMPLETION_S = 3600.0
 IDLE_WINDOW_S = 2.0  # how long the bot's idle CPU is sampled before the prompts

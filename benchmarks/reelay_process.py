@@ -3,13 +3,14 @@
 The benchmark drives the stand-ins from its own process, so the bot under test has a core's worth of
 interpreter to itself (the stand-ins' threads would otherwise share its GIL).
 
-    python -m benchmarks.reelay_process --settings s.json [--role run|bot|poller] [--limiter wired|priority|none]
+    python -m benchmarks.reelay_process --settings s.json [--role run|bot|poller] [--limiter wired|priority|ptb|none]
     python -m benchmarks.reelay_process --settings s.json --naive --kie-url URL
 
-``--limiter`` chooses the Telegram rate limiter the bot is built with: ``wired`` is what ``bot.wiring``
-builds; ``priority`` puts :class:`bot.rate_limit.PriorityRateLimiter` where ``bot.wiring`` has PTB's
-AIORateLimiter (the one-line wiring change it is measured for); ``none`` (benchmark-local) leaves the
-limiter out, to measure the bot's own capacity. ``--no-rate-limit`` is ``--limiter none``.
+``--limiter`` chooses the rate limiter the application's bot is built with: ``wired`` is what
+``bot.wiring`` builds; ``priority`` is :class:`bot.rate_limit.PriorityRateLimiter` (wired since
+880af16), ``ptb`` python-telegram-bot's ``AIORateLimiter`` (wired before: acks and status edits first
+come, first served); ``none`` (benchmark-local) leaves the limiter out, to measure the bot's own
+capacity. ``--no-rate-limit`` is ``--limiter none``.
 ``--telegram-http aiohttp`` puts :class:`bot.aiohttp_request.AiohttpRequest` where python-telegram-bot
 and ``bot.wiring`` build ``HTTPXRequest`` (the wiring change it is measured for); ``httpx`` keeps them.
 ``--naive`` runs the design the original workflow had: the handler submits, then polls the provider
@@ -74,21 +75,24 @@ LIMITER_NONE = "none"
 
 
 def use_limiter(choice: str) -> None:
-    """Swap the rate limiter ``bot.wiring`` builds, for this process only (``wired`` keeps it)."""
-    import bot.wiring
+    """Swap the limiter ``bot.wiring`` hands the application builder, for this process only."""
+    if choice == "wired":
+        return
+    from telegram.ext import AIORateLimiter
 
-    if choice == "priority":
-        from bot.rate_limit import PriorityRateLimiter
+    from bot.rate_limit import PriorityRateLimiter
 
-        setattr(bot.wiring, "AIORateLimiter", PriorityRateLimiter)  # noqa: B010
-    elif choice == LIMITER_NONE:
-        # build_application passes a limiter to the builder; given None, the bot has none.
-        original = ApplicationBuilder.rate_limiter
+    limiters: dict[str, Any] = {
+        "priority": lambda: PriorityRateLimiter(max_retries=3),
+        "ptb": lambda: AIORateLimiter(max_retries=3),
+        LIMITER_NONE: lambda: None,  # given None, the bot has no limiter
+    }
+    original = ApplicationBuilder.rate_limiter
 
-        def no_limiter(self: Any, limiter: Any) -> Any:
-            return original(self, None)  # type: ignore[arg-type]
+    def replaced(self: Any, limiter: Any) -> Any:
+        return original(self, limiters[choice]())
 
-        setattr(ApplicationBuilder, "rate_limiter", no_limiter)  # noqa: B010
+    setattr(ApplicationBuilder, "rate_limiter", replaced)  # noqa: B010
 
 
 def use_aiohttp_for_telegram() -> None:
@@ -112,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", type=Path, required=True)
     parser.add_argument("--role", choices=("run", "bot", "poller"), default="run")
-    parser.add_argument("--limiter", choices=("wired", "priority", "none"), default="wired")
+    parser.add_argument("--limiter", choices=("wired", "priority", "ptb", "none"), default="wired")
     parser.add_argument("--no-rate-limit", action="store_true")
     parser.add_argument("--telegram-http", choices=("httpx", "aiohttp"), default="httpx")
     parser.add_argument("--naive", action="store_true")
