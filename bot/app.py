@@ -282,6 +282,7 @@ class Reelay:
             await application.updater.stop()
         if self.worker is not None:
             await self.worker.stop()
+        await self.notifier.aclose()  # waiting status edits are cosmetic: dropped, not sent on a closing bot
         if application is not None:
             if application.running:
                 await application.stop()

@@ -56,6 +56,7 @@ class Worker:
         self._scan_now = asyncio.Event()
         self._stopping = asyncio.Event()
         self._fair_share = math.inf
+        self._others_live = False
         self._tasks: list[asyncio.Task[None]] = []
         self.adopted_total = 0
 
@@ -106,6 +107,8 @@ class Worker:
         for stale in (o for o in ownership if o.status is None or o.status.terminal):
             await self._jobs.heal_index(stale.job_id)  # a crash between a transition and its index upkeep
         self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
+        # Alone, a worker takes every new job: its share from the last scan is stale by design.
+        self._others_live = len(live) > 1
         owned = self.engine.owned
         # Held in Redis but not scheduled here (a restart under the same id, or a crashed step): heal.
         self.engine.adopt_many(o for o in active if o.owner == self.process_id and o.job_id not in owned)
@@ -124,8 +127,10 @@ class Worker:
 
     async def claim_new(self, job_id: str) -> bool:
         """Try to take a newly announced job; False when another worker was first (or we are full)."""
-        if len(self.engine.owned) > self._fair_share + 1:
-            return False  # let a less busy worker have it; the scan catches it if nobody does
+        if self._others_live and len(self.engine.owned) > self._fair_share + 1:
+            # Let a less busy worker have it; the share may be stale, so rescan soon either way.
+            self._scan_now.set()
+            return False
         if not await self._leases.acquire(job_id, self.process_id, ""):
             return False
         try:

@@ -17,6 +17,9 @@ from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import PollResult, Session, TaskState
 from poller.schedule import PollPolicy
+from poller.worker import Worker
+from storage.events import RedisEventBus
+from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
 from tests.poller.fakes import (
@@ -435,3 +438,24 @@ async def test_stop_lets_a_running_step_finish_its_delivery(fake_redis: aioredis
 
     assert (await jobs.get(job.id)).status is JobStatus.SUCCEEDED
     assert [link_only for _, _, link_only in notifier.delivered] == [False]
+
+
+async def new_queued_job(rig: Rig) -> Job:
+    job = Job(id=new_job_id(), user_id=7, chat_id=70, model="veo3", prompt="p", status=JobStatus.RUNNING)
+    await rig.jobs.create(job.replace(next_poll_at=10**10, provider_task_id="t"), Session(chat_id=70, user_id=7))
+    return job
+
+
+async def test_a_lone_worker_claims_every_new_job_even_past_the_share_of_its_last_scan(
+    rig: Rig, fake_redis: aioredis.Redis
+) -> None:
+    leases = RedisLeases(fake_redis)
+    worker = Worker(engine=rig.engine, jobs=rig.jobs, leases=leases, events=RedisEventBus(fake_redis), lease_s=60)
+    await leases.heartbeat(PROCESS, 60)
+    await new_queued_job(rig)
+    assert await worker.scan() == 1  # the scan saw one active job: a share of 1
+
+    claimed = [await worker.claim_new((await new_queued_job(rig)).id) for _ in range(5)]
+
+    assert claimed == [True] * 5
+    assert len(rig.engine.owned) == 6
