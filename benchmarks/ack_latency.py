@@ -54,6 +54,7 @@ from benchmarks.common import (
     exit_on_sigterm,
     quiet_logs,
     redis_server,
+    stop_process,
     summary_ms,
     write_result,
 )
@@ -143,7 +144,7 @@ def kie_process(completion_s: float) -> Iterator[tuple[str, int]]:
         wait_for_http(f"{url}/api/v1/veo/record-info", process, "the KIE simulator", any_status=True)
         yield url, process.pid
     finally:
-        stop(process)
+        stop_process(process, grace_s=20)
 
 
 def wait_for_http(url: str, process: subprocess.Popen[Any], what: str, *, any_status: bool = False) -> None:
@@ -158,16 +159,6 @@ def wait_for_http(url: str, process: subprocess.Popen[Any], what: str, *, any_st
         if time.monotonic() > deadline or process.poll() is not None:
             raise RuntimeError(f"{what} did not start")
         time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM, then SIGKILL after 20 s."""
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def ack_times(emulator: TelegramEmulator, sent: dict[int, float], naive: bool) -> dict[int, float]:
@@ -329,7 +320,7 @@ def poller_process(values: dict[str, Any], variant: Variant, kie_url: str, tmp: 
         wait_for_http(f"http://127.0.0.1:{port}/readyz", process, "the poller")
         yield process.pid
     finally:
-        stop(process)
+        stop_process(process, grace_s=20)
 
 
 def measure(
@@ -388,7 +379,7 @@ def measure(
             edits = status_edits(emulator, sent)
             redis_per_prompt = calls_since(calls_before, redis_calls(redis))
         finally:
-            stop(process)
+            stop_process(process, grace_s=20)
         if process.returncode not in (0, -15, 143):
             print((Path(tmp) / "bot.log").read_text()[-3000:], file=sys.stderr)
     latencies = [acks[chat] - sent[chat] for chat in acks]

@@ -176,12 +176,17 @@ def redis_server() -> Iterator[RedisProcess]:
                     time.sleep(0.02)
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited after ``grace_s``."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def quiet_logs() -> None:

@@ -40,6 +40,7 @@ from benchmarks.common import (
     quiet_logs,
     reset_peak_rss,
     rss_bytes,
+    stop_process,
     write_result,
 )
 from poller.delivery import _tee_to_file
@@ -73,12 +74,7 @@ def child(command: list[str], port: int) -> Iterator[tuple[str, int]]:
                 time.sleep(0.1)
         yield url, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def serve_kie(port: int) -> None:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
+from benchmarks.common import stop_process
 from sandbox.serve import free_port
 
 RECORD_INFO = "/api/v1/veo/record-info"
@@ -55,12 +56,7 @@ def fake_kie_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         _wait_listening(port, process)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:

@@ -131,9 +131,8 @@ class Engine:
         self._hold(job.id, job.status, job.next_poll_at)
 
     def adopt_many(self, held: Iterable[JobOwnership]) -> None:
-        """:meth:`adopt` for a batch known by status and due time, earliest due first: the scheduler keeps
-        its jobs in a sorted list, so adding in time order appends instead of shifting the list."""
-        for job in sorted(held, key=lambda job: job.next_poll_at or 0.0):
+        """:meth:`adopt` for a batch known by status and due time (from the ownership scan or the lease take)."""
+        for job in held:
             if job.status is not None:
                 self._hold(job.job_id, job.status, job.next_poll_at)
 

@@ -125,10 +125,6 @@ class JobStore(Protocol):
         """Load a job; raise :class:`JobNotFound`."""
         ...
 
-    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
-        """Load several jobs in one round trip, in the given order; missing ones are left out."""
-        ...
-
     async def transition(
         self,
         job_id: str,

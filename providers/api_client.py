@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-USER_AGENT = "reelay/0.1"
+from providers.http import USER_AGENT
+
 # Provider API answers are small JSON envelopes; a bigger body is a fault, not a result to buffer.
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from providers.api_client import MAX_BODY_BYTES, USER_AGENT, ApiClient, ApiTransportError, ApiUrlError
+from providers.api_client import MAX_BODY_BYTES, ApiClient, ApiTransportError, ApiUrlError
+from providers.http import USER_AGENT
 from sandbox.serve import ThreadedServer, free_port
 
 
