@@ -45,9 +45,11 @@ from benchmarks.common import (
     write_result,
 )
 from benchmarks.fake_kie import API_KEY, fake_kie_process
+from benchmarks.stall_watch import StallWatch
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
+from poller.gc_policy import settle_after_start_up
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import PollResult, Session
 from poller.schedule import AttemptTiming, PollPolicy
@@ -190,6 +192,8 @@ async def run(
     kie_url: str,
     kie_pid: int,
     pollers: int = 1,
+    stall_watch: bool = False,
+    python_gc: bool = False,
 ) -> dict[str, Any]:
     """One measurement at ``jobs_n`` jobs (held by ``pollers`` poller processes); returns the figures."""
     client = cast("Redis", connect_redis(redis.url))
@@ -202,7 +206,20 @@ async def run(
     await client.aclose()
     gc.collect()
     common = {"create_s": round(create_s, 2), "redis_bytes_per_job": round(mem_jobs / jobs_n)}
-    spec = PollerSpec(redis.url, redis.pid, kie_url, kie_pid, jobs_n, interval, rounds, http, in_flight, pollers)
+    spec = PollerSpec(
+        redis.url,
+        redis.pid,
+        kie_url,
+        kie_pid,
+        jobs_n,
+        interval,
+        rounds,
+        http,
+        in_flight,
+        pollers,
+        stall_watch,
+        python_gc,
+    )
     if pollers == 1:
         row, _, _ = await measure(spec, "bench-poller")
         return {**row, **common}
@@ -223,6 +240,8 @@ class PollerSpec:
     http: str
     in_flight: int
     pollers: int
+    stall_watch: bool = False
+    python_gc: bool = False
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -261,7 +280,8 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     await leases.heartbeat(process_id, 600)
     while len(await leases.live_processes()) < spec.pollers:  # noqa: ASYNC110 (the others are processes)
         await asyncio.sleep(0.05)
-    gc.collect()
+    if not spec.python_gc:
+        settle_after_start_up()  # what `reelay run` does once wired
     rss_before = rss_bytes()
     t0 = time.monotonic()
     await worker.start()
@@ -280,12 +300,18 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(spec.redis_pid), CpuMeter(spec.kie_pid)
     rss_peak = rss_bytes()
     loop_lag: list[float] = []
+    watch = StallWatch()
+    if spec.stall_watch:
+        watch.start()
     end = window_start + spec.rounds * interval
     while (now := time.monotonic()) < end:
         await asyncio.sleep(0.1)
         loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
         rss_peak = max(rss_peak, rss_bytes())
     window_end = time.monotonic()
+    if spec.stall_watch:
+        await watch.stop()
+        print(f"[{process_id}] {watch.report()}", file=sys.stderr)
     engine_cpu, redis_cpu, kie_cpu = cpu_engine.percent(), cpu_redis.percent(), cpu_kie.percent()
     rss_after = rss_bytes()
     if spec.pollers > 1:
@@ -446,7 +472,17 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     with redis_server() as redis, fake_kie_process() as (kie_url, kie):
         for jobs_n in args.jobs:
             row = await run(
-                jobs_n, args.interval, args.rounds, args.http, args.in_flight, redis, kie_url, kie.pid, args.pollers
+                jobs_n,
+                args.interval,
+                args.rounds,
+                args.http,
+                args.in_flight,
+                redis,
+                kie_url,
+                kie.pid,
+                args.pollers,
+                args.stall_watch,
+                args.python_gc,
             )
             print_row(row)
             rows.append(row)
@@ -471,6 +507,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--pollers", type=int, default=1, help="poller processes sharing the jobs")
     parser.add_argument("--poller", default=None, help=argparse.SUPPRESS)  # internal: run one poller child
     parser.add_argument("--poller-id", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stall-watch", action="store_true", help="report event-loop stalls (> 150 ms) and what held the loop"
+    )
+    parser.add_argument(
+        "--python-gc", action="store_true", help="keep CPython's collector settings (not poller.gc_policy's)"
+    )
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s (3 s with pollers), 1 round")
     parser.add_argument("--out", type=Path, default=None)

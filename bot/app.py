@@ -44,6 +44,7 @@ from bot.wiring import (
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
+from poller.gc_policy import settle_after_start_up
 from poller.jobs import Job
 from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
@@ -308,6 +309,7 @@ async def run_until_signalled(settings: Settings, role: Role = Role.RUN) -> None
     reelay = Reelay(settings, role)
     try:
         await reelay.start()
+        settle_after_start_up()
         await stop.wait()
         log.info("reelay.stopping", role=role.value)
     finally:

@@ -51,13 +51,41 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 return {state[1], state[3] or ''}
 """
 
-# Gives a lease back only if this process still holds it: a release that arrives after another
+# The same compare-and-set for many jobs in one command: per-command overhead in the client, not
+# Redis, is what limits adopting 100k orphans. The whole script is atomic, so each take still is.
+# On a cluster every call's KEYS share one slot.
+# KEYS: jobs.  ARGV: process id, number of active statuses, active statuses…, expected owner per key.
+# Returns status, next poll time for each key; status '' where the take failed.
+_ACQUIRE_MANY = """
+local active = {}
+local n = tonumber(ARGV[2])
+for i = 3, 2 + n do active[ARGV[i]] = true end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'status', 'owner', 'next_poll_at')
+  out[2 * i - 1] = ''
+  out[2 * i] = ''
+  if state[1] and active[state[1]] and (state[2] or '') == ARGV[2 + n + i] then
+    redis.call('HSET', key, 'owner', ARGV[1])
+    out[2 * i - 1] = state[1]
+    out[2 * i] = state[3] or ''
+  end
+end
+return out
+"""
+
+# Gives leases back only where this process still holds them: a release that arrives after another
 # process adopted the job must not clear the new owner. Never creates a hash for a missing job.
-# KEYS: job.  ARGV: process id
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'owner', '')
-return 1
+# KEYS: jobs (one slot on a cluster).  ARGV: process id.  Returns how many were released.
+_RELEASE_MANY = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'owner') == ARGV[1] then
+    redis.call('HSET', key, 'owner', '')
+    released = released + 1
+  end
+end
+return released
 """
 
 # Reads status and owner of many jobs in one command: per-command overhead in the client, not
@@ -138,33 +166,34 @@ class RedisLeases:
         return isinstance(won, list)  # the status and due time on a win, 0 otherwise
 
     async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[JobOwnership]:
-        """:meth:`acquire` for many ``(job id, expected owner)`` pairs, one pipeline per batch; the jobs won,
-        with status and next poll as of the take (so adopting them needs no further read).
-
-        Each compare-and-set stays atomic on its own; adopting 100k orphans one round trip at a time
-        took ~50 s (benchmarks/adoption.py).
-        """
+        """:meth:`acquire` for many ``(job id, expected owner)`` pairs, many jobs per script call; the jobs
+        won, with status and next poll as of the take (so adopting them needs no further read)."""
         _require_id(process_id)
+        expected = dict(claims)
         won: list[JobOwnership] = []
-        for start in range(0, len(claims), self._batch):
-            batch = claims[start : start + self._batch]
+        for groups in _pack(self._groups(list(expected)), self._batch):
             calls: list[ScriptCall] = [
-                ([self._keys.job(job_id)], [process_id, expected, *_ACTIVE]) for job_id, expected in batch
+                (
+                    [self._keys.job(job_id) for job_id in group],
+                    [process_id, len(_ACTIVE), *_ACTIVE, *(expected[job_id] for job_id in group)],
+                )
+                for group in groups
             ]
-            replies = await eval_many(self._redis, _ACQUIRE, calls)
-            for (job_id, _), reply in zip(batch, replies, strict=True):
-                if reply != 0:
-                    status, due = text_list(reply)
-                    won.append(JobOwnership(job_id, JobStatus(status), process_id, _due(due)))
+            replies = await eval_many(self._redis, _ACQUIRE_MANY, calls)
+            for group, reply in zip(groups, replies, strict=True):
+                flat = text_list(reply)
+                for i, job_id in enumerate(group):
+                    if status := flat[2 * i]:
+                        won.append(JobOwnership(job_id, JobStatus(status), process_id, _due(flat[2 * i + 1])))
         return won
 
     async def release(self, job_ids: Sequence[str], process_id: str) -> int:
         """Give back the leases ``process_id`` holds among ``job_ids``; return how many."""
         _require_id(process_id)
         released = 0
-        for batch in _batches(job_ids, self._batch):
-            calls = [([self._keys.job(job_id)], [process_id]) for job_id in batch]
-            released += sum(int(r) for r in await eval_many(self._redis, _RELEASE, calls))
+        for groups in _pack(self._groups(job_ids), self._batch):
+            calls: list[ScriptCall] = [([self._keys.job(job_id) for job_id in group], [process_id]) for group in groups]
+            released += sum(int(r) for r in await eval_many(self._redis, _RELEASE_MANY, calls))
         return released
 
     async def ownership(self, job_ids: Sequence[str]) -> list[JobOwnership]:

@@ -109,6 +109,21 @@ async def test_acquire_many_applies_each_compare_and_set_across_batches(
     assert await leases.acquire_many([], "p2") == []
 
 
+async def test_acquire_many_compares_each_job_with_its_own_expected_owner(
+    leases: RedisLeases, job_store: RedisJobStore
+) -> None:
+    of_a = await create_in(job_store, JobStatus.RUNNING, owner="dead-a")
+    of_b = await create_in(job_store, JobStatus.DELAYED, owner="dead-b")
+    stale = await create_in(job_store, JobStatus.RUNNING, owner="p7")  # adopted since the scan read "dead-a"
+
+    won = await leases.acquire_many([(of_a.id, "dead-a"), (of_b.id, "dead-b"), (stale.id, "dead-a")], "p1")
+
+    assert sorted((o.job_id, o.status) for o in won) == sorted(
+        [(of_a.id, JobStatus.RUNNING), (of_b.id, JobStatus.DELAYED)]
+    )
+    assert (await job_store.get(stale.id)).owner == "p7"
+
+
 async def test_two_processes_adopting_one_orphan_have_exactly_one_winner(
     leases: RedisLeases, job_store: RedisJobStore
 ) -> None:
