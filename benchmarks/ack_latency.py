@@ -11,15 +11,15 @@ one update at a time and would measure itself (``--webhook-delivery emulator`` u
 
     uv run python -m benchmarks.ack_latency --rate 30 100 --prompts 300 --limiter priority   # both modes
     uv run python -m benchmarks.ack_latency --rate 100 300 --prompts 1200 --limiter none
-    uv run python -m benchmarks.ack_latency --rate 300 --prompts 1500 --limiter none --role bot-alone \
-        --telegram-http aiohttp
+    uv run python -m benchmarks.ack_latency --rate 300 --prompts 1500 --limiter none --role bot-alone
     uv run python -m benchmarks.ack_latency --rate 2 --prompts 20 --naive --mode polling --completion-s 3
 
 ``--limiter`` picks the application bot's rate limiter: ``wired`` (what ``bot.wiring`` builds),
 ``priority`` (``bot.rate_limit.PriorityRateLimiter``: acks before deliveries before status edits),
 ``ptb`` (python-telegram-bot's ``AIORateLimiter``: first come, first served) or ``none``
 (benchmark-local, to measure the bot's own capacity). ``--no-rate-limit`` is ``--limiter none``.
-``--telegram-http aiohttp`` puts ``bot.aiohttp_request.AiohttpRequest`` where ``HTTPXRequest`` is.
+``--telegram-http httpx`` puts python-telegram-bot's ``HTTPXRequest`` where ``bot.wiring`` builds
+``bot.aiohttp_request.AiohttpRequest`` (what was wired before; kept for comparison).
 ``--role``: ``run`` (bot and engine in one process, as ``reelay run``), ``bot`` (the engine in a second,
 ``reelay poller`` process) or ``bot-alone`` (no engine: the ack path alone has the machine).
 Besides latency, each row reports the bot's CPU per prompt (net of its idle CPU), Redis commands per
@@ -82,7 +82,7 @@ class Variant:
     limiter: str = "wired"
     naive: bool = False
     role: str = "run"
-    telegram_http: str = "httpx"
+    telegram_http: str = "aiohttp"
 
     @property
     def process_role(self) -> str:
@@ -100,7 +100,7 @@ class Variant:
         if self.naive:
             return "naive"
         name = {"run": "reelay", "bot": "reelay_bot_and_poller", "bot-alone": "reelay_bot_alone"}[self.role]
-        if self.telegram_http != "httpx":
+        if self.telegram_http != "aiohttp":
             name += f"_{self.telegram_http}"
         return name if self.limiter == "wired" else f"{name}_limiter_{self.limiter}"
 
@@ -450,10 +450,10 @@ def parse_args(raw: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--telegram-http",
-        choices=("httpx", "aiohttp"),
-        default="httpx",
-        help="Reelay's HTTP client for the Bot API: httpx (python-telegram-bot's HTTPXRequest, as wired) or "
-        "aiohttp (bot.aiohttp_request.AiohttpRequest in its place)",
+        choices=("aiohttp", "httpx"),
+        default="aiohttp",
+        help="Reelay's HTTP client for the Bot API: aiohttp (bot.aiohttp_request.AiohttpRequest, as wired) or "
+        "httpx (python-telegram-bot's HTTPXRequest in its place, as wired before)",
     )
     parser.add_argument("--no-rate-limit", action="store_true", help="the same as --limiter none")
     parser.add_argument("--naive", action="store_true", help="the naive baseline bot instead of Reelay")

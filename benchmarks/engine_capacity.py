@@ -521,8 +521,9 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(raw)
     args.argv = raw
     if args.poller is not None:
-        poller_main(args.poller, args.poller_id, args.out)
-        return args.out
+        out: Path = args.out
+        poller_main(args.poller, args.poller_id, out)
+        return out
     if args.smoke:
         # Several poller processes get a longer interval: on a busy test machine their start-up alone
         # can hold a 1 s poll back past the two intervals that count as starved.

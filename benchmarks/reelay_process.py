@@ -11,8 +11,8 @@ interpreter to itself (the stand-ins' threads would otherwise share its GIL).
 880af16), ``ptb`` python-telegram-bot's ``AIORateLimiter`` (wired before: acks and status edits first
 come, first served); ``none`` (benchmark-local) leaves the limiter out, to measure the bot's own
 capacity. ``--no-rate-limit`` is ``--limiter none``.
-``--telegram-http aiohttp`` puts :class:`bot.aiohttp_request.AiohttpRequest` where python-telegram-bot
-and ``bot.wiring`` build ``HTTPXRequest`` (the wiring change it is measured for); ``httpx`` keeps them.
+``--telegram-http httpx`` puts python-telegram-bot's ``HTTPXRequest`` where ``bot.wiring`` builds
+:class:`bot.aiohttp_request.AiohttpRequest` (what was wired before, for comparison); ``aiohttp`` keeps it.
 ``--naive`` runs the design the original workflow had: the handler submits, then polls the provider
 inside the handler, and only then answers.
 """
@@ -95,20 +95,16 @@ def use_limiter(choice: str) -> None:
     setattr(ApplicationBuilder, "rate_limiter", replaced)  # noqa: B010
 
 
-def use_aiohttp_for_telegram() -> None:
-    """Every bot of this process talks to Telegram through AiohttpRequest instead of HTTPXRequest."""
-    import telegram.ext._applicationbuilder as builder_module
+def use_httpx_for_telegram() -> None:
+    """Every bot of this process talks to Telegram through PTB's HTTPXRequest instead of AiohttpRequest."""
+    from telegram.request import HTTPXRequest
 
     import bot.wiring
-    from bot.aiohttp_request import AiohttpRequest
 
-    def from_builder(connection_pool_size: int, **options: Any) -> AiohttpRequest:
-        # The builder also passes proxy, http_version and socket_options: unused (None / "1.1") here.
-        timeouts = {key: options[key] for key in options if key.endswith("_timeout")}
-        return AiohttpRequest(connection_pool_size, **timeouts)
+    def httpx_request(connection_pool_size: int) -> HTTPXRequest:
+        return HTTPXRequest(connection_pool_size=connection_pool_size)
 
-    setattr(builder_module, "HTTPXRequest", from_builder)  # noqa: B010
-    setattr(bot.wiring, "HTTPXRequest", from_builder)  # noqa: B010
+    setattr(bot.wiring, "AiohttpRequest", httpx_request)  # noqa: B010
 
 
 def main() -> None:
@@ -118,7 +114,7 @@ def main() -> None:
     parser.add_argument("--role", choices=("run", "bot", "poller"), default="run")
     parser.add_argument("--limiter", choices=("wired", "priority", "ptb", "none"), default="wired")
     parser.add_argument("--no-rate-limit", action="store_true")
-    parser.add_argument("--telegram-http", choices=("httpx", "aiohttp"), default="httpx")
+    parser.add_argument("--telegram-http", choices=("aiohttp", "httpx"), default="aiohttp")
     parser.add_argument("--naive", action="store_true")
     parser.add_argument("--kie-url", default="")
     parser.add_argument("--kie-key", default="")
@@ -131,8 +127,8 @@ def main() -> None:
         run_naive(settings, args.kie_url, args.kie_key, args.poll_s)
         return
     use_limiter(LIMITER_NONE if args.no_rate_limit else args.limiter)
-    if args.telegram_http == "aiohttp":
-        use_aiohttp_for_telegram()
+    if args.telegram_http == "httpx":
+        use_httpx_for_telegram()
     asyncio.run(run_reelay(settings, args.role))
 
 

@@ -9,8 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder, ExtBot
-from telegram.request import HTTPXRequest
 
+from bot.aiohttp_request import AiohttpRequest
 from bot.rate_limit import PriorityRateLimiter
 from bot.settings import Settings
 from poller.ports import BlobStore
@@ -77,6 +77,9 @@ def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
     )
 
 
+CONCURRENT_UPDATES = 64
+
+
 def build_application(settings: Settings, redis: RedisClient) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot Application: our Bot API base URL, Redis persistence, rate limiter."""
     tg = settings.telegram
@@ -90,7 +93,11 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
         # deliveries, then status edits) and retries 429s with their retry_after.
         .rate_limiter(PriorityRateLimiter(max_retries=3))
         # Handlers only touch Redis and reply; running updates concurrently keeps acks instant under load.
-        .concurrent_updates(64)
+        .concurrent_updates(CONCURRENT_UPDATES)
+        # PTB's networking on aiohttp: about a quarter of HTTPXRequest's CPU per Bot API call
+        # (docs/performance.md §2), so one bot process acknowledges several times more prompts per core.
+        .request(AiohttpRequest(CONCURRENT_UPDATES))
+        .get_updates_request(AiohttpRequest(1))
     )
     if tg.mode == "webhook":
         builder = builder.updater(None)  # updates arrive through our Starlette route
@@ -110,7 +117,7 @@ def build_bot(settings: Settings, *, rate_limited: bool = True, pool_size: int =
         tg.token.get_secret_value(),
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
-        request=HTTPXRequest(connection_pool_size=pool_size),
+        request=AiohttpRequest(pool_size),
         rate_limiter=PriorityRateLimiter(max_retries=3) if rate_limited else None,
     )
 

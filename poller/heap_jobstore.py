@@ -6,13 +6,17 @@ operation, and the engine fell behind (lag p99 3.4 s, docs/performance.md) where
 over 15,000 jobs was fine. Here a dict holds the jobs and a heap their run times; a removed or
 rescheduled job leaves its old heap entry behind, skipped when it surfaces and swept out when the
 heap grows to twice the live entries.
+
+Per job the store adds no object the garbage collector tracks (the heap entries and sequence numbers
+hold only floats, ints and strings): each tracked object held per job lengthens every full
+collection, and those pauses were the engine's lag tail at 90,000 jobs (``poller/gc_policy.py``).
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
@@ -22,6 +26,7 @@ from apscheduler.util import datetime_to_utc_timestamp
 # from a stale one and orders jobs due at the same instant by when they were scheduled.
 HeapEntry = tuple[float, int, str]
 SWEEP_SLACK = 1024
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships no type hints
@@ -29,14 +34,14 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
 
     def __init__(self) -> None:
         super().__init__()
-        self._jobs: dict[str, tuple[Job, float | None, int]] = {}  # id -> (job, timestamp, sequence)
+        self._jobs: dict[str, Job] = {}
+        self._sequences: dict[str, int] = {}  # id -> sequence number of its live heap entry
         self._heap: list[HeapEntry] = []
         self._sequence = itertools.count()
 
     def lookup_job(self, job_id: str) -> Job | None:
         """The job with this id, or None."""
-        entry = self._jobs.get(job_id)
-        return entry[0] if entry else None
+        return self._jobs.get(job_id)
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         """Jobs due at ``now``, earliest first (they stay stored: the scheduler updates or removes them)."""
@@ -48,7 +53,7 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
                 due.append(entry)
         for entry in due:
             heapq.heappush(self._heap, entry)
-        return [self._jobs[job_id][0] for _, _, job_id in due]
+        return [self._jobs[job_id] for _, _, job_id in due]
 
     def get_next_run_time(self) -> datetime | None:
         """When the earliest job is due (None when nothing is scheduled)."""
@@ -56,13 +61,15 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
             heapq.heappop(self._heap)
         if not self._heap:
             return None
-        next_run: datetime | None = self._jobs[self._heap[0][2]][0].next_run_time
+        next_run: datetime | None = self._jobs[self._heap[0][2]].next_run_time
         return next_run
 
     def get_all_jobs(self) -> list[Job]:
         """Every job, earliest first, paused ones (no next run) last."""
-        entries = sorted(self._jobs.values(), key=lambda e: (e[1] is None, e[1] or 0.0, e[2]))
-        return [job for job, _, _ in entries]
+        return sorted(
+            self._jobs.values(),
+            key=lambda job: (job.next_run_time is None, job.next_run_time or _EPOCH, self._sequences[job.id]),
+        )
 
     def add_job(self, job: Job) -> None:
         """Store a new job; ``ConflictingIdError`` if its id is taken."""
@@ -80,10 +87,12 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
         """Forget a job; its heap entry is skipped later. ``JobLookupError`` if unknown."""
         if self._jobs.pop(job_id, None) is None:
             raise JobLookupError(job_id)
+        del self._sequences[job_id]
 
     def remove_all_jobs(self) -> None:
         """Forget every job."""
         self._jobs.clear()
+        self._sequences.clear()
         self._heap.clear()
 
     def shutdown(self) -> None:
@@ -93,15 +102,15 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
     def _put(self, job: Job) -> None:
         timestamp: float | None = datetime_to_utc_timestamp(job.next_run_time)
         sequence = next(self._sequence)
-        self._jobs[job.id] = (job, timestamp, sequence)
+        self._jobs[job.id] = job
+        self._sequences[job.id] = sequence
         if timestamp is not None:  # a paused job has no run time and waits outside the heap
             heapq.heappush(self._heap, (timestamp, sequence, job.id))
         if len(self._heap) > 2 * len(self._jobs) + SWEEP_SLACK:
             self._sweep()
 
     def _live(self, entry: HeapEntry) -> bool:
-        stored = self._jobs.get(entry[2])
-        return stored is not None and stored[2] == entry[1]
+        return self._sequences.get(entry[2]) == entry[1]
 
     def _sweep(self) -> None:
         self._heap = [entry for entry in self._heap if self._live(entry)]

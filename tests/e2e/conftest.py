@@ -115,6 +115,11 @@ def bot_messages(telegram: TelegramStandIn, chat_id: int) -> list[Message]:
     return [m for m in telegram.emulator.messages(chat_id) if m.bot_id is not None]
 
 
+def first_text(message: Message) -> str:
+    """What the message said when it was sent (a fast flow may have edited it since)."""
+    return (message.history[0].text if message.history else message.text) or ""
+
+
 def videos_in(telegram: TelegramStandIn, chat_id: int) -> list[Message]:
     """Messages with a video in a chat."""
     return [m for m in telegram.emulator.messages(chat_id) if m.video is not None]

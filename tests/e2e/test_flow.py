@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     answer_to,
     bot_messages,
     button_data,
+    first_text,
     running,
     videos_in,
     wait_for_job_status,
@@ -250,9 +251,7 @@ async def test_status_lists_jobs_and_cancel_stops_polling(
     tg = telegram.emulator
     tg.send_text(ALICE, ALICE, "a very slow glacier [polls=1000]")
     ack = await tg.wait_for_async(
-        lambda: next(
-            (m for m in bot_messages(telegram, ALICE) if m.text and m.text.startswith(texts.GENERATING)), None
-        ),
+        lambda: next((m for m in bot_messages(telegram, ALICE) if first_text(m).startswith(texts.GENERATING)), None),
         what="the ack",
     )
     await tg.wait_for_async(lambda: sum(kie.sim.polls.values()) >= 1, what="a poll")
