@@ -309,9 +309,11 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
         loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
         rss_peak = max(rss_peak, rss_bytes())
     window_end = time.monotonic()
+    stall_figures: dict[str, Any] = {}
     if spec.stall_watch:
         await watch.stop()
         print(f"[{process_id}] {watch.report()}", file=sys.stderr)
+        stall_figures = watch.figures()
     engine_cpu, redis_cpu, kie_cpu = cpu_engine.percent(), cpu_redis.percent(), cpu_kie.percent()
     rss_after = rss_bytes()
     if spec.pollers > 1:
@@ -340,6 +342,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
                 "rss_after_mb": round(rss_after / 2**20, 1),
                 "rss_per_job_bytes": round((rss_peak - rss_before) / max(held, 1)),
                 "event_loop_lag_p99_ms": round(percentile(loop_lag, 99) * 1000, 1),
+                **stall_figures,
             },
         ),
         lags_in_window(recorder, interval, (window_start, window_end)),

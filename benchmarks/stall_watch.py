@@ -96,6 +96,17 @@ class StallWatch:
             if frame is not None:
                 current.stacks[_render(frame)] += 1
 
+    def figures(self) -> dict[str, float | int]:
+        """The watch's findings as numbers, for a benchmark's JSON row."""
+        full = self.gc_pauses[2]
+        return {
+            "stalls_over_threshold": len(self.stalls),
+            "longest_stall_ms": round(max((s.length_s for s in self.stalls), default=0.0) * 1000),
+            "full_collections": len(full),
+            "longest_full_collection_ms": round(max(full, default=0.0) * 1000),
+            "gc_tracked_objects": sum(self.tracked.values()),
+        }
+
     def report(self, limit: int = 5) -> str:
         """Garbage collections by generation, then the longest stalls, each with its most sampled stacks."""
         lines = [

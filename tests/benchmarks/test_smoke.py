@@ -37,14 +37,15 @@ def run_smoke(module: str, out: Path, *extra: str, timeout: float = 240) -> dict
     return result
 
 
-def test_engine_capacity_smoke_polls_every_job_and_reports_lag(tmp_path: Path) -> None:
-    result = run_smoke("engine_capacity", tmp_path)
+def test_engine_capacity_smoke_polls_every_job_and_reports_lag_and_stalls(tmp_path: Path) -> None:
+    result = run_smoke("engine_capacity", tmp_path, "--stall-watch")
     (row,) = result["rows"]
     assert row["jobs"] == 50
     assert row["polls"] >= 50  # every job was polled at least once in the window
     assert row["starved_tasks"] == 0
     for key in ("lag_p99_s", "engine_cpu_pct", "redis_cpu_pct", "rss_per_job_bytes", "redis_bytes_per_job"):
         assert key in row
+    assert row["gc_tracked_objects"] > 0  # the stall watch ran and reported
 
 
 def test_engine_capacity_smoke_with_two_pollers_splits_the_jobs_and_polls_them_all(tmp_path: Path) -> None:
