@@ -6,6 +6,7 @@ Adapters in ``providers/``, ``storage/`` and ``bot/`` implement them; the compos
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -287,8 +288,8 @@ class EventBus(Protocol):
         """Send a notice to every process."""
         ...
 
-    def listen(self) -> AsyncIterator[tuple[str, str]]:
-        """Notices published from now on, as ``(kind, job_id)``; ends when cancelled."""
+    def listen(self, stop: asyncio.Event | None = None) -> AsyncIterator[tuple[str, str]]:
+        """Notices published from now on, as ``(kind, job_id)``; ends when cancelled or soon after ``stop`` is set."""
         ...
 
 

@@ -166,7 +166,7 @@ class Worker:
             self._scan_now.clear()
 
     async def _listen_loop(self) -> None:
-        async for kind, job_id in self._events.listen():
+        async for kind, job_id in self._events.listen(self._stopping):
             if self._stopping.is_set():
                 return
             try:

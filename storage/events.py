@@ -64,10 +64,14 @@ class RedisEventBus:
             raise ValueError("kind must not be empty")
         await self._redis.xadd(self._key, {"kind": kind, "job": job_id}, maxlen=self._maxlen, approximate=True)
 
-    async def listen(self) -> AsyncIterator[tuple[str, str]]:
-        """Notices published from now on, as ``(kind, job_id)``; ends only when cancelled (or closed).
+    async def listen(self, stop: asyncio.Event | None = None) -> AsyncIterator[tuple[str, str]]:
+        """Notices published from now on, as ``(kind, job_id)``; ends when cancelled, or within one blocked
+        read (``block_ms``) of ``stop`` being set.
 
-        "Now" is the first ``anext``: that is when the listener reads where the stream ends.
+        "Now" is the first ``anext``: that is when the listener reads where the stream ends. ``stop`` is
+        what ends a listener whose cancellation was lost: a cancel that lands in a blocked read of the Redis
+        client, while the loop is busy, was seen to be swallowed and the read reissued (adopting 50,000
+        jobs, then stopping, left the listener reading on).
 
         Connection errors and Redis restarts are logged and waited out with a capped backoff;
         reading resumes after the last notice seen, or from the new stream's start if the stream
@@ -78,7 +82,7 @@ class RedisEventBus:
         while True:
             try:
                 last = await self._newest_id() if last is None else await self._resync(last)
-                while True:
+                while not (stop is not None and stop.is_set()):
                     reply = await self._redis.xread({self._key: last}, count=self._batch, block=self._block_ms)
                     pause = self._backoff[0]
                     for entry_id, fields in _entries(reply):
@@ -86,6 +90,7 @@ class RedisEventBus:
                         notice = _notice(fields)
                         if notice is not None:
                             yield notice
+                return
             except _TRANSIENT as exc:
                 log.warning("events.read_failed", error=type(exc).__name__, retry_in_s=pause)
                 await asyncio.sleep(pause)

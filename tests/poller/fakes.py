@@ -231,6 +231,7 @@ class RecordingEvents:
     async def publish(self, kind: str, job_id: str = "") -> None:
         self.published.append((kind, job_id))
 
-    async def listen(self) -> AsyncIterator[tuple[str, str]]:
-        await asyncio.Event().wait()
+    async def listen(self, stop: asyncio.Event | None = None) -> AsyncIterator[tuple[str, str]]:
+        await (stop or asyncio.Event()).wait()
+        return
         yield ("", "")

@@ -106,6 +106,18 @@ async def test_cancelling_the_listener_ends_it(bus: RedisEventBus) -> None:
         await reading
 
 
+async def test_a_listener_ends_within_one_blocked_read_of_its_stop_event(bus: RedisEventBus) -> None:
+    stop = asyncio.Event()
+    notices = bus.listen(stop)
+    reading = asyncio.ensure_future(anext(notices))
+    await asyncio.wait({reading}, timeout=0.05)  # blocked in XREAD now (nothing to read)
+
+    stop.set()  # no cancel: what a worker relies on when a library swallowed the cancellation
+
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(reading, timeout=2)  # block_ms is 200 ms
+
+
 async def publish_once(url: str, kind: str, job_id: str) -> None:
     """Publish from a fresh client (a pooled connection from before a kill fails once)."""
     client = aioredis.from_url(url, decode_responses=True)
