@@ -99,14 +99,21 @@ class Worker:
     # ------------------------------------------------------------------ adoption
 
     async def scan(self) -> int:
-        """Adopt orphaned jobs up to this worker's fair share; return how many were adopted."""
+        """Adopt orphaned jobs up to this worker's fair share; return how many were adopted.
+
+        Only jobs not scheduled here are read: one this worker holds needs no scan (its next step reads
+        the job and sees a lost lease or an end), and reading all of them every ``lease_s / 2`` cost a
+        lone poller with 120,000 jobs ~0.6 s of CPU per scan, which showed as lag at full load.
+        """
         live = set(await self._leases.live_processes()) | {self.process_id}
         ids = await self._jobs.active_job_ids()
-        ownership = await self._leases.ownership(ids)
+        held_here = set(self.engine.owned)
+        ownership = await self._leases.ownership([job_id for job_id in ids if job_id not in held_here])
         active = [o for o in ownership if o.status is not None and not o.status.terminal]
         for stale in (o for o in ownership if o.status is None or o.status.terminal):
             await self._jobs.heal_index(stale.job_id)  # a crash between a transition and its index upkeep
-        self._fair_share = math.ceil(len(active) / len(live)) if active else math.inf
+        active_total = len(active) + len(ids) - len(ownership)
+        self._fair_share = math.ceil(active_total / len(live)) if active_total else math.inf
         # Alone, a worker takes every new job: its share from the last scan is stale by design.
         self._others_live = len(live) > 1
         owned = self.engine.owned
@@ -114,7 +121,7 @@ class Worker:
         self.engine.adopt_many(o for o in active if o.owner == self.process_id and o.job_id not in owned)
         orphans = [o for o in active if o.owner not in live]
         random.shuffle(orphans)  # so workers scanning at once do not all reach for the same jobs
-        room = max(0, int(self._fair_share) - len(owned)) if active else 0
+        room = max(0, int(self._fair_share) - len(owned)) if active_total else 0
         # Above the fair share, still take a slice: orphans must never wait on a worker that lags behind.
         quota = max(room, math.ceil(len(orphans) / len(live)))
         won = await self._leases.acquire_many([(o.job_id, o.owner) for o in orphans[:quota]], self.process_id)

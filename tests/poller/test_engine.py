@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -15,7 +15,7 @@ from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import PollResult, Session, TaskState
+from poller.ports import JobOwnership, PollResult, Session, TaskState
 from poller.schedule import PollPolicy
 from poller.worker import Worker
 from storage.events import RedisEventBus
@@ -459,3 +459,36 @@ async def test_a_lone_worker_claims_every_new_job_even_past_the_share_of_its_las
 
     assert claimed == [True] * 5
     assert len(rig.engine.owned) == 6
+
+
+class CountingLeases(RedisLeases):
+    """The real leases, noting which job ids each ownership read asked for."""
+
+    asked: list[list[str]]
+
+    async def ownership(self, job_ids: Sequence[str]) -> list[JobOwnership]:
+        self.asked.append(list(job_ids))
+        return await super().ownership(job_ids)
+
+
+async def test_a_scan_reads_only_the_jobs_not_held_here_and_still_counts_them_in_the_share(
+    rig: Rig, fake_redis: aioredis.Redis
+) -> None:
+    leases = CountingLeases(fake_redis)
+    leases.asked = []
+    worker = Worker(engine=rig.engine, jobs=rig.jobs, leases=leases, events=RedisEventBus(fake_redis), lease_s=60)
+    await leases.heartbeat(PROCESS, 60)
+    await leases.heartbeat("other-poller", 60)
+    held = [await new_queued_job(rig) for _ in range(4)]
+    assert await worker.scan() == 2  # four orphans, two live workers: a share of two each
+    leases.asked.clear()
+    orphan = await new_queued_job(rig)
+
+    held_before = set(rig.engine.owned)
+
+    # 5 active jobs for 2 workers: a share of 3, so room for 1; but half the 3 orphans is the floor.
+    assert await worker.scan() == 2
+
+    (asked,) = leases.asked
+    assert sorted(asked) == sorted([job.id for job in held if job.id not in held_before] + [orphan.id])
+    assert len(rig.engine.owned) == 4
