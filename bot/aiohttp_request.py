@@ -100,7 +100,9 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as exc:  # aiohttp's timeouts subclass it (asyncio.TimeoutError is an alias)
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            # Some aiohttp errors quote the URL, and a Bot API URL carries the bot token.
+            detail = str(exc).replace(url, "<Bot API URL>")
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
 
     def _given(self, value: ODVInput[float], name: str) -> float | None:
         return self._defaults[name] if isinstance(value, DefaultValue) else value

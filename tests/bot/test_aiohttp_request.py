@@ -72,6 +72,19 @@ async def test_an_unreachable_api_is_a_network_error() -> None:
         await request.shutdown()
 
 
+async def test_a_network_error_never_quotes_the_url_and_its_token() -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.post("http://[not-an-address/bot123456:SECRET-token/getMe")  # aiohttp.InvalidURL
+    finally:
+        await request.shutdown()
+
+    assert "InvalidUrl" in str(raised.value)
+    assert "SECRET-token" not in str(raised.value)
+
+
 async def test_a_silent_server_is_a_timeout() -> None:
     async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)
