@@ -194,6 +194,7 @@ async def run(
     pollers: int = 1,
     stall_watch: bool = False,
     python_gc: bool = False,
+    full_gc_midway: bool = False,
 ) -> dict[str, Any]:
     """One measurement at ``jobs_n`` jobs (held by ``pollers`` poller processes); returns the figures."""
     client = cast("Redis", connect_redis(redis.url))
@@ -219,6 +220,7 @@ async def run(
         pollers,
         stall_watch,
         python_gc,
+        full_gc_midway,
     )
     if pollers == 1:
         row, _, _ = await measure(spec, "bench-poller")
@@ -242,6 +244,7 @@ class PollerSpec:
     pollers: int
     stall_watch: bool = False
     python_gc: bool = False
+    full_gc_midway: bool = False
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -304,7 +307,11 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     if spec.stall_watch:
         watch.start()
     end = window_start + spec.rounds * interval
+    midway: float | None = window_start + spec.rounds * interval / 2 if spec.full_gc_midway else None
     while (now := time.monotonic()) < end:
+        if midway is not None and now >= midway:
+            midway = None
+            gc.collect()  # the worst case: a full collection inside the window, whenever it would come
         await asyncio.sleep(0.1)
         loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
         rss_peak = max(rss_peak, rss_bytes())
@@ -486,6 +493,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 args.pollers,
                 args.stall_watch,
                 args.python_gc,
+                args.full_gc_midway,
             )
             print_row(row)
             rows.append(row)
@@ -515,6 +523,9 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument(
         "--python-gc", action="store_true", help="keep CPython's collector settings (not poller.gc_policy's)"
+    )
+    parser.add_argument(
+        "--full-gc-midway", action="store_true", help="force one full garbage collection halfway through the window"
     )
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s (3 s with pollers), 1 round")
