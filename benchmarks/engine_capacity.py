@@ -182,47 +182,19 @@ def _spread(engine: Engine, interval: float) -> None:
         engine._schedule(job_id, interval * k / len(owned))
 
 
-async def run(
-    jobs_n: int,
-    interval: float,
-    rounds: float,
-    http: str,
-    in_flight: int,
-    redis: RedisProcess,
-    kie_url: str,
-    kie_pid: int,
-    pollers: int = 1,
-    stall_watch: bool = False,
-    python_gc: bool = False,
-    full_gc_midway: bool = False,
-) -> dict[str, Any]:
-    """One measurement at ``jobs_n`` jobs (held by ``pollers`` poller processes); returns the figures."""
+async def run(spec: PollerSpec, redis: RedisProcess) -> dict[str, Any]:
+    """One measurement at ``spec.jobs`` jobs (held by ``spec.pollers`` poller processes); returns the figures."""
     client = cast("Redis", connect_redis(redis.url))
     await client.flushall()
     mem_before = redis.used_memory()
     t0 = time.monotonic()
-    await create_jobs(RedisJobStore(client, prefix="bench"), jobs_n, interval)
+    await create_jobs(RedisJobStore(client, prefix="bench"), spec.jobs, spec.interval)
     create_s = time.monotonic() - t0
     mem_jobs = redis.used_memory() - mem_before
     await client.aclose()
     gc.collect()
-    common = {"create_s": round(create_s, 2), "redis_bytes_per_job": round(mem_jobs / jobs_n)}
-    spec = PollerSpec(
-        redis.url,
-        redis.pid,
-        kie_url,
-        kie_pid,
-        jobs_n,
-        interval,
-        rounds,
-        http,
-        in_flight,
-        pollers,
-        stall_watch,
-        python_gc,
-        full_gc_midway,
-    )
-    if pollers == 1:
+    common = {"create_s": round(create_s, 2), "redis_bytes_per_job": round(mem_jobs / spec.jobs)}
+    if spec.pollers == 1:
         row, _, _ = await measure(spec, "bench-poller")
         return {**row, **common}
     return {**merge_pollers(spec, run_pollers(spec)), **common}
@@ -481,20 +453,22 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     with redis_server() as redis, fake_kie_process() as (kie_url, kie):
         for jobs_n in args.jobs:
-            row = await run(
+            spec = PollerSpec(
+                redis.url,
+                redis.pid,
+                kie_url,
+                kie.pid,
                 jobs_n,
                 args.interval,
                 args.rounds,
                 args.http,
                 args.in_flight,
-                redis,
-                kie_url,
-                kie.pid,
                 args.pollers,
                 args.stall_watch,
                 args.python_gc,
                 args.full_gc_midway,
             )
+            row = await run(spec, redis)
             print_row(row)
             rows.append(row)
     ok = [r["jobs"] for r in rows if r["lag_p99_s"] < 1.0 and r["starved_tasks"] == 0]

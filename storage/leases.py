@@ -35,28 +35,13 @@ from storage.redis_support import RedisClient, ScriptCall, eval_many, require_te
 
 # Closes the race of two processes adopting one orphan: both read owner == "dead-process" and
 # both would take it. The owner is compared and set in one step, so exactly one wins; a job that
-# ended (or expired) meanwhile is never taken.
-# Returns the status and next poll time as of the take (what the new holder schedules by), or 0.
-# KEYS: job.  ARGV: process id, expected owner, active statuses…
-_ACQUIRE = """
-local state = redis.call('HMGET', KEYS[1], 'status', 'owner', 'next_poll_at')
-if not state[1] then return 0 end
-local active = false
-for i = 3, #ARGV do
-  if ARGV[i] == state[1] then active = true break end
-end
-if not active then return 0 end
-if (state[2] or '') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1])
-return {state[1], state[3] or ''}
-"""
-
-# The same compare-and-set for many jobs in one command: per-command overhead in the client, not
-# Redis, is what limits adopting 100k orphans. The whole script is atomic, so each take still is.
-# On a cluster every call's KEYS share one slot.
+# ended (or expired) meanwhile is never taken. Many jobs go in one call (per-command overhead in the
+# client, not Redis, is what limits adopting 100k orphans); the whole script is atomic, so each take
+# still is. On a cluster every call's KEYS share one slot.
 # KEYS: jobs.  ARGV: process id, number of active statuses, active statuses…, expected owner per key.
-# Returns status, next poll time for each key; status '' where the take failed.
-_ACQUIRE_MANY = """
+# Returns the status and next poll time as of the take for each key (what the new holder schedules
+# by); status '' where the take failed.
+_ACQUIRE = """
 local active = {}
 local n = tonumber(ARGV[2])
 for i = 3, 2 + n do active[ARGV[i]] = true end
@@ -162,8 +147,8 @@ class RedisLeases:
     async def acquire(self, job_id: str, process_id: str, expected_owner: str) -> bool:
         """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
         _require_id(process_id)
-        won = await self._acquire(keys=[self._keys.job(job_id)], args=[process_id, expected_owner, *_ACTIVE])
-        return isinstance(won, list)  # the status and due time on a win, 0 otherwise
+        reply = await self._acquire(keys=[self._keys.job(job_id)], args=_acquire_args(process_id, [expected_owner]))
+        return bool(text_list(reply)[0])  # the status on a win, '' otherwise
 
     async def acquire_many(self, claims: Sequence[tuple[str, str]], process_id: str) -> list[JobOwnership]:
         """:meth:`acquire` for many ``(job id, expected owner)`` pairs, many jobs per script call; the jobs
@@ -175,11 +160,11 @@ class RedisLeases:
             calls: list[ScriptCall] = [
                 (
                     [self._keys.job(job_id) for job_id in group],
-                    [process_id, len(_ACTIVE), *_ACTIVE, *(expected[job_id] for job_id in group)],
+                    _acquire_args(process_id, [expected[job_id] for job_id in group]),
                 )
                 for group in groups
             ]
-            replies = await eval_many(self._redis, _ACQUIRE_MANY, calls)
+            replies = await eval_many(self._redis, _ACQUIRE, calls)
             for group, reply in zip(groups, replies, strict=True):
                 flat = text_list(reply)
                 for i, job_id in enumerate(group):
@@ -235,6 +220,10 @@ def _ownership_pairs(groups: list[Sequence[str]], replies: list[Any]) -> Iterato
         for i, job_id in enumerate(group):
             status, owner, due = flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]
             yield job_id, JobOwnership(job_id, JobStatus(status) if status else None, owner, _due(due))
+
+
+def _acquire_args(process_id: str, expected_owners: list[str]) -> list[str | int]:
+    return [process_id, len(_ACTIVE), *_ACTIVE, *expected_owners]
 
 
 def _due(value: str) -> float | None:
