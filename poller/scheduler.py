@@ -73,4 +73,8 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         timer = self._timeout
         if timer is None or timer.cancelled() or self._eventloop is None:
             return False
-        return bool(timer.when() <= self._eventloop.time() + (when - time.time()))
+        fires_at = getattr(timer, "when", None)
+        if fires_at is None:
+            # uvloop turns a call_later under 1 ms into a plain Handle (no when()): it runs next turn.
+            return True
+        return bool(fires_at() <= self._eventloop.time() + (when - time.time()))

@@ -106,3 +106,28 @@ async def test_wakeups_needed_in_one_loop_turn_share_one_pass(scheduler: EngineS
         while len(ran) < 100:  # noqa: ASYNC110 (polling a plain list)
             await asyncio.sleep(0.01)
     assert ran == list(range(100))
+
+
+def test_run_at_works_when_uvloop_armed_a_sub_millisecond_timer() -> None:
+    """uvloop returns a plain Handle (no ``when()``) for a ``call_later`` under 1 ms; run_at must cope."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def scenario() -> None:
+        scheduler = EngineScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
+        scheduler.start()
+        try:
+            loop = asyncio.get_running_loop()
+            scheduler._timeout = loop.call_later(0.0001, scheduler.wakeup)  # what _start_timer arms for a tiny wait
+            assert not hasattr(scheduler._timeout, "when")
+            done = asyncio.Event()
+
+            async def mark() -> None:
+                done.set()
+
+            scheduler.run_at(mark, "job", time.time() + 0.05)
+            async with asyncio.timeout(10):
+                await done.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+
+    uvloop.run(scenario())
