@@ -51,7 +51,6 @@ from poller.reconciler import LateReconciler
 from poller.worker import Worker
 from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader
-from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
@@ -150,17 +149,17 @@ class Reelay:
         settings = self.settings
         kie = settings.providers.kie
         api_client = ApiClient(kie.timeout_s, kie.max_connections)
-        download_client = make_http_client(kie.timeout_s, 16)
+        downloader = HttpVideoDownloader(settings.limits.max_video_bytes, timeout_s=kie.timeout_s, max_connections=16)
         key = kie.api_key.get_secret_value()
         providers = ProviderRegistry(
             [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
         )
         self.blobs = build_blob_store(settings)
-        self._closers += [providers.aclose, download_client.aclose]
+        self._closers += [providers.aclose, downloader.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,
             sessions=self.sessions,
-            downloader=HttpVideoDownloader(download_client, settings.limits.max_video_bytes),
+            downloader=downloader,
             blobs=self.blobs,
             probe=PyAvProbe(),
             notifier=self.notifier,

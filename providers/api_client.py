@@ -2,9 +2,10 @@
 
 Status polls are the engine's hot path: thousands per second at scale. httpx's connection pool spent
 ~85 % of the loop on pool bookkeeping at 5,000 jobs and collapsed there, while the same engine over
-aiohttp held twice the load at half the CPU (docs/performance.md). Video downloads stay on httpx
-(few, long, streamed). This module turns aiohttp's exceptions into three plain outcomes, so adapters
-never see aiohttp: a bad URL, a request that certainly never left, and one that may have arrived.
+aiohttp held twice the load at half the CPU (docs/performance.md). Video downloads are on aiohttp too,
+with their own pool (``providers/download.py``). This module turns aiohttp's exceptions into three
+plain outcomes, so adapters never see aiohttp: a bad URL, a request that certainly never left, and one
+that may have arrived.
 """
 
 from __future__ import annotations

@@ -1,14 +1,12 @@
-"""Fixtures for provider tests: real HTTP clients and the adapters pointed at the KIE simulator."""
+"""Fixtures for provider tests: a real API client and the adapters pointed at the KIE simulator."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from providers.api_client import ApiClient
-from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from tests.fixtures.kie import KieStandIn
@@ -18,14 +16,6 @@ from tests.fixtures.kie import KieStandIn
 async def api_client() -> AsyncIterator[ApiClient]:
     """A client built like production's, with timeouts short enough for fast failure tests."""
     client = ApiClient(timeout_s=2.0, max_connections=10)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    """The httpx client video downloads use, built like production's."""
-    client = make_http_client(timeout_s=2.0, max_connections=10)
     yield client
     await client.aclose()
 
