@@ -131,3 +131,53 @@ def test_run_at_works_when_uvloop_armed_a_sub_millisecond_timer() -> None:
             scheduler.shutdown(wait=False)
 
     uvloop.run(scenario())
+
+
+async def test_steps_due_within_one_tick_start_in_one_pass() -> None:
+    """Passes are a tick apart, so steps due close together start together (their reads then share a pipeline)."""
+    sched = EngineScheduler(pass_tick_s=0.2, timezone=UTC, job_defaults={"misfire_grace_time": None})
+    sched.start()
+    try:
+        started: list[float] = []
+        all_started = asyncio.Event()
+
+        async def record() -> None:
+            started.append(time.monotonic())
+            if len(started) == 20:
+                all_started.set()
+
+        await asyncio.sleep(0.05)  # the start-up pass has run: the next one waits for the tick
+        passes = Passes(sched)
+        first_due = time.time() + 0.01
+        for i in range(20):
+            sched.run_at(record, f"job-{i}", first_due + i * 0.005)  # due over 0.1 s, inside one tick
+        async with asyncio.timeout(10):
+            await all_started.wait()
+        assert passes.count == 1
+        assert max(started) - min(started) < 0.05  # one pass started them all, not one pass each
+    finally:
+        sched.shutdown(wait=False)
+
+
+async def test_a_tick_of_zero_runs_each_step_when_due() -> None:
+    sched = EngineScheduler(pass_tick_s=0.0, timezone=UTC, job_defaults={"misfire_grace_time": None})
+    sched.start()
+    try:
+        done = asyncio.Event()
+        ran: list[int] = []
+
+        async def record(i: int) -> None:
+            ran.append(i)
+            if len(ran) == 5:
+                done.set()
+
+        await asyncio.sleep(0.05)
+        passes = Passes(sched)
+        for i in range(5):
+            sched.run_at(record, f"job-{i}", time.time() + 0.05 + i * 0.05, i)
+        async with asyncio.timeout(10):
+            await done.wait()
+        assert ran == [0, 1, 2, 3, 4]
+        assert passes.count >= 5
+    finally:
+        sched.shutdown(wait=False)
