@@ -46,6 +46,8 @@ from benchmarks.common import (
 )
 from benchmarks.fake_kie import API_KEY, fake_kie_process
 from benchmarks.stall_watch import StallWatch
+from bot.event_loop import EventLoopName
+from bot.event_loop import run as run_on_loop
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
@@ -217,6 +219,7 @@ class PollerSpec:
     stall_watch: bool = False
     python_gc: bool = False
     full_gc_midway: bool = False
+    event_loop: EventLoopName = "uvloop"
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -379,7 +382,7 @@ def poller_main(spec_json: str, process_id: str, out: Path) -> None:
     """Child process of ``run_pollers``: measure one poller and write its row and lags."""
     quiet_logs()
     spec = PollerSpec(**json.loads(spec_json))
-    row, lags, polled = asyncio.run(measure(spec, process_id))
+    row, lags, polled = run_on_loop(measure(spec, process_id), spec.event_loop)
     out.write_text(json.dumps({"row": row, "lags": lags, "polled": polled}))
 
 
@@ -467,6 +470,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 args.stall_watch,
                 args.python_gc,
                 args.full_gc_midway,
+                args.loop,
             )
             row = await run(spec, redis)
             print_row(row)
@@ -475,6 +479,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "command": "python -m benchmarks.engine_capacity " + " ".join(args.argv),
         "interval_s": args.interval,
+        "event_loop": args.loop,
         "http": args.http,
         "rows": rows,
         "largest_jobs_with_lag_p99_under_1s": max(ok, default=0),
@@ -501,6 +506,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--full-gc-midway", action="store_true", help="force one full garbage collection halfway through the window"
     )
+    parser.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop (uvloop = as shipped)"
+    )
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s (3 s with pollers), 1 round")
     parser.add_argument("--out", type=Path, default=None)
@@ -516,12 +524,13 @@ def main(argv: list[str] | None = None) -> Path:
         # Several poller processes get a longer interval: on a busy test machine their start-up alone
         # can hold a 1 s poll back past the two intervals that count as starved.
         args.jobs, args.interval, args.rounds = [50], 1.0 if args.pollers == 1 else 3.0, 1.0
-    result = asyncio.run(amain(args))
+    result = run_on_loop(amain(args), args.loop)
     name = args.name or (
         "engine_capacity_smoke"
         if args.smoke
         else f"engine_capacity_{args.http}_{int(args.interval)}s"
         + (f"_{args.pollers}pollers" if args.pollers > 1 else "")
+        + ("_asyncio" if args.loop == "asyncio" else "")
     )
     path = write_result(name, result, args.out)
     print(json.dumps({"largest_jobs_with_lag_p99_under_1s": result["largest_jobs_with_lag_p99_under_1s"]}))
