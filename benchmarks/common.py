@@ -6,6 +6,7 @@ benchmarks and their smoke tests run with the project's ordinary dependencies.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -13,15 +14,17 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import redis
 
 from sandbox.serve import free_port
+
+T = TypeVar("T")
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -205,3 +208,18 @@ def exit_on_sigterm() -> None:
     import sys
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+
+
+EventLoopName = Literal["asyncio", "uvloop"]
+
+
+def run_on_loop(main: Coroutine[Any, Any, T], event_loop: EventLoopName) -> T:
+    """``asyncio.run(main)`` on the named event loop (uvloop for comparison: measured, no gain; docs/performance.md)."""
+    if event_loop == "uvloop":
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    else:
+        factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)

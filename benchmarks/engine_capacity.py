@@ -36,18 +36,18 @@ from redis.asyncio import Redis
 
 from benchmarks.common import (
     CpuMeter,
+    EventLoopName,
     RedisProcess,
     exit_on_sigterm,
     percentile,
     quiet_logs,
     redis_server,
     rss_bytes,
+    run_on_loop,
     write_result,
 )
 from benchmarks.fake_kie import API_KEY, fake_kie_process
 from benchmarks.stall_watch import StallWatch
-from bot.event_loop import EventLoopName
-from bot.event_loop import run as run_on_loop
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.finish import JobFinisher
@@ -219,7 +219,7 @@ class PollerSpec:
     stall_watch: bool = False
     python_gc: bool = False
     full_gc_midway: bool = False
-    event_loop: EventLoopName = "uvloop"
+    event_loop: EventLoopName = "asyncio"
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> Path:
         "--full-gc-midway", action="store_true", help="force one full garbage collection halfway through the window"
     )
     parser.add_argument(
-        "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="event loop (uvloop = as shipped)"
+        "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="event loop (asyncio = as shipped)"
     )
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s (3 s with pollers), 1 round")
@@ -530,7 +530,7 @@ def main(argv: list[str] | None = None) -> Path:
         if args.smoke
         else f"engine_capacity_{args.http}_{int(args.interval)}s"
         + (f"_{args.pollers}pollers" if args.pollers > 1 else "")
-        + ("_asyncio" if args.loop == "asyncio" else "")
+        + ("_uvloop" if args.loop == "uvloop" else "")
     )
     path = write_result(name, result, args.out)
     print(json.dumps({"largest_jobs_with_lag_p99_under_1s": result["largest_jobs_with_lag_p99_under_1s"]}))

@@ -31,7 +31,6 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from benchmarks.common import quiet_logs
-from bot.event_loop import run as run_on_loop
 from bot.settings import Settings
 
 
@@ -130,7 +129,7 @@ def main() -> None:
     use_limiter(LIMITER_NONE if args.no_rate_limit else args.limiter)
     if args.telegram_http == "httpx":
         use_httpx_for_telegram()
-    run_on_loop(run_reelay(settings, args.role), settings.runtime.event_loop)  # as `reelay run` does
+    asyncio.run(run_reelay(settings, args.role))
 
 
 if __name__ == "__main__":

@@ -126,11 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(settings.model_dump_json(indent=2))  # SecretStr fields print as '**********'
         return 0
     from bot.app import Role, run_until_signalled  # heavy imports only when running
-    from bot.event_loop import run
     from bot.logs import configure_logging
 
     configure_logging(settings.log.level, settings.log.format, secret_values(settings))
-    run(run_until_signalled(settings, Role(args.command)), settings.runtime.event_loop)
+    asyncio.run(run_until_signalled(settings, Role(args.command)))
     return 0
 
 

@@ -168,13 +168,6 @@ class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
-class RuntimeSettings(_Section):
-    """The process itself."""
-
-    # uvloop's C event loop costs the engine ~17 % less CPU per poll (docs/performance.md).
-    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
-
-
 class Settings(BaseSettings):
     """All of Reelay's configuration."""
 
@@ -194,7 +187,6 @@ class Settings(BaseSettings):
     credits: CreditsSettings = CreditsSettings()
     admin: AdminSettings = AdminSettings()
     log: LogSettings = LogSettings()
-    runtime: RuntimeSettings = RuntimeSettings()
 
     @classmethod
     def settings_customise_sources(

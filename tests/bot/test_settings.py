@@ -76,7 +76,6 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
         (MINIMAL + "[storage]\nbackend = 'ftp'\n", "storage.backend"),
         (MINIMAL.replace('bucket = "videos"', ""), "s3.bucket"),
         (MINIMAL.replace('bucket = "videos"', 'bucket = "videos"\nparts_in_flight = 0'), "s3.parts_in_flight"),
-        (MINIMAL + "[runtime]\nevent_loop = 'tokio'\n", "runtime.event_loop"),
     ],
 )
 def test_bad_setting_is_reported_by_its_key(tmp_path: Path, text: str, key: str) -> None:
