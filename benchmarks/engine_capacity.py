@@ -57,7 +57,7 @@ from poller.ports import PollResult, Session
 from poller.schedule import AttemptTiming, PollPolicy
 from poller.worker import Worker
 from providers.api_client import ApiClient, ApiResponse, ApiTransportError
-from providers.http import make_http_client
+from providers.http import USER_AGENT
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
 from storage.credits import NoBilling
@@ -127,7 +127,14 @@ class HttpxApiClient:
     """The former client, for comparison: the ApiClient interface over ``httpx.AsyncClient``."""
 
     def __init__(self, timeout_s: float, max_connections: int) -> None:
-        self._client = make_http_client(timeout_s, max_connections)
+        # As the product configured it before the move to aiohttp.
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
+            ),
+            headers={"User-Agent": USER_AGENT},
+        )
 
     async def request(
         self,

@@ -2,7 +2,6 @@
 
 from providers.catalog import ModelInfo, all_models, get_model
 from providers.download import HttpVideoDownloader
-from providers.http import make_http_client
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.parsers import parse_status
@@ -16,6 +15,5 @@ __all__ = [
     "ProviderRegistry",
     "all_models",
     "get_model",
-    "make_http_client",
     "parse_status",
 ]
