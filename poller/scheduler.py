@@ -9,11 +9,6 @@ Wakeups that are needed are coalesced: one pass per loop turn, however many jobs
 signature on every call (``inspect.signature``: 15 % of an adoption); :meth:`run_at` hands it a
 wrapper whose signature is computed once. Jobs live in a :class:`HeapJobStore` (O(log n) per operation
 instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
-
-Passes are at least :data:`PASS_TICK_S` apart, so the steps due within one tick start together: their
-Redis reads then share one pipeline (``storage/script_batcher.py``). Run as soon as each was due,
-polls at 2,000/s started one or two per loop turn and most reads went alone, at four times the
-client CPU of a batched one (measured). A step starts at most one tick late.
 """
 
 from __future__ import annotations
@@ -28,18 +23,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from poller.heap_jobstore import HeapJobStore
 
-# Lateness traded for batching: far below the poll intervals (≥ 30 s in production) and the 1 s lag target.
-PASS_TICK_S = 0.02
-
 
 class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 ships no type hints
     """An ``AsyncIOScheduler`` whose :meth:`run_at` wakes the scheduler only when the job is due before its timer."""
 
-    def __init__(self, *, pass_tick_s: float = PASS_TICK_S, **options: Any) -> None:
+    def __init__(self, **options: Any) -> None:
         options.setdefault("jobstores", {"default": HeapJobStore()})
         super().__init__(**options)
-        self._pass_tick_s = pass_tick_s
-        self._next_pass_at = 0.0  # event-loop time before which no pass runs
         self._quiet = False
         self._wakeup_pending = False
         self._entries: dict[Callable[..., Coroutine[Any, Any, None]], Callable[..., Coroutine[Any, Any, None]]] = {}
@@ -67,18 +57,7 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         if self._eventloop is None:
             return  # shut down meanwhile
         self._stop_timer()
-        too_soon_by = self._next_pass_at - self._eventloop.time()
-        if too_soon_by > 0:
-            self._timeout = self._eventloop.call_later(too_soon_by, self.wakeup)
-            return
-        self._next_pass_at = self._eventloop.time() + self._pass_tick_s
         self._start_timer(self._process_jobs())
-
-    def _start_timer(self, wait_seconds: float | None) -> None:
-        # APScheduler arms the timer for the next due job; never sooner than the next allowed pass.
-        if wait_seconds is not None and self._eventloop is not None:
-            wait_seconds = max(wait_seconds, self._next_pass_at - self._eventloop.time())
-        super()._start_timer(wait_seconds)
 
     def _entry_for(self, func: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
         async def entry(*args: object) -> None:
@@ -98,7 +77,4 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         if fires_at is None:
             # uvloop turns a call_later under 1 ms into a plain Handle (no when()): it runs next turn.
             return True
-        now = self._eventloop.time()
-        # No pass runs before the next tick, so a job due sooner is served by a timer set for the tick.
-        needed_by = max(now + (when - time.time()), self._next_pass_at)
-        return bool(fires_at() <= needed_by)
+        return bool(fires_at() <= self._eventloop.time() + (when - time.time()))

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from providers.http import USER_AGENT
+from providers.aiohttp_pool import AiohttpPool
 
 # Provider API answers are small JSON envelopes; a bigger body is a fault, not a result to buffer.
 MAX_BODY_BYTES = 1024 * 1024
@@ -52,35 +52,8 @@ class ApiResponse:
         return self.body[:limit].decode("utf-8", "replace")
 
 
-class ApiClient:
-    """A bounded keep-alive pool for provider API calls; the aiohttp session is created on first use,
-    inside the running event loop (aiohttp requires it), so the client can be built anywhere."""
-
-    def __init__(self, timeout_s: float, max_connections: int) -> None:
-        if timeout_s <= 0 or max_connections <= 0:
-            raise ValueError("timeout_s and max_connections must be positive")
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            # The wait for a pooled connection plus connecting: nothing was sent if this runs out.
-            connect=timeout_s,
-            # A provider that does not accept a connection quickly is down, not slow.
-            sock_connect=min(5.0, timeout_s),
-            sock_read=timeout_s,
-        )
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
-
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
-        return self._closed
+class ApiClient(AiohttpPool):
+    """A bounded keep-alive pool for provider API calls (see :class:`AiohttpPool` for the timeouts)."""
 
     async def request(
         self,
@@ -108,27 +81,11 @@ class ApiClient:
             # Dropped mid-answer, read timeouts: the provider may have acted on the request.
             raise ApiTransportError(_describe(exc), sent=True) from exc
 
-    async def aclose(self) -> None:
-        """Close the pool (idempotent)."""
-        self._closed = True
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
     def _session_for_use(self) -> aiohttp.ClientSession:
-        if self._closed:
+        session = self._open_session()
+        if session is None:
             raise ApiTransportError("client is closed", sent=False)
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                limit_per_host=self._max_connections,
-                # Polling reuses connections; churn costs a TLS handshake each.
-                keepalive_timeout=30.0,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers={"User-Agent": USER_AGENT}
-            )
-        return self._session
+        return session
 
 
 def _describe(exc: BaseException) -> str:

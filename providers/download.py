@@ -16,7 +16,7 @@ import aiohttp
 import structlog
 
 from poller.errors import ErrorCode, JobError
-from providers.http import USER_AGENT
+from providers.aiohttp_pool import AiohttpPool
 
 log = structlog.get_logger(__name__)
 
@@ -26,16 +26,12 @@ MAX_REDIRECTS = 10
 _QUERY_IN_URL = re.compile(r"(https?://[^\s?#'\"<>]*)[?#][^\s'\"<>]*", re.IGNORECASE)
 
 
-class HttpVideoDownloader:
+class HttpVideoDownloader(AiohttpPool):
     """Implements ``poller.ports.VideoDownloader`` over its own aiohttp connection pool.
 
     Never holds the whole body: chunks of at most ``chunk_size`` bytes are handed on as they arrive.
     Every failure (network, non-2xx, over ``max_bytes``, a body cut short, empty body) is
-    ``JobError(DOWNLOAD_FAILED)``. The session is created on first use, inside the running event
-    loop (aiohttp requires it), so the downloader can be built anywhere; :meth:`aclose` closes it.
-
-    ``timeout_s`` bounds each socket read and the wait for a pooled connection plus connecting;
-    connecting itself gets at most 5 s. There is no total timeout: a 1 GB video may take minutes.
+    ``JobError(DOWNLOAD_FAILED)``. Pool, timeouts and closing: :class:`AiohttpPool`.
     """
 
     def __init__(
@@ -49,40 +45,13 @@ class HttpVideoDownloader:
     ) -> None:
         if max_bytes <= 0 or chunk_size <= 0:
             raise ValueError("max_bytes and chunk_size must be positive")
-        if timeout_s <= 0 or max_connections <= 0:
-            raise ValueError("timeout_s and max_connections must be positive")
         if max_redirects < 0:
             raise ValueError("max_redirects must not be negative")
         self._max_bytes = max_bytes
         self._chunk_size = chunk_size
-        self._max_connections = max_connections
         self._max_redirects = max_redirects
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeout_s,
-            sock_connect=min(5.0, timeout_s),
-            sock_read=timeout_s,
-        )
-        self._session: aiohttp.ClientSession | None = None
-        self._closed = False
-
-    async def __aenter__(self) -> HttpVideoDownloader:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
-        return self._closed
-
-    async def aclose(self) -> None:
-        """Close the pool (idempotent); a later :meth:`open` fails without sending anything."""
-        self._closed = True
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        # Videos do not compress: ask for the bytes as stored rather than pay to inflate them.
+        super().__init__(timeout_s, max_connections, headers={"Accept-Encoding": "identity"})
 
     @asynccontextmanager
     async def open(self, url: str) -> AsyncIterator[AsyncIterator[bytes]]:
@@ -107,17 +76,10 @@ class HttpVideoDownloader:
             response.release()  # back to the pool when read to the end, else closed by aiohttp
 
     def _session_for_use(self) -> aiohttp.ClientSession:
-        if self._closed:
+        session = self._open_session()
+        if session is None:
             raise JobError(ErrorCode.DOWNLOAD_FAILED, "downloader is closed", request_sent=False)
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self._timeout,
-                # Videos do not compress: ask for the bytes as stored rather than pay to inflate them.
-                headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-            )
-        return self._session
+        return session
 
     def _check_headers(self, response: aiohttp.ClientResponse, url: str) -> None:
         if not 200 <= response.status < 300:

@@ -41,9 +41,8 @@ def test_engine_capacity_smoke_polls_every_job_and_reports_lag_and_stalls(tmp_pa
     result = run_smoke("engine_capacity", tmp_path, "--stall-watch")
     (row,) = result["rows"]
     assert row["jobs"] == 50
-    # A one-interval window: a poll planned in its last scheduler tick (20 ms) may land just after it.
-    assert row["polls"] >= 45
-    assert row["starved_tasks"] == 0  # every job was polled, none went two intervals without a poll
+    assert row["polls"] >= 50  # every job was polled at least once in the window
+    assert row["starved_tasks"] == 0
     for key in ("lag_p99_s", "engine_cpu_pct", "redis_cpu_pct", "rss_per_job_bytes", "redis_bytes_per_job"):
         assert key in row
     assert row["gc_tracked_objects"] > 0  # the stall watch ran and reported
