@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC
 
 import pytest
+import uvloop  # a dev dependency: this test must run, never skip
 
 from poller.scheduler import EngineScheduler
 
@@ -110,7 +111,6 @@ async def test_wakeups_needed_in_one_loop_turn_share_one_pass(scheduler: EngineS
 
 def test_run_at_works_when_uvloop_armed_a_sub_millisecond_timer() -> None:
     """uvloop returns a plain Handle (no ``when()``) for a ``call_later`` under 1 ms; run_at must cope."""
-    uvloop = pytest.importorskip("uvloop")
 
     async def scenario() -> None:
         scheduler = EngineScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
