@@ -1,14 +1,18 @@
-"""APScheduler's asyncio scheduler, without a wakeup per added job.
+"""APScheduler's asyncio scheduler, with one long-lived job per task and no wakeup per added job.
 
 The stock ``AsyncIOScheduler`` runs its whole job-processing pass on the next loop turn after *every*
-``add_job``. The engine adds one date job per poll, so at 2,000 polls/s that pass ran 2,000 times a
-second for nothing (about 10 % of the engine's CPU in the capacity benchmark). A job due no earlier
-than the armed timer needs no wakeup: the timer fires first, and the pass it runs sees the new job.
-Wakeups that are needed are coalesced: one pass per loop turn, however many jobs were added in it
-(adopting 100k jobs would otherwise queue 100k passes). And ``add_job`` checks the callable's
-signature on every call (``inspect.signature``: 15 % of an adoption); :meth:`run_at` hands it a
-wrapper whose signature is computed once. Jobs live in a :class:`HeapJobStore` (O(log n) per operation
-instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
+``add_job``. A job due no earlier than the armed timer needs no wakeup: the timer fires first, and the
+pass it runs sees the job. Wakeups that are needed are coalesced: one pass per loop turn, however many
+jobs were added in it (adopting 100k jobs would otherwise queue 100k passes).
+
+Each task keeps **one** APScheduler job for as long as this process holds it. After a run the job is
+parked (its trigger puts the next run a year away) until the engine says when to look next, and
+:meth:`run_at` then moves the stored job instead of building a new one. A date job per poll meant a new
+``Job``, ``DateTrigger`` and a removal on every poll: about half of APScheduler's share of a poll, and a
+steady churn of tracked objects that made the garbage collector's full passes come sooner (measured;
+docs/performance.md §1.3). ``add_job`` gets a wrapper whose signature is computed once (it calls
+``inspect.signature`` on every add: 15 % of an adoption). Jobs live in a :class:`HeapJobStore` (O(log n)
+per operation instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
 """
 
 from __future__ import annotations
@@ -16,31 +20,62 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 
 from poller.heap_jobstore import HeapJobStore
 
+# How far ahead a job that has run waits for its next time. Far beyond any poll interval: a job the
+# engine never reschedules (a delayed job, left to the sweeper) is as good as unscheduled.
+PARKED_FOR = timedelta(days=365)
+
+Step = Callable[..., Coroutine[Any, Any, None]]
+
+
+class UntilRescheduled(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
+    """A trigger that keeps a job stored after it runs, parked until :meth:`EngineScheduler.run_at` moves it."""
+
+    __slots__ = ()
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        """A year from now: the engine sets the real next run when the step has decided it."""
+        return now + PARKED_FOR
+
+    def __repr__(self) -> str:
+        return "<UntilRescheduled>"
+
 
 class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 ships no type hints
-    """An ``AsyncIOScheduler`` whose :meth:`run_at` wakes the scheduler only when the job is due before its timer."""
+    """An ``AsyncIOScheduler`` whose :meth:`run_at` reuses each task's job and wakes the scheduler only
+    when the job is due before its timer."""
 
     def __init__(self, **options: Any) -> None:
-        options.setdefault("jobstores", {"default": HeapJobStore()})
-        super().__init__(**options)
+        if "jobstores" in options:
+            raise TypeError("EngineScheduler keeps its jobs in its own HeapJobStore")
+        self._store = HeapJobStore()
+        super().__init__(jobstores={"default": self._store}, **options)
+        self._trigger = UntilRescheduled()
         self._quiet = False
         self._wakeup_pending = False
-        self._entries: dict[Callable[..., Coroutine[Any, Any, None]], Callable[..., Coroutine[Any, Any, None]]] = {}
+        self._entries: dict[Step, Step] = {}
 
-    def run_at(self, func: Callable[..., Coroutine[Any, Any, None]], job_id: str, when: float, *args: object) -> None:
+    def run_at(self, func: Step, job_id: str, when: float, *args: object) -> None:
         """Run ``func(*args)`` once at Unix time ``when``, replacing any pending run with the same id."""
         self._quiet = self._timer_fires_by(when)
         try:
             run_date = datetime.fromtimestamp(when, tz=UTC)
             entry = self._entries.get(func) or self._entry_for(func)
-            self.add_job(entry, "date", run_date=run_date, args=args, id=job_id, replace_existing=True)
+            job = self._store.lookup_job(job_id)
+            if job is not None and job.func is entry and job.args == args:
+                # The task's own job, parked or pending: move it (no new Job, trigger or events).
+                job.next_run_time = run_date
+                self._store.update_job(job)
+                self.wakeup()
+            else:
+                self.add_job(entry, self._trigger, args=args, id=job_id, next_run_time=run_date, replace_existing=True)
         finally:
             self._quiet = False
 
@@ -59,7 +94,7 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         self._stop_timer()
         self._start_timer(self._process_jobs())
 
-    def _entry_for(self, func: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Coroutine[Any, Any, None]]:
+    def _entry_for(self, func: Step) -> Step:
         async def entry(*args: object) -> None:
             await func(*args)
 

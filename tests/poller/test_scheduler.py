@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvloop  # a dev dependency: this test must run, never skip
 
+from poller.heap_jobstore import HeapJobStore
 from poller.scheduler import EngineScheduler
 
 
@@ -87,7 +88,57 @@ async def test_run_at_replaces_the_pending_run_of_the_same_id(scheduler: EngineS
     async with asyncio.timeout(10):
         await done.wait()
     assert calls == ["new"]
-    assert scheduler.get_job("job") is None
+
+
+async def test_a_task_keeps_one_job_parked_between_runs_and_run_at_moves_it(scheduler: EngineScheduler) -> None:
+    runs: list[float] = []
+    ran = asyncio.Event()
+
+    async def step(tag: str) -> None:
+        runs.append(time.time())
+        ran.set()
+
+    scheduler.run_at(step, "task", time.time() + 0.02, "task")
+    job = scheduler.get_job("task")
+    async with asyncio.timeout(10):
+        await ran.wait()
+    # After its run the job stays stored, parked far ahead, waiting for the engine's next time.
+    assert scheduler.get_job("task") is job
+    assert job.next_run_time - datetime.now(UTC) > timedelta(days=300)
+
+    ran.clear()
+    scheduler.run_at(step, "task", time.time() + 0.02, "task")
+    assert scheduler.get_job("task") is job  # moved, not rebuilt
+    async with asyncio.timeout(10):
+        await ran.wait()
+    assert len(runs) == 2
+    await asyncio.sleep(0.1)
+    assert len(runs) == 2  # parked again: no run until the next run_at
+
+    job.remove()  # what Engine.forget does
+    assert scheduler.get_job("task") is None
+
+
+async def test_run_at_with_other_arguments_replaces_the_job(scheduler: EngineScheduler) -> None:
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def record(tag: str) -> None:
+        calls.append(tag)
+        done.set()
+
+    scheduler.run_at(record, "job", time.time() + 3600, "old")
+    first = scheduler.get_job("job")
+    scheduler.run_at(record, "job", time.time() + 0.02, "new")
+    assert scheduler.get_job("job") is not first
+    async with asyncio.timeout(10):
+        await done.wait()
+    assert calls == ["new"]
+
+
+def test_the_scheduler_refuses_other_job_stores() -> None:
+    with pytest.raises(TypeError, match="HeapJobStore"):
+        EngineScheduler(jobstores={"default": HeapJobStore()})
 
 
 async def test_wakeups_needed_in_one_loop_turn_share_one_pass(scheduler: EngineScheduler) -> None:
