@@ -5,14 +5,15 @@ The stock ``AsyncIOScheduler`` runs its whole job-processing pass on the next lo
 pass it runs sees the job. Wakeups that are needed are coalesced: one pass per loop turn, however many
 jobs were added in it (adopting 100k jobs would otherwise queue 100k passes).
 
-Each task keeps **one** APScheduler job for as long as this process holds it. After a run the job is
-parked (its trigger puts the next run a year away) until the engine says when to look next, and
-:meth:`run_at` then moves the stored job instead of building a new one. A date job per poll meant a new
-``Job``, ``DateTrigger`` and a removal on every poll: about half of APScheduler's share of a poll, and a
-steady churn of tracked objects that made the garbage collector's full passes come sooner (measured;
-docs/performance.md §1.3). ``add_job`` gets a wrapper whose signature is computed once (it calls
-``inspect.signature`` on every add: 15 % of an adoption). Jobs live in a :class:`HeapJobStore` (O(log n)
-per operation instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
+Each task keeps **one** APScheduler job for as long as this process holds it. Its trigger has no next
+run of its own, so after a run the job is parked (stored, paused: out of the store's heap) until the
+engine says when to look next, and :meth:`run_at` moves the stored job instead of building a new one.
+A date job per poll meant a new ``Job`` and ``DateTrigger`` on every poll, and two tracked objects per
+held job that every full collection traverses (120,000 jobs: 261k -> 141k tracked objects, a full
+collection 169-251 -> 60-71 ms; docs/performance.md §1.3). ``add_job`` gets a wrapper whose signature
+is computed once (it calls ``inspect.signature`` on every add: 15 % of an adoption). Jobs live in a
+:class:`HeapJobStore` (O(log n) per operation instead of the stock store's sorted-list shifts, which
+dominated at 90,000 jobs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -28,21 +29,17 @@ from apscheduler.triggers.base import BaseTrigger
 
 from poller.heap_jobstore import HeapJobStore
 
-# How far ahead a job that has run waits for its next time. Far beyond any poll interval: a job the
-# engine never reschedules (a delayed job, left to the sweeper) is as good as unscheduled.
-PARKED_FOR = timedelta(days=365)
-
 Step = Callable[..., Coroutine[Any, Any, None]]
 
 
 class UntilRescheduled(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
-    """A trigger that keeps a job stored after it runs, parked until :meth:`EngineScheduler.run_at` moves it."""
+    """The trigger of a task's job: no next run of its own; :meth:`EngineScheduler.run_at` sets each one."""
 
     __slots__ = ()
 
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        """A year from now: the engine sets the real next run when the step has decided it."""
-        return now + PARKED_FOR
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> None:
+        """None: the step decides when to look next (APScheduler would drop the job; EngineScheduler parks it)."""
+        return None
 
     def __repr__(self) -> str:
         return "<UntilRescheduled>"
@@ -60,6 +57,7 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         self._trigger = UntilRescheduled()
         self._quiet = False
         self._wakeup_pending = False
+        self._in_pass = False
         self._entries: dict[Step, Step] = {}
 
     def run_at(self, func: Step, job_id: str, when: float, *args: object) -> None:
@@ -78,6 +76,25 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
                 self.add_job(entry, self._trigger, args=args, id=job_id, next_run_time=run_date, replace_existing=True)
         finally:
             self._quiet = False
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        """Remove a job; but a task's job that has just run (the pass removes jobs with no next run) is
+        parked instead: paused in the store, out of its heap, until :meth:`run_at` moves it."""
+        if self._in_pass:
+            job = self._store.lookup_job(job_id)
+            if job is not None and job.trigger is self._trigger:
+                job.next_run_time = None
+                self._store.update_job(job)
+                return
+        super().remove_job(job_id, jobstore)
+
+    def _process_jobs(self) -> float | None:
+        self._in_pass = True
+        try:
+            wait_seconds: float | None = super()._process_jobs()
+        finally:
+            self._in_pass = False
+        return wait_seconds
 
     def wakeup(self) -> None:
         """Process due jobs on the next loop turn, unless the job just added is covered by the timer or

@@ -87,3 +87,14 @@ def test_delivery_transfer_smoke_stores_every_byte_on_every_path(tmp_path: Path)
         assert row[name]["peak_rss_growth_mb"] >= 0, name
     assert row["s3_throughput_vs_boto3"] > 0
     assert row["store_from_disk_vs_boto3"] > 0
+
+
+def test_scheduler_churn_smoke_runs_both_variants_and_counts_what_the_jobs_hold(tmp_path: Path) -> None:
+    result = run_smoke("scheduler_churn", tmp_path)
+    rows = {row["variant"]: row for row in result["rows"]}
+    assert set(rows) == {"job-per-task", "date-job-per-poll"}
+    for row in rows.values():
+        assert row["jobs"] == 200
+        assert row["runs_per_s"] > 0  # the tasks ran in the window
+        assert row["tracked_objects"] > 0
+        assert row["full_collection_ms"] >= 0
