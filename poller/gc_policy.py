@@ -1,8 +1,8 @@
 """Garbage-collector settings for a process that holds tens of thousands of scheduled jobs.
 
 CPython's full (generation 2) collection traverses every tracked object while holding the event loop.
-With 60,000 jobs held it took ~300 ms and ran every ~11 s: each poll replaces the job's scheduler entry,
-and the replaced entries count towards the next full collection. Those pauses were the whole tail of
+With 60,000 jobs held it took ~300 ms and ran every ~11 s: each poll then replaced the job's scheduler
+entry, and the replaced entries counted towards the next full collection. Those pauses were the whole tail of
 the engine's lag at the 60 s default (``benchmarks/stall_watch.py`` caught them; docs/performance.md
 §1.2). Two settings address it; neither changes what is collected, only when:
 
