@@ -123,6 +123,27 @@ async def test_a_task_keeps_one_job_parked_between_runs_and_run_at_moves_it(sche
     assert scheduler.get_job("task") is None
 
 
+async def test_later_tasks_of_a_step_get_jobs_like_the_first_and_all_run(scheduler: EngineScheduler) -> None:
+    ran: list[str] = []
+
+    async def step(task_id: str) -> None:
+        ran.append(task_id)
+
+    due = time.time() + 0.05
+    for i in range(3):
+        scheduler.run_at(step, f"task-{i}", due + i / 100, f"task-{i}")
+    first, *others = (scheduler.get_job(f"task-{i}") for i in range(3))
+    for i, job in enumerate(others, start=1):
+        assert job is not first
+        assert (job.id, job.args) == (f"task-{i}", (f"task-{i}",))
+        settings = ("func", "trigger", "executor", "name", "misfire_grace_time", "coalesce", "max_instances")
+        assert [getattr(job, name) for name in settings] == [getattr(first, name) for name in settings]
+    async with asyncio.timeout(10):
+        while len(ran) < 3:  # noqa: ASYNC110 (polling a plain list)
+            await asyncio.sleep(0.01)
+    assert ran == ["task-0", "task-1", "task-2"]
+
+
 def test_the_scheduler_refuses_other_job_stores() -> None:
     with pytest.raises(TypeError, match="HeapJobStore"):
         EngineScheduler(jobstores={"default": HeapJobStore()})
