@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,7 +123,6 @@ def main(argv: list[str] | None = None) -> Path:
             )
     result = {"command": "python -m benchmarks.scheduler_churn " + " ".join(raw), "rows": rows}
     path = write_result("scheduler_churn_smoke" if args.smoke else "scheduler_churn", result, args.out)
-    print(json.dumps({"rows": len(rows)}))
     print(f"wrote {path}")
     return path
 

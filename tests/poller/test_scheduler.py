@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC
+from typing import Any
 
 import pytest
 import uvloop  # a dev dependency: this test must run, never skip
@@ -129,9 +130,18 @@ async def test_later_tasks_of_a_step_get_jobs_like_the_first_and_all_run(schedul
     async def step(task_id: str) -> None:
         ran.append(task_id)
 
+    built: list[str] = []
+    add_job = scheduler.add_job
+
+    def counted_add_job(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs["id"])
+        return add_job(*args, **kwargs)
+
+    scheduler.add_job = counted_add_job
     due = time.time() + 0.05
     for i in range(3):
         scheduler.run_at(step, f"task-{i}", due + i / 100, f"task-{i}")
+    assert built == ["task-0"]  # only the first job went through APScheduler's building and validation
     first, *others = (scheduler.get_job(f"task-{i}") for i in range(3))
     for i, job in enumerate(others, start=1):
         assert job is not first
