@@ -15,11 +15,18 @@ whose signature is computed once (it calls ``inspect.signature`` on every add: 1
 builds only a step's first job: later tasks of the step get a copy of it (APScheduler validated every
 job alike: 100,000 new jobs 2.2-2.4 -> 0.72-0.80 s). Jobs live in a :class:`HeapJobStore` (O(log n) per
 operation instead of the stock store's sorted-list shifts, which dominated at 90,000 jobs).
+
+A due task job is started straight from the pass: parked, then its step runs as a task on the loop.
+APScheduler's executor path did the same with a lock, an instance count, two events, a coroutine wrapper
+and two INFO log calls per run, which nothing here listens to. Jobs that need any of that (other
+triggers, a misfire grace time, event listeners) still go through the stock pass.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -27,11 +34,13 @@ from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.base import BaseTrigger
 
 from poller.heap_jobstore import HeapJobStore
 
 Step = Callable[..., Coroutine[Any, Any, None]]
+log = logging.getLogger("apscheduler.executors.default")  # where APScheduler logs a job's exception
 
 
 class UntilRescheduled(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
@@ -74,6 +83,8 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         self._wakeup_pending = False
         self._in_pass = False
         self._entries: dict[Step, Step] = {}
+        self._steps: dict[Step, Step] = {}  # entry -> the step it wraps (the lean run calls the step itself)
+        self._running: set[asyncio.Task[None]] = set()
         # The first job APScheduler built and validated per step and argument count; later tasks of the same
         # step copy it (add_job validated every job alike: about half of adopting 100,000 jobs).
         self._templates: dict[tuple[Step, int], Job] = {}
@@ -112,6 +123,8 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         super().remove_job(job_id, jobstore)
 
     def _process_jobs(self) -> float | None:
+        if self.state != STATE_PAUSED and not self._listeners:
+            self._start_due_task_jobs()
         self._in_pass = True
         try:
             wait_seconds: float | None = super()._process_jobs()
@@ -119,13 +132,46 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
             self._in_pass = False
         return wait_seconds
 
+    def _start_due_task_jobs(self) -> None:
+        """Park each due task job and run its step as a task (what the stock pass and executor would do,
+        minus their per-run lock, instance count, events and log calls)."""
+        loop = self._eventloop
+        for job in self._store.park_due(time.time(), self._runs_lean):
+            step = self._steps.get(job.func, job.func)
+            task = loop.create_task(self._run_step(step, job.args, job))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    def _runs_lean(self, job: Job) -> bool:
+        return job.trigger is self._trigger and job.misfire_grace_time is None
+
+    @staticmethod
+    async def _run_step(step: Step, args: tuple[object, ...], job: Job) -> None:
+        try:
+            await step(*args)
+        except Exception:
+            log.exception('Job "%s" raised an exception', job)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut down; like APScheduler's executor, cancel the steps still running."""
+        super().shutdown(wait)
+        for task in self._running:
+            task.cancel()
+        self._running.clear()
+
     def wakeup(self) -> None:
         """Process due jobs on the next loop turn, unless the job just added is covered by the timer or
         a pass is already pending."""
         if self._quiet or self._wakeup_pending or self._eventloop is None:
             return
         self._wakeup_pending = True
-        self._eventloop.call_soon_threadsafe(self._wake)
+        try:
+            on_loop = asyncio.get_running_loop() is self._eventloop
+        except RuntimeError:
+            on_loop = False
+        # call_soon_threadsafe also writes to the loop's self-pipe: a syscall per wakeup, needed only
+        # from another thread.
+        (self._eventloop.call_soon if on_loop else self._eventloop.call_soon_threadsafe)(self._wake)
 
     def _wake(self) -> None:
         self._wakeup_pending = False
@@ -142,6 +188,7 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
         entry.__signature__ = inspect.signature(entry)  # type: ignore[attr-defined]
         entry.__qualname__ = getattr(func, "__qualname__", entry.__qualname__)  # readable in APScheduler's logs
         self._entries[func] = entry
+        self._steps[entry] = func
         return entry
 
     def _timer_fires_by(self, when: float) -> bool:

@@ -118,3 +118,19 @@ def test_stale_heap_entries_are_swept_so_the_heap_stays_bounded() -> None:
             store.update_job(job(f"j{i}", 2000 + round_ * 100 + i))
     assert len(store._heap) <= 2 * 100 + SWEEP_SLACK
     assert ids(store.get_due_jobs(at(2000 + 49 * 100 + 1))) == ["j0", "j1"]
+
+
+def test_park_due_takes_the_parkable_due_jobs_out_and_leaves_the_rest_due() -> None:
+    store = HeapJobStore()
+    for job_id, seconds in [("task-b", 2), ("other", 1), ("task-a", 1.5), ("task-later", 10)]:
+        store.add_job(job(job_id, seconds))
+
+    parked = store.park_due(at(5).timestamp(), lambda j: j.id.startswith("task-"))
+
+    assert ids(parked) == ["task-a", "task-b"]  # earliest first
+    assert all(j.next_run_time is None for j in parked)
+    assert ids(store.get_due_jobs(at(5))) == ["other"]  # not parkable: still due, for the stock pass
+    assert store.lookup_job("task-a") is parked[0]  # parked jobs stay stored
+    assert ids(store.get_due_jobs(at(100))) == ["other", "task-later"]  # parked ones are never due
+    store.update_job(job("task-a", 20))  # moved again (what run_at does)
+    assert ids(store.get_due_jobs(at(100))) == ["other", "task-later", "task-a"]

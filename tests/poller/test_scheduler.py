@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import uvloop  # a dev dependency: this test must run, never skip
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 
 from poller.heap_jobstore import HeapJobStore
 from poller.scheduler import EngineScheduler
@@ -152,6 +153,81 @@ async def test_later_tasks_of_a_step_get_jobs_like_the_first_and_all_run(schedul
         while len(ran) < 3:  # noqa: ASYNC110 (polling a plain list)
             await asyncio.sleep(0.01)
     assert ran == ["task-0", "task-1", "task-2"]
+
+
+async def test_a_failing_step_is_logged_and_its_task_runs_again_when_moved(
+    scheduler: EngineScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs: list[str] = []
+    ran = asyncio.Event()
+
+    async def step(task_id: str) -> None:
+        runs.append(task_id)
+        ran.set()
+        if len(runs) == 1:
+            raise RuntimeError("boom")
+
+    scheduler.run_at(step, "task", time.time() + 0.02, "task")
+    async with asyncio.timeout(10):
+        await ran.wait()
+    await asyncio.sleep(0.01)
+    assert [r.exc_info[1].args for r in caplog.records if r.exc_info and r.exc_info[1]] == [("boom",)]
+    assert "raised an exception" in caplog.text
+
+    ran.clear()
+    scheduler.run_at(step, "task", time.time() + 0.02, "task")
+    async with asyncio.timeout(10):
+        await ran.wait()
+    assert runs == ["task", "task"]
+
+
+async def test_shutdown_cancels_the_steps_still_running() -> None:
+    scheduler = EngineScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None, "coalesce": True})
+    scheduler.start()
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow_step() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    scheduler.run_at(slow_step, "task", time.time() + 0.02)
+    async with asyncio.timeout(10):
+        await started.wait()
+    scheduler.shutdown(wait=False)  # as APScheduler's executor cancels its running coroutine jobs
+    async with asyncio.timeout(10):
+        await cancelled.wait()
+
+
+async def test_with_an_event_listener_task_jobs_run_through_apschedulers_executor(scheduler: EngineScheduler) -> None:
+    events: list[tuple[int, str]] = []
+    ran = asyncio.Event()
+    scheduler.add_listener(
+        lambda event: events.append((event.code, event.job_id)), EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED
+    )
+
+    async def step() -> None:
+        ran.set()
+
+    scheduler.run_at(step, "task", time.time() + 0.02)
+    async with asyncio.timeout(10):
+        await ran.wait()
+        while len(events) < 2:  # noqa: ASYNC110 (polling a plain list)
+            await asyncio.sleep(0.01)
+    assert events == [(EVENT_JOB_SUBMITTED, "task"), (EVENT_JOB_EXECUTED, "task")]
+    assert scheduler.get_job("task").next_run_time is None  # parked all the same
+
+
+async def test_a_wakeup_from_another_thread_reaches_the_loop(scheduler: EngineScheduler) -> None:
+    passes = Passes(scheduler)
+    await asyncio.to_thread(scheduler.wakeup)
+    async with asyncio.timeout(10):
+        while passes.count == 0:  # noqa: ASYNC110 (polling a plain counter)
+            await asyncio.sleep(0.01)
 
 
 def test_the_scheduler_refuses_other_job_stores() -> None:
