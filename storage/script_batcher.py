@@ -1,20 +1,25 @@
-"""Calls of one Lua script made in the same event-loop turn, sent to Redis as one pipeline.
+"""Calls of one Lua script, pipelined on a connection of their own: many in flight, replies read in order.
 
-The engine starts every poll with the same script (``start_step``). Sent one by one, each call cost
-~110 µs of client CPU (a socket write, a future, a connection checkout); pipelined fifty at a time,
-~26 µs (measured with redis-py 8 and hiredis). Bursts of due steps (a scheduler pass releasing
-hundreds at once, an adoption, a stall caught up) are where it pays. There is no timer: a batch is
-what one loop turn produced. Each call stays atomic on its own: the pipeline is not a transaction.
+The engine starts every poll with the same script (``start_step``). Through the connection pool each
+call cost ~100-140 µs of client CPU even when pipelined one turn at a time: a connection checkout and
+release, the retry wrapper, a pipeline object and a timeout per batch (redis-py 8, measured at 3,000
+calls/s, ``benchmarks/script_calls.py``). Here the calls made in one event-loop turn are written with one
+socket write on a connection this batcher keeps, without waiting for earlier batches' replies, and one
+reader task hands each reply to its caller in order. Each call stays atomic on its own: nothing here is
+a transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import NoScriptError
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 
 from storage.redis_support import RedisClient
 
@@ -25,31 +30,37 @@ Call = tuple[Sequence[str], Sequence[str], "asyncio.Future[Any]"]
 
 
 class ScriptBatcher:
-    """Runs one registered script for many concurrent callers, a pipeline per loop turn.
+    """Runs one registered script for many concurrent callers over one pipelined connection.
 
-    The first caller of a turn leads: it yields once so the calls made in the same turn can join,
-    then sends them all (itself first) as one pipeline, or alone as a plain call when nobody joined,
-    so an engine polling at an even pace pays one loop turn and nothing else.
+    The first caller of a turn leads: it yields once so the calls made in the same turn can join, then
+    writes them all (itself first) at once. The connection is taken from the client's pool and kept;
+    closing the client closes it, which ends the reader. Replies come back in the order the calls were
+    written, so a caller that was cancelled meanwhile only has its reply dropped.
     """
 
     def __init__(self, redis: RedisClient, script: str) -> None:
         self._redis = redis
         self._script = redis.register_script(script)
-        # redis-py refuses EVALSHA in cluster pipelines; there every call goes on its own.
-        self._batching = not isinstance(redis, RedisCluster)
+        # A cluster routes every key to its own node; there every call goes on its own.
+        self._pool: ConnectionPool | None = None if isinstance(redis, RedisCluster) else redis.connection_pool
         self._joining: list[Call] | None = None  # calls waiting for this turn's leader
+        self._connection: AbstractConnection | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._in_flight: deque[asyncio.Future[Any]] = deque()  # written, reply not read yet, in order
+        self._reader: asyncio.Task[None] | None = None
         self._orphans: set[asyncio.Task[None]] = set()  # batches whose leader was cancelled
 
     async def call(self, keys: Sequence[str], args: Sequence[str]) -> Any:
         """Run the script for ``keys``/``args``; its reply, or the error Redis gave for this call."""
-        if not self._batching:
+        if self._pool is None:
             return await self._script(keys=list(keys), args=list(args))
         if self._joining is not None and len(self._joining) < MAX_BATCH:
             reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._joining.append((keys, args, reply))
-            return await reply
+            return await self._outcome(keys, args, reply)
         joining: list[Call] = []
         self._joining = joining
+        own: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
             await asyncio.sleep(0)  # one loop turn: the steps started in this turn join
         except asyncio.CancelledError:
@@ -60,45 +71,91 @@ class ScriptBatcher:
                 task.add_done_callback(self._orphans.discard)
             raise
         self._close(joining)
-        if not joining:
-            return await self._script(keys=list(keys), args=list(args))
-        own: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._send([(keys, args, own), *joining])
-        return own.result()
+        return await self._outcome(keys, args, own)
 
-    async def _one(self, keys: Sequence[str], args: Sequence[str]) -> Any:
+    async def _outcome(self, keys: Sequence[str], args: Sequence[str], reply: asyncio.Future[Any]) -> Any:
         try:
+            return await reply
+        except (NoScriptError, RedisConnectionError):
+            # Redis lost its script cache (a restart, SCRIPT FLUSH), or the connection broke: the pooled
+            # call loads the script and reconnects with the client's retry policy, as a plain call would.
             return await self._script(keys=list(keys), args=list(args))
-        except Exception as exc:  # this call's own error, delivered to its caller
-            return exc
 
     def _close(self, joining: list[Call]) -> None:
         if self._joining is joining:
             self._joining = None
 
     async def _send(self, batch: list[Call]) -> None:
-        """One pipeline for the batch; every future gets its reply or error (also when we are cancelled)."""
+        """Write the batch in one go; each future gets its reply from the reader, or the write's error."""
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                # Plain EVALSHA: registering the script on the pipeline would add a SCRIPT EXISTS round
-                # trip to every batch; a flushed cache (a Redis restart) is handled below instead.
-                for keys, args, _ in batch:
-                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-                replies = await pipe.execute(raise_on_error=False)
-            for i, result in enumerate(replies):
-                if isinstance(result, NoScriptError):
-                    keys, args, _ = batch[i]
-                    replies[i] = await self._one(keys, args)  # loads the script again
+            connection = await self._connected()
+            sha = self._script.sha
+            packed: list[bytes] = []
+            for keys, args, _ in batch:
+                packed += connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
+            # Queued before the write: the reader may only see these replies after it.
+            self._in_flight.extend(reply for _, _, reply in batch)
+            await connection.send_packed_command(packed, check_health=False)
         except BaseException as exc:
-            error = exc if isinstance(exc, Exception) else ConnectionError("batch cancelled before its reply")
+            error = exc if isinstance(exc, Exception) else RedisConnectionError("batch cancelled before it was written")
+            self._drop_connection(error)
             for _, _, reply in batch:
                 if not reply.done():
                     reply.set_exception(error)
-            raise
-        for (_, _, reply), result in zip(batch, replies, strict=True):
-            if reply.done():
-                continue  # that caller was cancelled
-            if isinstance(result, Exception):
-                reply.set_exception(result)
-            else:
-                reply.set_result(result)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _connected(self) -> AbstractConnection:
+        assert self._pool is not None  # batching only where there is a pool
+        if self._connection is not None:
+            return self._connection
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._connection is None:
+                # Taken for good: closing the client disconnects it (which ends the reader).
+                connection: AbstractConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+                self._connection = connection
+                self._reader = asyncio.get_running_loop().create_task(self._read(connection))
+            return self._connection
+
+    async def _read(self, connection: AbstractConnection) -> None:
+        """Hand each reply to the oldest call in flight, until the connection fails or closes."""
+        in_flight = self._in_flight
+        try:
+            while True:
+                try:
+                    result: Any = await connection.read_response(disconnect_on_error=True)
+                except ResponseError as exc:  # this call's own error (a script error, NOSCRIPT)
+                    result = exc
+                reply = in_flight.popleft()  # a reply nobody waits for means the stream is out of step
+                if reply.done():
+                    continue  # that caller was cancelled
+                if isinstance(result, Exception):
+                    reply.set_exception(result)
+                else:
+                    reply.set_result(result)
+        except Exception as exc:
+            if self._connection is connection:
+                self._drop_connection(RedisConnectionError(f"pipelined script calls: {type(exc).__name__}: {exc}"))
+
+    def _drop_connection(self, error: Exception) -> None:
+        """Fail every call in flight and give the connection back (the pool reconnects it when used)."""
+        connection, self._connection = self._connection, None
+        reader, self._reader = self._reader, None
+        while self._in_flight:
+            reply = self._in_flight.popleft()
+            if not reply.done():
+                reply.set_exception(error)
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+        if connection is not None:
+            task = asyncio.get_running_loop().create_task(self._give_back(connection))
+            self._orphans.add(task)
+            task.add_done_callback(self._orphans.discard)
+
+    async def _give_back(self, connection: AbstractConnection) -> None:
+        assert self._pool is not None
+        await connection.disconnect(nowait=True)
+        await self._pool.release(connection)

@@ -26,25 +26,61 @@ async def test_concurrent_calls_get_their_own_replies(any_redis: RedisClient) ->
     assert [int(await any_redis.get(f"counter:{{{k}}}") or 0) for k in range(7)] == [5] * 7
 
 
-async def test_calls_made_in_one_loop_turn_travel_in_one_pipeline(
-    redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_calls_made_in_one_loop_turn_travel_in_one_write(redis_client: aioredis.Redis) -> None:
     batcher = ScriptBatcher(redis_client, INCR_BY)
-    await batcher.call(["warm"], ["1"])  # loads the script once
-    pipelines: list[object] = []
-    original = redis_client.pipeline
+    await batcher.call(["warm"], ["1"])  # loads the script once, opens the batcher's connection
+    connection = batcher._connection
+    assert connection is not None
+    writes: list[int] = []
+    send = connection.send_packed_command
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        pipelines.append(args)
-        return original(*args, **kwargs)
+    async def counted(command: Any, check_health: bool = True) -> None:
+        writes.append(len(command))
+        await send(command, check_health=check_health)
 
-    monkeypatch.setattr(redis_client, "pipeline", counted)
+    connection.send_packed_command = counted  # type: ignore[method-assign]
     calls_before = await command_count(redis_client, "evalsha")
 
-    await asyncio.gather(*(batcher.call([f"k{i}"], ["1"]) for i in range(MAX_BATCH)))
+    replies = await asyncio.gather(*(batcher.call([f"k{i}"], [str(i + 1)]) for i in range(MAX_BATCH)))
 
+    assert replies == [i + 1 for i in range(MAX_BATCH)]
     assert await command_count(redis_client, "evalsha") - calls_before == MAX_BATCH
-    assert len(pipelines) == 1
+    assert len(writes) == 1
+
+
+async def test_batches_do_not_wait_for_earlier_replies(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    await batcher.call(["warm"], ["1"])
+    first = asyncio.ensure_future(batcher.call(["p"], ["1"]))
+    await asyncio.sleep(0)  # the first leader waits a turn for joiners...
+    await asyncio.sleep(0)  # ...then writes, and its reply is on its way
+    second = asyncio.ensure_future(batcher.call(["p"], ["10"]))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(batcher._in_flight) == 2  # both written on the one connection before any reply was read
+    assert await asyncio.gather(first, second) == [1, 11]
+
+
+async def test_a_killed_connection_fails_nothing_and_the_next_calls_reconnect(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    assert await batcher.call(["kill"], ["1"]) == 1
+    await redis_client.client_kill_filter(_type="normal", skipme=True)  # the batcher's connection among them
+    in_flight = [batcher.call(["kill"], ["1"]) for _ in range(5)]
+    assert sorted(await asyncio.gather(*in_flight)) == [2, 3, 4, 5, 6]  # each counted once, none lost
+    assert await batcher.call(["kill"], ["1"]) == 7
+    assert batcher._connection is not None
+
+
+async def test_closing_the_client_ends_the_reader(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    batcher = ScriptBatcher(client, INCR_BY)
+    assert await batcher.call(["close"], ["1"]) == 1
+    reader = batcher._reader
+    assert reader is not None
+    await client.aclose()
+    async with asyncio.timeout(5):
+        await asyncio.wait({reader})
+    assert batcher._connection is None
 
 
 async def test_a_batch_after_a_flushed_script_cache_still_answers_every_call(any_redis: RedisClient) -> None:
