@@ -76,11 +76,15 @@ class HeapJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler 3 ships n
             heapq.heappush(heap, entry)
         return parked
 
-    def get_next_run_time(self) -> datetime | None:
-        """When the earliest job is due (None when nothing is scheduled)."""
+    def next_run_timestamp(self) -> float | None:
+        """When the earliest job is due, as Unix time (None when nothing is scheduled)."""
         while self._heap and not self._live(self._heap[0]):
             heapq.heappop(self._heap)
-        if not self._heap:
+        return self._heap[0][0] if self._heap else None
+
+    def get_next_run_time(self) -> datetime | None:
+        """When the earliest job is due (None when nothing is scheduled)."""
+        if self.next_run_timestamp() is None:
             return None
         next_run: datetime | None = self._jobs[self._heap[0][2]].next_run_time
         return next_run

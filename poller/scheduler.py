@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from threading import TIMEOUT_MAX
 from typing import Any
 
 from apscheduler.job import Job
@@ -124,7 +125,15 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
 
     def _process_jobs(self) -> float | None:
         if self.state != STATE_PAUSED and not self._listeners:
-            self._start_due_task_jobs()
+            now = time.time()
+            self._start_due_task_jobs(now)
+            next_at = self._store.next_run_timestamp()
+            if next_at is None:
+                return None  # nothing scheduled: the next run_at wakes the scheduler
+            if next_at > now:
+                # Only task jobs were due. Jobs that came due since ``now`` wait for the next pass (at
+                # once), which starts them here too instead of through the stock pass and its executor.
+                return min(max(next_at - time.time(), 0.0), TIMEOUT_MAX)
         self._in_pass = True
         try:
             wait_seconds: float | None = super()._process_jobs()
@@ -132,11 +141,11 @@ class EngineScheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler 3 
             self._in_pass = False
         return wait_seconds
 
-    def _start_due_task_jobs(self) -> None:
-        """Park each due task job and run its step as a task (what the stock pass and executor would do,
-        minus their per-run lock, instance count, events and log calls)."""
+    def _start_due_task_jobs(self, now: float) -> None:
+        """Park each task job due at ``now`` and run its step as a task (what the stock pass and executor
+        would do, minus their per-run lock, instance count, events and log calls)."""
         loop = self._eventloop
-        for job in self._store.park_due(time.time(), self._runs_lean):
+        for job in self._store.park_due(now, self._runs_lean):
             step = self._steps.get(job.func, job.func)
             task = loop.create_task(self._run_step(step, job.args, job))
             self._running.add(task)

@@ -98,3 +98,13 @@ def test_scheduler_churn_smoke_runs_both_variants_and_counts_what_the_jobs_hold(
         assert row["runs_per_s"] > 0  # the tasks ran in the window
         assert row["tracked_objects"] > 0
         assert row["full_collection_ms"] >= 0
+
+
+def test_script_calls_smoke_measures_every_variant(tmp_path: Path) -> None:
+    result = run_smoke("script_calls", tmp_path)
+    rows = {row["variant"]: row for row in result["rows"]}
+    assert set(rows) == {"pacing-only", "pooled", "batcher"}
+    for row in rows.values():
+        assert len(row["cpu_us_per_call"]) == 1
+        assert row["cpu_us_per_call"][0] > 0
+    assert "cpu_us_per_call_minus_pacing" in rows["batcher"]

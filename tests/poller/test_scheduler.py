@@ -230,6 +230,25 @@ async def test_a_wakeup_from_another_thread_reaches_the_loop(scheduler: EngineSc
             await asyncio.sleep(0.01)
 
 
+async def test_other_jobs_keep_apschedulers_own_pass_next_to_task_jobs(scheduler: EngineScheduler) -> None:
+    ticks: list[float] = []
+    steps: list[str] = []
+
+    async def tick() -> None:
+        ticks.append(time.time())
+
+    async def step(task_id: str) -> None:
+        steps.append(task_id)
+
+    scheduler.add_job(tick, "interval", seconds=0.05, id="sweeper")
+    for i in range(20):
+        scheduler.run_at(step, f"task-{i}", time.time() + i / 100, f"task-{i}")
+    await asyncio.sleep(0.5)
+    assert sorted(steps) == sorted(f"task-{i}" for i in range(20))
+    assert len(ticks) >= 3  # the interval job keeps its own trigger and keeps running
+    assert scheduler.get_job("sweeper").next_run_time is not None
+
+
 def test_the_scheduler_refuses_other_job_stores() -> None:
     with pytest.raises(TypeError, match="HeapJobStore"):
         EngineScheduler(jobstores={"default": HeapJobStore()})

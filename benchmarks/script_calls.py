@@ -1,0 +1,122 @@
+"""What one step read costs the client: a Lua script call through redis-py's pool vs the engine's ScriptBatcher.
+
+Calls are started at an even pace (``--rate`` per second, as a poller's due steps arrive), each as its own
+task, against a real redis-server on 127.0.0.1, for ``--seconds``. Reported per variant: client CPU per
+call, and the same minus a run of the pacing alone (tasks that do nothing), so the figure is the call's
+own cost. Variants:
+
+* ``pooled``: ``redis.register_script(...)(keys, args)``, a plain call through the connection pool (a
+  checkout, the retry wrapper, the reply, a release);
+* ``batcher``: :class:`storage.script_batcher.ScriptBatcher` as shipped (calls of a loop turn written
+  together on the batcher's own connection, replies read in order).
+
+    uv run python -m benchmarks.script_calls --rate 3000 --seconds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import redis_server, write_result
+from storage.redis_support import connect_redis
+from storage.script_batcher import ScriptBatcher
+
+# The shape of start_step: read a job hash and count an attempt on it.
+SCRIPT = "local job = redis.call('HGETALL', KEYS[1]); redis.call('HINCRBY', KEYS[1], 'attempts', 1); return job"
+KEYS = 1000
+VARIANTS = ("pacing-only", "pooled", "batcher")
+
+
+async def paced_cpu_us(call: Callable[[int], Awaitable[Any]], rate: float, seconds: float) -> float:
+    """Client CPU per call (µs) with ``call(i)`` started as a task every ``1/rate`` s for ``seconds``."""
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[Any]] = set()
+    failures: list[BaseException] = []
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked above
+
+    def start(i: int) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(call(i))
+        running.add(task)
+        task.add_done_callback(finished)
+
+    for i in range(min(300, KEYS)):  # warm-up: the script loaded, connections open
+        await call(i)
+    calls = int(rate * seconds)
+    first = loop.time() + 0.1
+    cpu_before = time.process_time()
+    for i in range(calls):
+        loop.call_at(first + i / rate, start, i)
+    await asyncio.sleep(seconds + 0.2)  # every call started by now (the last one at ``seconds``)
+    if running:
+        await asyncio.wait(set(running))
+    cpu_s = time.process_time() - cpu_before
+    if failures:
+        raise RuntimeError(f"{len(failures)} calls failed: {failures[0]!r}")
+    return cpu_s / calls * 1e6
+
+
+async def measure(variant: str, url: str, rate: float, seconds: float) -> float:
+    """CPU per call of one variant."""
+    redis = connect_redis(url)
+    try:
+        for i in range(KEYS):
+            await redis.hset(f"job:{i}", mapping={"id": str(i), "status": "running", "attempts": "0"})
+        if variant == "pacing-only":
+
+            async def nothing(i: int) -> None:
+                await asyncio.sleep(0)
+
+            return await paced_cpu_us(nothing, rate, seconds)
+        if variant == "pooled":
+            script = redis.register_script(SCRIPT)
+            return await paced_cpu_us(lambda i: script(keys=[f"job:{i % KEYS}"], args=["owner"]), rate, seconds)
+        batcher = ScriptBatcher(redis, SCRIPT)
+        return await paced_cpu_us(lambda i: batcher.call([f"job:{i % KEYS}"], ["owner"]), rate, seconds)
+    finally:
+        await redis.aclose()
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """CLI entry point; returns the JSON result path."""
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=3000.0, help="calls started per second")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternating")
+    parser.add_argument("--smoke", action="store_true", help="tiny run: 200 calls/s for 0.5 s, once")
+    parser.add_argument("--out", type=Path, default=None)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    rate, seconds, repeats = (200.0, 0.5, 1) if args.smoke else (args.rate, args.seconds, args.repeats)
+    runs: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    with redis_server() as server:
+        url = f"redis://127.0.0.1:{server.port}/0"
+        for _ in range(repeats):
+            for variant in VARIANTS:
+                runs[variant].append(round(asyncio.run(measure(variant, url, rate, seconds)), 1))
+    pacing = min(runs["pacing-only"])
+    rows = []
+    for variant in VARIANTS:
+        row = {"variant": variant, "rate": rate, "cpu_us_per_call": runs[variant]}
+        if variant != "pacing-only":
+            row["cpu_us_per_call_minus_pacing"] = [round(cpu - pacing, 1) for cpu in runs[variant]]
+        rows.append(row)
+        print(f"{variant:<12} rate={rate:>7.0f}/s cpu/call={runs[variant]} µs")
+    result = {"command": "python -m benchmarks.script_calls " + " ".join(raw), "rows": rows}
+    path = write_result("script_calls_smoke" if args.smoke else "script_calls", result, args.out)
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
