@@ -91,6 +91,20 @@ def test_job_round_trips_through_fields() -> None:
     assert Job.from_fields(fields) == job
 
 
+def test_default_options_round_trip_and_unknown_values_are_refused() -> None:
+    job = Job(id="j1", user_id=1, chat_id=1, model="veo3", prompt="p", transitions={"queued": 1.0})
+    fields = job.to_fields()
+    assert "aspect_ratio" not in fields  # defaults are not stored...
+    assert Job.from_fields(fields) == job  # ...and come back as the defaults
+    assert Job.from_fields({**fields, "duration_s": "10"}).options == JobOptions(duration_s=10)
+    with pytest.raises(ValueError, match="paused"):
+        Job.from_fields({**fields, "status": "paused"})
+    with pytest.raises(ValueError, match="4:3"):
+        Job.from_fields({**fields, "aspect_ratio": "4:3"})
+    with pytest.raises(ValueError, match="nope"):
+        Job.from_fields({**fields, "error_code": "nope"})
+
+
 def test_job_ids_are_short_url_safe_and_unique() -> None:
     ids = {new_job_id() for _ in range(1000)}
 
