@@ -24,6 +24,7 @@ def main() -> None:
     """Write the engine capacity plots."""
     OUT.mkdir(parents=True, exist_ok=True)
     series: dict[str, list[dict[str, float]]] = {}
+    newest: dict[str, dict[int, tuple[str, dict[str, float]]]] = {}
     for path in sorted(RESULTS_DIR.glob("engine_capacity_*.json")):
         data = json.loads(path.read_text())
         rows = sorted(data["rows"], key=lambda r: r["jobs"])
@@ -33,7 +34,13 @@ def main() -> None:
             title += ", uvloop"
         if "--full-gc-midway" in data.get("command", ""):
             title += ", a full GC forced"
-        series[title] = sorted([*series.get(title, []), *rows], key=lambda r: r["jobs"])  # runs of one kind join
+        # Runs of one kind join; where two measured the same job count, the newest stands (today's code).
+        for row in rows:
+            held = newest.setdefault(title, {}).get(row["jobs"])
+            if held is None or data["measured_at"] >= held[0]:
+                newest[title][row["jobs"]] = (data["measured_at"], row)
+    for title, by_jobs in newest.items():
+        series[title] = [row for _, (_, row) in sorted(by_jobs.items())]
     panels = [
         ("polls_per_s", "polls/s", "engine_polls.png"),
         ("lag_p99_s", "lag p99 (s)", "engine_lag.png"),
