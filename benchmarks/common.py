@@ -127,6 +127,16 @@ def write_result(name: str, result: dict[str, Any], out_dir: Path | None = None)
     return path
 
 
+def write_rows(
+    benchmark: str, argv: list[str], rows: list[dict[str, Any]], *, smoke: bool, out_dir: Path | None
+) -> Path:
+    """Write a benchmark's rows with the command that reproduces them (``<benchmark>_smoke`` for a smoke run)."""
+    result = {"command": f"python -m benchmarks.{benchmark} " + " ".join(argv), "rows": rows}
+    path = write_result(f"{benchmark}_smoke" if smoke else benchmark, result, out_dir)
+    print(f"wrote {path}")
+    return path
+
+
 @dataclass
 class RedisProcess:
     """A throwaway redis-server (no persistence) on a free 127.0.0.1 port."""

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from benchmarks.common import write_result
+from benchmarks.common import write_rows
 from poller.scheduler import EngineScheduler
 
 Variant = Literal["job-per-task", "date-job-per-poll"]
@@ -121,10 +121,7 @@ def main(argv: list[str] | None = None) -> Path:
                 f"young/1000 runs={row['young_collections_per_1000_runs']} tracked={row['tracked_objects']} "
                 f"({row['tracked_objects_per_job']}/job) full collection={row['full_collection_ms']} ms"
             )
-    result = {"command": "python -m benchmarks.scheduler_churn " + " ".join(raw), "rows": rows}
-    path = write_result("scheduler_churn_smoke" if args.smoke else "scheduler_churn", result, args.out)
-    print(f"wrote {path}")
-    return path
+    return write_rows("scheduler_churn", raw, rows, smoke=args.smoke, out_dir=args.out)
 
 
 if __name__ == "__main__":

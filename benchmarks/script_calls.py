@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import redis_server, write_result
+from benchmarks.common import redis_server, write_rows
 from storage.redis_support import connect_redis
 from storage.script_batcher import ScriptBatcher
 
@@ -112,10 +112,7 @@ def main(argv: list[str] | None = None) -> Path:
             row["cpu_us_per_call_minus_pacing"] = [round(cpu - pacing, 1) for cpu in runs[variant]]
         rows.append(row)
         print(f"{variant:<12} rate={rate:>7.0f}/s cpu/call={runs[variant]} µs")
-    result = {"command": "python -m benchmarks.script_calls " + " ".join(raw), "rows": rows}
-    path = write_result("script_calls_smoke" if args.smoke else "script_calls", result, args.out)
-    print(f"wrote {path}")
-    return path
+    return write_rows("script_calls", raw, rows, smoke=args.smoke, out_dir=args.out)
 
 
 if __name__ == "__main__":
