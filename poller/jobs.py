@@ -267,6 +267,11 @@ _DEFAULT_OPTIONS = JobOptions()
 _E = TypeVar("_E", bound=StrEnum)
 
 
+def status_of(value: str) -> JobStatus:
+    """``JobStatus(value)`` without the Enum call's cost (per job when thousands are scanned or adopted)."""
+    return _enum_member(JobStatus, _STATUSES, value)
+
+
 def _enum_member(enum: type[_E], members: dict[str, _E], value: str) -> _E:
     """``enum(value)`` through a dict (an Enum call costs ~0.4 µs); unknown values raise as the Enum does."""
     member = members.get(value)

@@ -57,12 +57,17 @@ class UntilRescheduled(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ship
         return "<UntilRescheduled>"
 
 
+_JOB_SLOTS = tuple(slot for slot in Job.__slots__ if slot != "__weakref__")
+
+
 def _job_like(template: Job, job_id: str, args: tuple[object, ...], run_date: datetime) -> Job:
     """A job for another task of the same step: the template's validated settings, its own id, args and time."""
     job = Job.__new__(Job)
-    for slot in Job.__slots__:
-        if slot != "__weakref__" and hasattr(template, slot):
+    for slot in _JOB_SLOTS:
+        try:  # noqa: SIM105 (contextlib.suppress costs a context manager per slot, per adopted job)
             setattr(job, slot, getattr(template, slot))
+        except AttributeError:
+            pass  # a slot the template never set stays unset here too
     job.id = job_id
     job.args = args
     job.kwargs = {}

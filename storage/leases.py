@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 
-from poller.jobs import JobStatus
+from poller.jobs import JobStatus, status_of
 from poller.ports import JobOwnership
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_support import RedisClient, ScriptCall, eval_many, require_text_responses, text_list
@@ -169,7 +169,7 @@ class RedisLeases:
                 flat = text_list(reply)
                 for i, job_id in enumerate(group):
                     if status := flat[2 * i]:
-                        won.append(JobOwnership(job_id, JobStatus(status), process_id, _due(flat[2 * i + 1])))
+                        won.append(JobOwnership(job_id, status_of(status), process_id, _due(flat[2 * i + 1])))
         return won
 
     async def release(self, job_ids: Sequence[str], process_id: str) -> int:
@@ -219,7 +219,7 @@ def _ownership_pairs(groups: list[Sequence[str]], replies: list[Any]) -> Iterato
         flat = text_list(reply)
         for i, job_id in enumerate(group):
             status, owner, due = flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]
-            yield job_id, JobOwnership(job_id, JobStatus(status) if status else None, owner, _due(due))
+            yield job_id, JobOwnership(job_id, status_of(status) if status else None, owner, _due(due))
 
 
 def _acquire_args(process_id: str, expected_owners: list[str]) -> list[str | int]:

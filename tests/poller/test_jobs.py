@@ -16,6 +16,7 @@ from poller.jobs import (
     VideoOutput,
     can_transition,
     new_job_id,
+    status_of,
 )
 
 
@@ -103,6 +104,12 @@ def test_default_options_round_trip_and_unknown_values_are_refused() -> None:
         Job.from_fields({**fields, "aspect_ratio": "4:3"})
     with pytest.raises(ValueError, match="nope"):
         Job.from_fields({**fields, "error_code": "nope"})
+
+
+def test_status_of_reads_every_status_and_refuses_others() -> None:
+    assert [status_of(status.value) for status in JobStatus] == list(JobStatus)
+    with pytest.raises(ValueError, match="paused"):
+        status_of("paused")
 
 
 def test_job_ids_are_short_url_safe_and_unique() -> None:
