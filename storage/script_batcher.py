@@ -1,9 +1,9 @@
 """Calls of one Lua script, pipelined on a connection of their own: many in flight, replies read in order.
 
-The engine starts every poll with the same script (``start_step``). Through the connection pool each
-call cost ~100-140 µs of client CPU even when pipelined one turn at a time: a connection checkout and
-release, the retry wrapper, a pipeline object and a timeout per batch (redis-py 8, measured at 3,000
-calls/s, ``benchmarks/script_calls.py``). Here the calls made in one event-loop turn are written with one
+The engine starts every poll with the same script (``start_step``). Through the connection pool a call
+cost ~140-160 µs of client CPU at 3,000 calls/s, most batches being a single call: a connection checkout
+and release, the retry wrapper, a pipeline object and a timeout per batch (redis-py 8). This way costs
+~70-80 µs (``benchmarks/script_calls.py``). Here the calls made in one event-loop turn are written with one
 socket write on a connection this batcher keeps, without waiting for earlier batches' replies, and one
 reader task hands each reply to its caller in order. Each call stays atomic on its own: nothing here is
 a transaction.
