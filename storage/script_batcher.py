@@ -87,24 +87,46 @@ class ScriptBatcher:
             self._joining = None
 
     async def _send(self, batch: list[Call]) -> None:
-        """Write the batch in one go; each future gets its reply from the reader, or the write's error."""
+        """Write the batch in one go; each future gets its reply from the reader, or the error of its
+        own packing or of the write."""
         try:
             connection = await self._connected()
-            sha = self._script.sha
-            packed: list[bytes] = []
-            for keys, args, _ in batch:
-                packed += connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
-            # Queued before the write: the reader may only see these replies after it.
-            self._in_flight.extend(reply for _, _, reply in batch)
-            await connection.send_packed_command(packed, check_health=False)
         except BaseException as exc:
-            error = exc if isinstance(exc, Exception) else RedisConnectionError("batch cancelled before it was written")
-            self._drop_connection(error)
-            for _, _, reply in batch:
-                if not reply.done():
-                    reply.set_exception(error)
+            self._fail(batch, exc)
             if not isinstance(exc, Exception):
                 raise
+            return
+        sha = self._script.sha
+        packed: list[bytes] = []
+        written: list[asyncio.Future[Any]] = []
+        for keys, args, reply in batch:
+            try:
+                packed += connection.pack_command("EVALSHA", sha, len(keys), *keys, *args)
+            except Exception as exc:  # an argument Redis cannot take: this call's own error, nothing sent
+                reply.set_exception(exc)
+            else:
+                written.append(reply)
+        if not written:
+            return
+        # Queued before the write: the reader may only see these replies after it.
+        self._in_flight.extend(written)
+        try:
+            await connection.send_packed_command(packed, check_health=False)
+        except BaseException as exc:
+            # A write cut short leaves the stream out of step: every call in flight on it is lost.
+            self._drop_connection(self._error(exc))
+            if not isinstance(exc, Exception):
+                raise
+
+    def _fail(self, batch: list[Call], exc: BaseException) -> None:
+        error = self._error(exc)
+        for _, _, reply in batch:
+            if not reply.done():
+                reply.set_exception(error)
+
+    @staticmethod
+    def _error(exc: BaseException) -> Exception:
+        return exc if isinstance(exc, Exception) else RedisConnectionError("batch cancelled before it was written")
 
     async def _connected(self) -> AbstractConnection:
         assert self._pool is not None  # batching only where there is a pool

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -247,6 +247,39 @@ async def test_other_jobs_keep_apschedulers_own_pass_next_to_task_jobs(scheduler
     assert sorted(steps) == sorted(f"task-{i}" for i in range(20))
     assert len(ticks) >= 3  # the interval job keeps its own trigger and keeps running
     assert scheduler.get_job("sweeper").next_run_time is not None
+
+
+async def test_task_jobs_bypass_the_executor_and_on_loop_wakeups_skip_the_self_pipe(
+    scheduler: EngineScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = scheduler._lookup_executor("default")
+    submitted: list[str] = []
+    submit_job = executor.submit_job
+    monkeypatch.setattr(
+        executor, "submit_job", lambda job, run_times: (submitted.append(job.id), submit_job(job, run_times))
+    )
+    loop = asyncio.get_running_loop()
+    threadsafe: list[object] = []
+    call_soon_threadsafe = loop.call_soon_threadsafe
+    monkeypatch.setattr(
+        loop, "call_soon_threadsafe", lambda *a, **k: (threadsafe.append(a), call_soon_threadsafe(*a, **k))[1]
+    )
+    ran = asyncio.Event()
+    ticked = asyncio.Event()
+
+    async def step() -> None:
+        ran.set()
+
+    async def tick() -> None:
+        ticked.set()
+
+    scheduler.run_at(step, "task", time.time() + 0.02)
+    scheduler.add_job(tick, "date", run_date=datetime.now(UTC), id="other")
+    async with asyncio.timeout(10):
+        await ran.wait()
+        await ticked.wait()
+    assert submitted == ["other"]  # the task's step ran without APScheduler's executor; other jobs still use it
+    assert threadsafe == []  # wakeups from the loop itself went through call_soon
 
 
 def test_the_scheduler_refuses_other_job_stores() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
 from storage.redis_support import RedisClient
 from storage.script_batcher import MAX_BATCH, ScriptBatcher
@@ -59,6 +59,21 @@ async def test_batches_do_not_wait_for_earlier_replies(redis_client: aioredis.Re
     await asyncio.sleep(0)
     assert len(batcher._in_flight) == 2  # both written on the one connection before any reply was read
     assert await asyncio.gather(first, second) == [1, 11]
+
+
+async def test_an_argument_redis_cannot_take_fails_only_its_call(redis_client: aioredis.Redis) -> None:
+    batcher = ScriptBatcher(redis_client, INCR_BY)
+    await batcher.call(["warm"], ["1"])
+    connection = batcher._connection
+    good, bad, other = await asyncio.gather(
+        batcher.call(["g"], ["2"]),
+        batcher.call(["b"], [{"not": "encodable"}]),  # type: ignore[list-item]
+        batcher.call(["o"], ["3"]),
+        return_exceptions=True,
+    )
+    assert (good, other) == (2, 3)
+    assert isinstance(bad, DataError)
+    assert batcher._connection is connection  # nothing was written for it: the connection stays in use
 
 
 async def test_a_killed_connection_fails_nothing_and_the_next_calls_reconnect(redis_client: aioredis.Redis) -> None:
