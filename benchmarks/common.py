@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,3 +233,37 @@ def run_on_loop(main: Coroutine[Any, Any, T], event_loop: EventLoopName) -> T:
         factory = asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
+
+
+async def paced_cpu_us(
+    call: Callable[[int], Awaitable[Any]], rate: float, seconds: float, *, warm_up: int = 300
+) -> float:
+    """Client CPU per call (µs) with ``call(i)`` started as a task every ``1/rate`` s for ``seconds``."""
+    loop = asyncio.get_running_loop()
+    running: set[asyncio.Task[Any]] = set()
+    failures: list[BaseException] = []
+
+    def finished(task: asyncio.Task[Any]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked above
+
+    def start(i: int) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(call(i))
+        running.add(task)
+        task.add_done_callback(finished)
+
+    for i in range(warm_up):  # scripts loaded, connections open
+        await call(i)
+    calls = int(rate * seconds)
+    first = loop.time() + 0.1
+    cpu_before = time.process_time()
+    for i in range(calls):
+        loop.call_at(first + i / rate, start, i)
+    await asyncio.sleep(seconds + 0.2)  # every call started by now (the last one at ``seconds``)
+    if running:
+        await asyncio.wait(set(running))
+    cpu_s = time.process_time() - cpu_before
+    if failures:
+        raise RuntimeError(f"{len(failures)} calls failed: {failures[0]!r}")
+    return cpu_s / calls * 1e6

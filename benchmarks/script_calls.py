@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-from benchmarks.common import redis_server, write_rows
+from benchmarks.common import paced_cpu_us, redis_server, write_rows
 from storage.redis_support import connect_redis
 from storage.script_batcher import ScriptBatcher
 
@@ -30,38 +27,6 @@ from storage.script_batcher import ScriptBatcher
 SCRIPT = "local job = redis.call('HGETALL', KEYS[1]); redis.call('HINCRBY', KEYS[1], 'attempts', 1); return job"
 KEYS = 1000
 VARIANTS = ("pacing-only", "pooled", "batcher")
-
-
-async def paced_cpu_us(call: Callable[[int], Awaitable[Any]], rate: float, seconds: float) -> float:
-    """Client CPU per call (µs) with ``call(i)`` started as a task every ``1/rate`` s for ``seconds``."""
-    loop = asyncio.get_running_loop()
-    running: set[asyncio.Task[Any]] = set()
-    failures: list[BaseException] = []
-
-    def finished(task: asyncio.Task[Any]) -> None:
-        running.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            failures.append(task.exception())  # type: ignore[arg-type]  # not None: checked above
-
-    def start(i: int) -> None:
-        task: asyncio.Task[Any] = asyncio.ensure_future(call(i))
-        running.add(task)
-        task.add_done_callback(finished)
-
-    for i in range(min(300, KEYS)):  # warm-up: the script loaded, connections open
-        await call(i)
-    calls = int(rate * seconds)
-    first = loop.time() + 0.1
-    cpu_before = time.process_time()
-    for i in range(calls):
-        loop.call_at(first + i / rate, start, i)
-    await asyncio.sleep(seconds + 0.2)  # every call started by now (the last one at ``seconds``)
-    if running:
-        await asyncio.wait(set(running))
-    cpu_s = time.process_time() - cpu_before
-    if failures:
-        raise RuntimeError(f"{len(failures)} calls failed: {failures[0]!r}")
-    return cpu_s / calls * 1e6
 
 
 async def measure(variant: str, url: str, rate: float, seconds: float) -> float:

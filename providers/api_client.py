@@ -1,59 +1,43 @@
-"""The HTTP client for provider API calls (submit and status), on aiohttp.
+"""The HTTP client for provider API calls: submits on aiohttp, status polls on a leaner keep-alive path.
 
 Status polls are the engine's hot path: thousands per second at scale. httpx's connection pool spent
 ~85 % of the loop on pool bookkeeping at 5,000 jobs and collapsed there, while the same engine over
-aiohttp held twice the load at half the CPU (docs/performance.md). Video downloads are on aiohttp too,
-with their own pool (``providers/download.py``). This module turns aiohttp's exceptions into three
-plain outcomes, so adapters never see aiohttp: a bad URL, a request that certainly never left, and one
+aiohttp held twice the load at half the CPU; the GETs now go over :mod:`providers.keepalive_get`, at a
+third of aiohttp's CPU per call (docs/performance.md §1.5). Video downloads are on aiohttp too, with
+their own pool (``providers/download.py``). This module turns both paths' failures into three plain
+outcomes, so adapters never see an HTTP library: a bad URL, a request that certainly never left, and one
 that may have arrived.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from providers.aiohttp_pool import AiohttpPool
+from providers.api_types import MAX_BODY_BYTES, ApiResponse, ApiTransportError, ApiUrlError
+from providers.keepalive_get import KeepAliveGets
 
-# Provider API answers are small JSON envelopes; a bigger body is a fault, not a result to buffer.
-MAX_BODY_BYTES = 1024 * 1024
-
-
-class ApiTransportError(Exception):
-    """The call failed before a complete answer; ``sent`` says whether the provider may have acted on it."""
-
-    def __init__(self, detail: str, *, sent: bool) -> None:
-        super().__init__(detail)
-        self.sent = sent
-
-
-class ApiUrlError(Exception):
-    """The URL cannot be used at all (a configuration mistake: no retry will fix it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApiResponse:
-    """A complete answer: status, the one header we read, and the raw body."""
-
-    status: int
-    retry_after: str | None
-    body: bytes
-
-    @property
-    def ok(self) -> bool:
-        """A 2xx status."""
-        return 200 <= self.status < 300
-
-    def text(self, limit: int = 500) -> str:
-        """The start of the body as text, for logs and error messages."""
-        return self.body[:limit].decode("utf-8", "replace")
+__all__ = ["MAX_BODY_BYTES", "ApiClient", "ApiResponse", "ApiTransportError", "ApiUrlError"]
 
 
 class ApiClient(AiohttpPool):
-    """A bounded keep-alive pool for provider API calls (see :class:`AiohttpPool` for the timeouts)."""
+    """Bounded keep-alive pools for provider API calls (see :class:`AiohttpPool` for the timeouts).
+
+    GETs without a body (the status polls) go over :class:`KeepAliveGets`, everything else over aiohttp;
+    each path keeps at most ``max_connections`` connections.
+    """
+
+    def __init__(self, timeout_s: float, max_connections: int, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(timeout_s, max_connections, headers)
+        self._gets = KeepAliveGets(timeout_s, max_connections, self._headers)
+
+    async def aclose(self) -> None:
+        """Close both pools (idempotent)."""
+        await super().aclose()
+        await self._gets.aclose()
 
     async def request(
         self,
@@ -65,6 +49,10 @@ class ApiClient(AiohttpPool):
         params: Mapping[str, str] | None = None,
     ) -> ApiResponse:
         """Send one request and read the whole answer; raise :class:`ApiTransportError` or :class:`ApiUrlError`."""
+        if method == "GET" and json_body is None:
+            if self.closed:
+                raise ApiTransportError("client is closed", sent=False)
+            return await self._gets.get(url, headers=headers, params=params)
         session = self._session_for_use()
         try:
             async with session.request(method, url, headers=headers, json=json_body, params=params) as response:
