@@ -2,9 +2,10 @@
 
 A real redis-server (free port) and a stand-in provider in its own process answering "running" at
 once (``benchmarks.fake_kie``). Every poll does what production does: read the job, check the lease,
-ask the provider through KieVeoProvider (the shipped aiohttp ApiClient, the parser chain), count the
-attempt in Redis (Lua) and reschedule in APScheduler; the Worker heartbeats and scans for orphans as it
-would. ``--http httpx`` swaps in the same calls over httpx (what shipped before; kept for comparison).
+ask the provider through KieVeoProvider (the shipped ApiClient, whose status GETs go over its keep-alive
+path, and the parser chain), count the attempt in Redis (Lua) and reschedule in APScheduler; the Worker
+heartbeats and scans for orphans as it would. ``--http httpx`` swaps in the same calls over httpx (what
+shipped first; kept for comparison).
 
 Measured per task: lag = gap between two polls minus the interval, and lateness = poll time minus the
 ``next_poll_at`` the engine planned. Reported: polls/s, lag p50/p99/max, starved tasks, CPU % of the
@@ -242,7 +243,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     leases = RedisLeases(client, prefix="bench")
     events = RedisEventBus(client, prefix="bench")
     interval = spec.interval
-    api_client = ApiClient(30.0, spec.in_flight) if spec.http == "aiohttp" else HttpxApiClient(30.0, spec.in_flight)
+    api_client = ApiClient(30.0, spec.in_flight) if spec.http == "keepalive" else HttpxApiClient(30.0, spec.in_flight)
     provider = RecordingVeo(cast("ApiClient", api_client), spec.kie_url, API_KEY)
     provider.recorder = recorder
     notifier = NullNotifier()
@@ -499,7 +500,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1000, 2000, 5000])
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--rounds", type=float, default=3.0, help="measured intervals after one warm-up interval")
-    parser.add_argument("--http", choices=["aiohttp", "httpx"], default="aiohttp", help="aiohttp = as shipped")
+    parser.add_argument(
+        "--http", choices=["keepalive", "httpx"], default="keepalive", help="keepalive = ApiClient as shipped"
+    )
     parser.add_argument("--in-flight", type=int, default=20, help="poll slots = HTTP pool (product default 20)")
     parser.add_argument("--pollers", type=int, default=1, help="poller processes sharing the jobs")
     parser.add_argument("--poller", default=None, help=argparse.SUPPRESS)  # internal: run one poller child

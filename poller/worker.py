@@ -107,7 +107,7 @@ class Worker:
         """
         live = set(await self._leases.live_processes()) | {self.process_id}
         ids = await self._jobs.active_job_ids()
-        held_here = set(self.engine.owned)
+        held_here = self.engine.owned  # read with no await in between: no copy needed (240k ids: 40 ms)
         ownership = await self._leases.ownership([job_id for job_id in ids if job_id not in held_here])
         active = [o for o in ownership if o.status is not None and not o.status.terminal]
         for stale in (o for o in ownership if o.status is None or o.status.terminal):

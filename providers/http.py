@@ -1,7 +1,7 @@
 """How Reelay names itself to providers and CDNs.
 
-Provider API calls go over aiohttp (``providers/api_client.py``), video downloads too
-(``providers/download.py``); both send this User-Agent.
+Provider API calls (``providers/api_client.py``: submits on aiohttp, status polls on
+``providers/keepalive_get.py``) and video downloads (``providers/download.py``, aiohttp) send this User-Agent.
 """
 
 USER_AGENT = "reelay/0.1"

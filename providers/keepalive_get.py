@@ -1,11 +1,12 @@
 """GET requests over kept-alive HTTP/1.1 connections, answers parsed by httptools: the status polls' hot path.
 
 Every poll of every job is one small GET (``record-info``), thousands per second at scale. aiohttp's
-client spends ~150 µs of CPU on each (request and response objects, header multidicts, URL objects, two
-timers); this path spends ~50 µs (``benchmarks/http_calls.py``, docs/performance.md §1.5) by keeping
-only what a status call needs: a request written from a cached header block, the answer parsed by
-httptools (llhttp, the parser behind uvicorn) straight into an :class:`ApiResponse`. Submits, extends
-and video downloads stay on aiohttp.
+client spends most of its CPU per call on machinery a status call does not need (request and response
+objects, header multidicts, URL objects, two timers); this path keeps only what it needs: a request
+written from a cached header block, the answer parsed by httptools (llhttp, the parser behind uvicorn)
+straight into an :class:`ApiResponse`. It costs less than half of aiohttp's client CPU per call
+(``benchmarks/http_calls.py``, docs/performance.md §1.5). Submits, extends and video downloads stay on
+aiohttp.
 
 GETs only, so a request that meets a kept-alive connection the server had just closed (no byte of an
 answer came back) is sent once more on a new connection, as aiohttp and browsers do. One connection
@@ -205,9 +206,9 @@ class _Connection(asyncio.Protocol):
 class KeepAliveGets:
     """GETs over at most ``max_connections`` kept-alive connections (all origins together).
 
-    The same timeout policy as :class:`providers.aiohttp_pool.AiohttpPool`: waiting for a connection
-    plus connecting is bounded by ``timeout_s`` (nothing was sent if that runs out), connecting itself by
-    at most 5 s, and the answer by ``timeout_s`` of silence. Idle connections are kept ``keepalive_s``.
+    Timeouts as in :class:`providers.aiohttp_pool.AiohttpPool`: waiting for a free connection is bounded
+    by ``timeout_s`` and connecting by ``min(5 s, timeout_s)`` (nothing was sent if either runs out), the
+    answer by ``timeout_s`` of silence. Idle connections are kept ``keepalive_s``.
     https is verified against the system's CAs unless ``tls`` is given.
     """
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import structlog
@@ -126,6 +127,18 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 return won
 """
 
+# ZSCAN's members without their scores. redis-py turns every score of a ZSCAN reply into a float and
+# every pair into a tuple: ~2 µs per active job, 0.46 s of CPU per adoption scan at 240,000 jobs, which
+# showed as a lag tail at the 60 s default. Members alone cost a tenth of that.
+# KEYS: the active index.  ARGV: cursor, count
+_SCAN_MEMBERS = """
+local reply = redis.call('ZSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local flat, members = reply[2], {}
+for i = 1, #flat, 2 do members[#members + 1] = flat[i] end
+return {reply[1], members}
+"""
+SCAN_BATCH = 5000  # ≈ 10 ms of Redis time per call; smaller batches cost the client more round trips
+
 _POLLABLE = [s.value for s in JobStatus if s.pollable]
 
 
@@ -155,6 +168,7 @@ class RedisJobStore:
         self._start_step = ScriptBatcher(redis, _START_STEP)
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
+        self._scan_members = redis.register_script(_SCAN_MEMBERS)
 
     async def create(self, job: Job, session: Session) -> None:
         """Store a new job and its session (one script on the job's slot), then index it.
@@ -313,10 +327,14 @@ class RedisJobStore:
         whole scan is returned exactly once. An id whose job ended or vanished a moment ago may
         still be listed: check the status (``Leases.ownership`` does) and :meth:`heal_index` it.
         """
-        ids: dict[str, None] = {}
-        async for member, _score in self._redis.zscan_iter(self._keys.active_jobs(), count=1000):
-            ids[member] = None
-        return list(ids)
+        key = self._keys.active_jobs()
+        batches: list[list[str]] = []
+        cursor = "0"
+        while True:
+            cursor, members = await self._scan_members(keys=[key], args=[cursor, SCAN_BATCH])
+            batches.append(members)
+            if cursor == "0":
+                return list(dict.fromkeys(chain.from_iterable(batches)))  # a rehash may repeat ids
 
     async def active_count(self) -> int:
         """How many jobs are not yet in a terminal state (for metrics)."""
