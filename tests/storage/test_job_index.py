@@ -21,7 +21,7 @@ from poller.jobs import JobStatus
 from sandbox.serve import free_port
 from storage.job_index import MAY_BECOME_DELAYED, REV_FIELD, JobIndexes, now_ms
 from storage.keys import RedisKeys
-from storage.redis_jobs import RedisJobStore
+from storage.redis_jobs import SCAN_BATCH, RedisJobStore
 from storage.redis_support import RedisClient
 from tests.storage.factories import create_in, make_job, make_session
 
@@ -114,6 +114,15 @@ async def test_create_indexes_before_writing_the_hash_so_a_crash_leaves_only_an_
     assert await job_store.active_job_ids() == [job.id]
     with pytest.raises(JobNotFound):
         await job_store.get(job.id)
+
+
+async def test_the_active_ids_come_in_batches_each_id_once(job_store: RedisJobStore, any_redis: RedisClient) -> None:
+    ids = [f"job-{i:05d}" for i in range(2 * SCAN_BATCH + 7)]  # three batches of the scan script
+    for start in range(0, len(ids), 1000):
+        await any_redis.zadd(KEYS.active_jobs(), {job_id: now_ms() for job_id in ids[start : start + 1000]})
+    listed = await job_store.active_job_ids()
+    assert len(listed) == len(ids)
+    assert set(listed) == set(ids)
 
 
 async def test_heal_drops_an_old_entry_whose_job_is_gone(job_store: RedisJobStore, any_redis: RedisClient) -> None:
