@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -267,3 +267,44 @@ async def paced_cpu_us(
     if failures:
         raise RuntimeError(f"{len(failures)} calls failed: {failures[0]!r}")
     return cpu_s / calls * 1e6
+
+
+def run_paced_benchmark(
+    name: str,
+    description: str | None,
+    argv: list[str] | None,
+    variants: Sequence[str],
+    serving: Callable[[], AbstractContextManager[str]],
+    measure: Callable[[str, str, float, float], Coroutine[Any, Any, float]],
+) -> Path:
+    """The command line of a paced-calls benchmark: each variant measured in turn, ``--repeats`` times.
+
+    ``serving()`` yields the address ``measure(variant, address, rate, seconds)`` calls; the first variant
+    is ``pacing-only``, whose cost is subtracted from the others'. Returns the JSON result path.
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=3000.0, help="calls started per second")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternating")
+    parser.add_argument("--smoke", action="store_true", help="tiny run: 200 calls/s for 0.5 s, once")
+    parser.add_argument("--out", type=Path, default=None)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    rate, seconds, repeats = (200.0, 0.5, 1) if args.smoke else (args.rate, args.seconds, args.repeats)
+    runs: dict[str, list[float]] = {variant: [] for variant in variants}
+    with serving() as address:
+        for _ in range(repeats):
+            for variant in variants:
+                runs[variant].append(round(asyncio.run(measure(variant, address, rate, seconds)), 1))
+    pacing = min(runs["pacing-only"])
+    rows = []
+    for variant in variants:
+        row: dict[str, Any] = {"variant": variant, "rate": rate, "cpu_us_per_call": runs[variant]}
+        if variant != "pacing-only":
+            row["cpu_us_per_call_minus_pacing"] = [round(cpu - pacing, 1) for cpu in runs[variant]]
+        rows.append(row)
+        print(f"{variant:<12} rate={rate:>7.0f}/s cpu/call={runs[variant]} µs")
+    return write_rows(name, raw, rows, smoke=args.smoke, out_dir=args.out)

@@ -185,11 +185,21 @@ async def create_jobs(store: RedisJobStore, count: int, interval: float) -> list
     return jobs
 
 
-def _spread(engine: Engine, interval: float) -> None:
-    """Put every held job's first poll evenly over one interval, as a long-running system looks."""
+def _spread(engine: Engine, interval: float) -> float:
+    """Put every held job's first poll evenly over one interval, as a long-running system looks.
+
+    The interval starts after this loop ends (it takes ≈ 10 µs a job): a job due while the loop still ran
+    would start late together with its neighbours, and since each next poll is planned from the poll's
+    start, that bunch would come back every interval as a lag tail no long-running system has. Returns
+    the wall time the interval starts at.
+    """
     owned = sorted(engine.owned)
+    began = time.time()
+    first = began + 1.0 + len(owned) * 25e-6
     for k, job_id in enumerate(owned):
-        engine._schedule(job_id, interval * k / len(owned))
+        engine._schedule_at(job_id, first + interval * k / len(owned))
+    print(f"spread {len(owned)} jobs over {interval:g} s in {time.time() - began:.2f} s", file=sys.stderr)
+    return first
 
 
 async def run(spec: PollerSpec, redis: RedisProcess) -> dict[str, Any]:
@@ -279,9 +289,9 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
             await asyncio.sleep(0.5)
     adopt_s = time.monotonic() - t0
     held = len(engine.owned)
-    _spread(engine, interval)
+    first_poll_at = _spread(engine, interval)
     # Warm-up: one interval, so every task has one poll to measure gaps from.
-    await asyncio.sleep(interval)
+    await asyncio.sleep(max(0.0, first_poll_at - time.time()) + interval)
     window_start = time.monotonic()
     cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(spec.redis_pid), CpuMeter(spec.kie_pid)
     rss_peak = rss_bytes()
@@ -405,6 +415,9 @@ def lags_in_window(recorder: Recorder, interval: float, window: tuple[float, flo
     ]
 
 
+LATE_S = 0.5  # a step this late against its planned time counts towards ``worst_late_seconds``
+
+
 def summarize(
     recorder: Recorder, *, jobs_n: int, interval: float, window: tuple[float, float], extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -427,6 +440,12 @@ def summarize(
     starved += jobs_n - len(recorder.polls)
     lateness = [late for t, late in recorder.lateness if start <= t <= end]
     seconds = end - start
+    # When in the window the late steps came: a tail from one burst reads differently from a steady one.
+    worst_by_second: dict[int, float] = {}
+    for t, late in recorder.lateness:
+        if start <= t <= end and late > LATE_S:
+            second = int(t - start)
+            worst_by_second[second] = max(late, worst_by_second.get(second, 0.0))
     return {
         "jobs": jobs_n,
         "interval_s": interval,
@@ -440,6 +459,10 @@ def summarize(
         "lateness_p50_s": round(percentile(lateness, 50), 3),
         "lateness_p99_s": round(percentile(lateness, 99), 3),
         "starved_tasks": starved,
+        "seconds_with_steps_late_over_0_5s": len(worst_by_second),
+        "worst_late_seconds": [
+            [second, round(late, 2)] for second, late in sorted(worst_by_second.items(), key=lambda item: -item[1])[:10]
+        ],
         **extra,
     }
 
@@ -456,6 +479,9 @@ def print_row(row: dict[str, Any]) -> None:
         f"adopt={row['adopt_s']} s",
         flush=True,
     )
+    if row.get("worst_late_seconds"):
+        late = ", ".join(f"+{second} s: {worst} s" for second, worst in row["worst_late_seconds"])
+        print(f"  steps late > 0.5 s in {row['seconds_with_steps_late_over_0_5s']} s of the window; worst: {late}")
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:

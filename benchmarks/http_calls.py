@@ -15,11 +15,12 @@ call's own cost. Variants:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.common import paced_cpu_us, write_rows
+from benchmarks.common import paced_cpu_us, run_paced_benchmark
 from benchmarks.fake_kie import API_KEY, RECORD_INFO, fake_kie_process
 from providers.aiohttp_pool import AiohttpPool
 from providers.api_client import ApiClient
@@ -58,33 +59,15 @@ async def measure(variant: str, base_url: str, rate: float, seconds: float) -> f
         )
 
 
+@contextmanager
+def _stand_in() -> Iterator[str]:
+    with fake_kie_process() as (base_url, _):
+        yield base_url
+
+
 def main(argv: list[str] | None = None) -> Path:
     """CLI entry point; returns the JSON result path."""
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=3000.0, help="calls started per second")
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternating")
-    parser.add_argument("--smoke", action="store_true", help="tiny run: 200 calls/s for 0.5 s, once")
-    parser.add_argument("--out", type=Path, default=None)
-    raw = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(raw)
-    rate, seconds, repeats = (200.0, 0.5, 1) if args.smoke else (args.rate, args.seconds, args.repeats)
-    runs: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    with fake_kie_process() as (base_url, _):
-        for _ in range(repeats):
-            for variant in VARIANTS:
-                runs[variant].append(round(asyncio.run(measure(variant, base_url, rate, seconds)), 1))
-    pacing = min(runs["pacing-only"])
-    rows = []
-    for variant in VARIANTS:
-        row = {"variant": variant, "rate": rate, "cpu_us_per_call": runs[variant]}
-        if variant != "pacing-only":
-            row["cpu_us_per_call_minus_pacing"] = [round(cpu - pacing, 1) for cpu in runs[variant]]
-        rows.append(row)
-        print(f"{variant:<12} rate={rate:>7.0f}/s cpu/call={runs[variant]} µs")
-    return write_rows("http_calls", raw, rows, smoke=args.smoke, out_dir=args.out)
+    return run_paced_benchmark("http_calls", __doc__, argv, VARIANTS, _stand_in, measure)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ own cost. Variants:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.common import paced_cpu_us, redis_server, write_rows
+from benchmarks.common import paced_cpu_us, redis_server, run_paced_benchmark
 from storage.redis_support import connect_redis
 from storage.script_batcher import ScriptBatcher
 
@@ -50,34 +51,15 @@ async def measure(variant: str, url: str, rate: float, seconds: float) -> float:
         await redis.aclose()
 
 
+@contextmanager
+def _redis_url() -> Iterator[str]:
+    with redis_server() as server:
+        yield f"redis://127.0.0.1:{server.port}/0"
+
+
 def main(argv: list[str] | None = None) -> Path:
     """CLI entry point; returns the JSON result path."""
-    import sys
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=3000.0, help="calls started per second")
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternating")
-    parser.add_argument("--smoke", action="store_true", help="tiny run: 200 calls/s for 0.5 s, once")
-    parser.add_argument("--out", type=Path, default=None)
-    raw = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(raw)
-    rate, seconds, repeats = (200.0, 0.5, 1) if args.smoke else (args.rate, args.seconds, args.repeats)
-    runs: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    with redis_server() as server:
-        url = f"redis://127.0.0.1:{server.port}/0"
-        for _ in range(repeats):
-            for variant in VARIANTS:
-                runs[variant].append(round(asyncio.run(measure(variant, url, rate, seconds)), 1))
-    pacing = min(runs["pacing-only"])
-    rows = []
-    for variant in VARIANTS:
-        row = {"variant": variant, "rate": rate, "cpu_us_per_call": runs[variant]}
-        if variant != "pacing-only":
-            row["cpu_us_per_call_minus_pacing"] = [round(cpu - pacing, 1) for cpu in runs[variant]]
-        rows.append(row)
-        print(f"{variant:<12} rate={rate:>7.0f}/s cpu/call={runs[variant]} µs")
-    return write_rows("script_calls", raw, rows, smoke=args.smoke, out_dir=args.out)
+    return run_paced_benchmark("script_calls", __doc__, argv, VARIANTS, _redis_url, measure)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ local flat, members = reply[2], {}
 for i = 1, #flat, 2 do members[#members + 1] = flat[i] end
 return {reply[1], members}
 """
-SCAN_BATCH = 5000  # ≈ 10 ms of Redis time per call; smaller batches cost the client more round trips
+SCAN_BATCH = 1000  # ≈ 1.5 ms of Redis time per call; bigger batches saved the client little (measured)
 
 _POLLABLE = [s.value for s in JobStatus if s.pollable]
 
