@@ -2,8 +2,8 @@
 
 Status polls are the engine's hot path: thousands per second at scale. httpx's connection pool spent
 ~85 % of the loop on pool bookkeeping at 5,000 jobs and collapsed there, while the same engine over
-aiohttp held twice the load at half the CPU; the GETs now go over :mod:`providers.keepalive_get`, at a
-third of aiohttp's CPU per call (docs/performance.md §1.5). Video downloads are on aiohttp too, with
+aiohttp held twice the load at half the CPU; the GETs now go over :mod:`providers.keepalive_get`, at
+less than half of aiohttp's CPU per call (docs/performance.md §1.5). Video downloads are on aiohttp too, with
 their own pool (``providers/download.py``). This module turns both paths' failures into three plain
 outcomes, so adapters never see an HTTP library: a bad URL, a request that certainly never left, and one
 that may have arrived.
@@ -50,9 +50,7 @@ class ApiClient(AiohttpPool):
     ) -> ApiResponse:
         """Send one request and read the whole answer; raise :class:`ApiTransportError` or :class:`ApiUrlError`."""
         if method == "GET" and json_body is None:
-            if self.closed:
-                raise ApiTransportError("client is closed", sent=False)
-            return await self._gets.get(url, headers=headers, params=params)
+            return await self._gets.get(url, headers=headers, params=params)  # refuses once closed, too
         session = self._session_for_use()
         try:
             async with session.request(method, url, headers=headers, json=json_body, params=params) as response:

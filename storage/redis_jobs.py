@@ -129,7 +129,7 @@ return won
 
 # ZSCAN's members without their scores. redis-py turns every score of a ZSCAN reply into a float and
 # every pair into a tuple: ~2 µs per active job, 0.46 s of CPU per adoption scan at 240,000 jobs, which
-# showed as a lag tail at the 60 s default. Members alone cost a tenth of that.
+# showed as a lag tail at the 60 s default. Members alone cost about a third of that.
 # KEYS: the active index.  ARGV: cursor, count
 _SCAN_MEMBERS = """
 local reply = redis.call('ZSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
