@@ -16,6 +16,7 @@ from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, JobStatus
 from poller.ports import JobStore
 from poller.schedule import AttemptTiming
+from storage.job_index import MAY_BECOME_DELAYED
 from storage.keys import RedisKeys
 from storage.redis_jobs import RedisJobStore
 from storage.redis_support import RedisClient
@@ -40,6 +41,28 @@ async def test_create_stores_job_session_and_indexes(job_store: RedisJobStore, a
     assert await job_store.active_job_ids() == [job.id]
     assert [j.id for j in await job_store.jobs_for_user(job.user_id)] == [job.id]
     assert await any_redis.ttl(KEYS.job(job.id)) == -1  # active jobs never expire
+
+
+@pytest.mark.parametrize("status", list(JobStatus))
+async def test_create_in_any_status_leaves_the_indexes_as_a_change_to_it_would(
+    job_store: RedisJobStore, any_redis: RedisClient, status: JobStatus
+) -> None:
+    # One node creates and indexes in one script, a cluster in several steps: both must end here.
+    job = make_job(status=status, transitions={"delayed": 1_700_000_000.5})
+    await any_redis.zadd(KEYS.delayed_jobs(), {job.id: 1.0})  # an expired namesake's leftover
+
+    await job_store.create(job, make_session(job))
+
+    assert (job.id in await job_store.active_job_ids()) is not status.terminal
+    delayed_score = await any_redis.zscore(KEYS.delayed_jobs(), job.id)
+    if status is JobStatus.DELAYED:
+        assert delayed_score == 1_700_000_000.5
+    elif status in MAY_BECOME_DELAYED:
+        assert delayed_score == 1.0  # may be delayed again: a later change decides
+    else:
+        assert delayed_score is None
+    assert await any_redis.zscore(KEYS.user_jobs(job.user_id), job.id) == pytest.approx(job.created_at)
+    assert (await any_redis.ttl(KEYS.job(job.id)) > 0) is status.terminal
 
 
 async def test_create_refuses_an_existing_id_and_keeps_the_stored_job(job_store: RedisJobStore) -> None:
