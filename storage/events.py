@@ -26,6 +26,7 @@ import structlog
 from redis.exceptions import RedisClusterException, RedisError
 
 from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.pipelined_commands import PipelinedCommands
 from storage.redis_support import RedisClient, require_text_responses
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,7 @@ class RedisEventBus:
         if maxlen <= 0 or block_ms <= 0 or batch <= 0 or not 0 < backoff_s[0] <= backoff_s[1]:
             raise ValueError("maxlen, block_ms, batch and the backoff bounds must be positive")
         self._redis = redis
+        self._commands = PipelinedCommands.of(redis)  # a notice per new job: the cheap path
         self._key = RedisKeys(prefix).events()
         self._maxlen = maxlen
         self._block_ms = block_ms
@@ -62,7 +64,7 @@ class RedisEventBus:
         """Send a notice to every process (raises like any Redis write if Redis is unreachable)."""
         if not kind:
             raise ValueError("kind must not be empty")
-        await self._redis.xadd(self._key, {"kind": kind, "job": job_id}, maxlen=self._maxlen, approximate=True)
+        await self._commands.execute("XADD", self._key, "MAXLEN", "~", self._maxlen, "*", "kind", kind, "job", job_id)
 
     async def listen(self, stop: asyncio.Event | None = None) -> AsyncIterator[tuple[str, str]]:
         """Notices published from now on, as ``(kind, job_id)``; ends when cancelled, or within one blocked

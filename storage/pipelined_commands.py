@@ -13,9 +13,10 @@ Meant for the hot paths (a poll's step read, a prompt's writes before its ack), 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from redis.asyncio import RedisCluster
 from redis.asyncio.connection import AbstractConnection, ConnectionPool
@@ -40,6 +41,16 @@ class PipelinedCommands:
     written, so a caller that was cancelled meanwhile only has its reply dropped. On a cluster (which
     routes every key to its own node) each command goes through the client as usual.
     """
+
+    _shared: ClassVar[weakref.WeakKeyDictionary[RedisClient, PipelinedCommands]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, redis: RedisClient) -> PipelinedCommands:
+        """The one instance for ``redis``, shared by every store on that client (one connection, fuller batches)."""
+        commands = cls._shared.get(redis)
+        if commands is None:
+            commands = cls._shared[redis] = cls(redis)
+        return commands
 
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis

@@ -34,6 +34,7 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 
 from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.pipelined_commands import PipelinedCommands
 from storage.redis_support import RedisClient, require_text_responses, text_hash, text_optional
 
 Data = dict[Any, Any]
@@ -70,6 +71,7 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         super().__init__(store_data=store_data or USER_DATA_ONLY, update_interval=update_interval)
         require_text_responses(redis)
         self._redis = redis
+        self._commands = PipelinedCommands.of(redis)  # the refresh before every update: the cheap path
         self._keys = RedisKeys(prefix)
         # (kind, id) -> the entry's JSON in Redis as this process last read or wrote it.
         self._known: dict[tuple[str, int], str] = {}
@@ -172,7 +174,7 @@ class RedisPersistence(BasePersistence[Data, Data, Data]):
         # In webhook mode several bot processes share the updates, so a user's next update may land on
         # another process than the last one: reload from Redis. The bot flushes its changes at the end
         # of every update (bot/handlers/persist.py), so Redis is never behind this process's copy.
-        raw = text_optional(await self._redis.hget(self._keys.ptb(kind), str(entity_id)))
+        raw = text_optional(await self._commands.execute("HGET", self._keys.ptb(kind), str(entity_id)))
         self._known[(kind, entity_id)] = raw or _ABSENT
         fresh = dict(json.loads(raw)) if raw else {}
         data.clear()

@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 from redis.asyncio import RedisCluster
-from redis.commands.core import AsyncScript
 
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
@@ -26,6 +25,7 @@ from poller.ports import Session
 from poller.schedule import AttemptTiming
 from storage.job_index import MAY_BECOME_DELAYED, REV_FIELD, UPKEEP_ERRORS, JobIndexes, delayed_since, now_ms
 from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.pipelined_commands import PipelinedCommands
 from storage.redis_sessions import session_to_fields
 from storage.redis_support import RedisClient, require_text_responses, text_hash, text_list
 from storage.script_batcher import ScriptBatcher
@@ -198,11 +198,12 @@ class RedisJobStore:
         self._create = redis.register_script(_CREATE)
         # A cluster spreads the indexes over other slots than the job's: there, create takes several steps.
         self._create_on_one_node = (
-            None if isinstance(redis, RedisCluster) else redis.register_script(_CREATE_ON_ONE_NODE)
+            None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _CREATE_ON_ONE_NODE)
         )
         self._transition = redis.register_script(_TRANSITION)
         # Thousands of steps a second start with this script: batched into a pipeline per loop turn.
         self._start_step = ScriptBatcher(redis, _START_STEP)
+        self._commands = PipelinedCommands.of(redis)  # jobs_for_user before every prompt: the cheap path
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
         self._scan_members = redis.register_script(_SCAN_MEMBERS)
@@ -233,12 +234,12 @@ class RedisJobStore:
         await self._indexes.after_change(job.id, job.status, rev, since)
         await self._index_for_user(job)
 
-    async def _create_indexed(self, script: AsyncScript, job: Job, session: Session) -> None:
+    async def _create_indexed(self, script: ScriptBatcher, job: Job, session: Session) -> None:
         keys = self._keys
         rev = now_ms()
         delayed = job.status is JobStatus.DELAYED
-        reply = await script(
-            keys=[
+        reply = await script.call(
+            [
                 keys.job(job.id),
                 keys.session(job.id),
                 keys.effects(job.id),
@@ -246,7 +247,7 @@ class RedisJobStore:
                 keys.delayed_jobs(),
                 keys.user_jobs(job.user_id),
             ],
-            args=[
+            [
                 job.id,
                 str(rev),
                 "1" if job.status.terminal else "0",
@@ -438,7 +439,7 @@ class RedisJobStore:
         if limit <= 0:
             return []
         user_key = self._keys.user_jobs(user_id)
-        ids = text_list(await self._redis.zrevrange(user_key, 0, limit - 1))
+        ids = text_list(await self._commands.execute("ZREVRANGE", user_key, 0, limit - 1))
         jobs = await self.get_many(ids)
         gone = set(ids) - {job.id for job in jobs}
         if gone:

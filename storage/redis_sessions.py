@@ -10,6 +10,7 @@ import structlog
 from poller.ports import Session
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_support import RedisClient, hash_mapping, require_text_responses, text_hash
+from storage.script_batcher import ScriptBatcher
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,7 @@ class RedisSessionStore:
         require_text_responses(redis)
         self._redis = redis
         self._keys = RedisKeys(prefix)
-        self._set_if_exists = redis.register_script(_SET_IF_EXISTS)
+        self._set_if_exists = ScriptBatcher(redis, _SET_IF_EXISTS)  # after every ack: the cheap path
 
     async def save(self, job_id: str, session: Session) -> None:
         """Store (replace) the session of a job."""
@@ -75,7 +76,7 @@ class RedisSessionStore:
 
     async def set_status_message(self, job_id: str, message_id: int) -> None:
         """Remember the message that shows the job's status (ignored once the session is gone)."""
-        done = await self._set_if_exists(keys=[self._keys.session(job_id)], args=["status_message_id", str(message_id)])
+        done = await self._set_if_exists.call([self._keys.session(job_id)], ["status_message_id", str(message_id)])
         if not done:
             log.info("session_gone_status_message_ignored", job_id=job_id, message_id=message_id)
 

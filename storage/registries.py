@@ -16,6 +16,7 @@ import time
 from typing import TypeVar
 
 from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.pipelined_commands import PipelinedCommands
 from storage.redis_support import RedisClient, require_text_responses, text_list, text_optional
 
 _DAY_S = 86400
@@ -98,12 +99,13 @@ class UpdateDeduplicator:
 
     def __init__(self, redis: RedisClient, *, prefix: str = DEFAULT_PREFIX) -> None:
         require_text_responses(redis)
-        self._redis = redis
+        self._commands = PipelinedCommands.of(redis)  # every update asks: the cheap path
         self._keys = RedisKeys(prefix)
 
     async def first_time(self, update_id: int, ttl_s: int = _DAY_S) -> bool:
         """True the first time ``update_id`` is seen within ``ttl_s``; False for a repeat."""
-        created = await self._redis.set(self._keys.telegram_update(update_id), "1", nx=True, ex=_positive(ttl_s))
+        key = self._keys.telegram_update(update_id)
+        created = await self._commands.execute("SET", key, "1", "NX", "EX", _positive(ttl_s))
         return bool(created)
 
 

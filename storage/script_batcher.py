@@ -1,8 +1,8 @@
-"""Calls of one Lua script, pipelined on a connection of their own: many in flight, replies read in order.
+"""Calls of one Lua script, pipelined on the client's shared connection: many in flight, replies read in order.
 
 The engine starts every poll with the same script (``start_step``). Through the connection pool a call
-cost ~140-160 µs of client CPU at 3,000 calls/s, most batches being a single call; pipelined on a
-connection of its own (:class:`storage.pipelined_commands.PipelinedCommands`) ~70-80 µs
+cost ~140-160 µs of client CPU at 3,000 calls/s, most batches being a single call; pipelined on the
+client's shared connection (:class:`storage.pipelined_commands.PipelinedCommands`) ~70-80 µs
 (``benchmarks/script_calls.py``). Each call stays atomic on its own: nothing here is a transaction.
 """
 
@@ -26,7 +26,7 @@ class ScriptBatcher:
     def __init__(self, redis: RedisClient, script: str) -> None:
         self._script = redis.register_script(script)
         # A cluster routes every key to its own node; there every call goes on its own.
-        self._commands = None if isinstance(redis, RedisCluster) else PipelinedCommands(redis)
+        self._commands = None if isinstance(redis, RedisCluster) else PipelinedCommands.of(redis)
 
     async def call(self, keys: Sequence[str], args: Sequence[str]) -> Any:
         """Run the script for ``keys``/``args``; its reply, or the error Redis gave for this call."""
