@@ -286,9 +286,13 @@ def wait_until_receiving(emulator: TelegramEmulator, mode: str) -> None:
         emulator.wait_for(lambda: emulator.is_polling(), timeout=30, what="the bot's first getUpdates")
 
 
-def bot_command(settings_path: Path, variant: Variant, kie_url: str, role: str | None = None) -> list[str]:
+def bot_command(
+    settings_path: Path, variant: Variant, kie_url: str, role: str | None = None, stall_report: Path | None = None
+) -> list[str]:
     """The command line of the process under test (or, with ``role="poller"``, of its poller)."""
     command = [sys.executable, "-m", "benchmarks.reelay_process", "--settings", str(settings_path)]
+    if stall_report is not None:
+        command += ["--stall-report", str(stall_report)]
     if variant.naive:
         return [*command, "--naive", "--kie-url", kie_url, "--kie-key", KIE_KEY, "--poll-s", "1"]
     return [
@@ -324,9 +328,17 @@ def poller_process(values: dict[str, Any], variant: Variant, kie_url: str, tmp: 
 
 
 def measure(
-    variant: Variant, rate: float, prompts: int, *, completion_s: float, wait_s: float, parallel_webhook: bool = True
+    variant: Variant,
+    rate: float,
+    prompts: int,
+    *,
+    completion_s: float,
+    wait_s: float,
+    parallel_webhook: bool = True,
+    stall_report: bool = False,
 ) -> dict[str, Any]:
-    """Start everything, offer ``prompts`` prompts at ``rate``/s, and collect the ack times."""
+    """Start everything, offer ``prompts`` prompts at ``rate``/s, and collect the ack times (with
+    ``stall_report``, the bot's event-loop stalls are printed after the run)."""
     emulator = TelegramEmulator(DEFAULT_TOKEN)
     with (
         ExitStack() as stack,
@@ -339,9 +351,12 @@ def measure(
         values = settings_for(redis.url, tg.url, kie_url, tmp + "/videos", variant.mode)
         settings_path.write_text(json.dumps(values))
         poller_pid = stack.enter_context(poller_process(values, variant, kie_url, tmp))
+        stalls = Path(tmp) / "stalls.txt" if stall_report else None
         with open(Path(tmp) / "bot.log", "w") as bot_log:
             process = subprocess.Popen(
-                bot_command(settings_path, variant, kie_url), stdout=subprocess.DEVNULL, stderr=bot_log
+                bot_command(settings_path, variant, kie_url, stall_report=stalls),
+                stdout=subprocess.DEVNULL,
+                stderr=bot_log,
             )
         try:
             wait_until_receiving(emulator, variant.mode)
@@ -382,6 +397,8 @@ def measure(
             stop_process(process, grace_s=20)
         if process.returncode not in (0, -15, 143):
             print((Path(tmp) / "bot.log").read_text()[-3000:], file=sys.stderr)
+        if stalls is not None and stalls.exists():
+            print(f"--- the bot's event loop ({variant.mode}, {rate}/s):\n{stalls.read_text()}", file=sys.stderr)
     latencies = [acks[chat] - sent[chat] for chat in acks]
     last_ack = max(acks.values(), default=time.time())
     return {
@@ -460,6 +477,11 @@ def parse_args(raw: list[str]) -> argparse.Namespace:
     parser.add_argument("--completion-s", type=float, default=3.0, help="provider generation time (naive)")
     parser.add_argument("--wait-s", type=float, default=60.0, help="how long to wait for the last acks")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 10 prompts at 10/s in each mode")
+    parser.add_argument(
+        "--stall-report",
+        action="store_true",
+        help="print the bot's event-loop stalls over 20 ms (start-up included) and its collections",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--serve-kie", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(raw)
@@ -492,6 +514,7 @@ def main(argv: list[str] | None = None) -> Path | None:
                 completion_s=args.completion_s,
                 wait_s=args.wait_s,
                 parallel_webhook=args.webhook_delivery == "parallel",
+                stall_report=args.stall_report,
             )
             print(describe(row), flush=True)
             rows.append(row)

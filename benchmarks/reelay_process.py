@@ -34,12 +34,22 @@ from benchmarks.common import quiet_logs
 from bot.settings import Settings
 
 
-async def run_reelay(settings: Settings, role: str) -> None:
-    """Reelay itself in ``role`` (run, bot or poller), until SIGTERM."""
+async def run_reelay(settings: Settings, role: str, *, stall_watch: bool = False) -> str | None:
+    """Reelay itself in ``role`` (run, bot or poller), until SIGTERM; with ``stall_watch``, a report of the
+    event-loop stalls over 20 ms and of the garbage collections meanwhile is returned at the end."""
+    from benchmarks.stall_watch import StallWatch
     from bot.app import run_until_signalled
     from bot.wiring import Role
 
-    await run_until_signalled(settings, Role(role))
+    watch = StallWatch(threshold_s=0.02, tick_s=0.002, sample_s=0.002) if stall_watch else None
+    if watch is not None:
+        watch.start()
+    try:
+        await run_until_signalled(settings, Role(role))
+    finally:
+        if watch is not None:
+            await watch.stop()
+    return watch.report(limit=8) if watch is not None else None
 
 
 def run_naive(settings: Settings, kie_url: str, kie_key: str, poll_s: float) -> None:
@@ -119,6 +129,7 @@ def main() -> None:
     parser.add_argument("--kie-url", default="")
     parser.add_argument("--kie-key", default="")
     parser.add_argument("--poll-s", type=float, default=1.0)
+    parser.add_argument("--stall-report", type=Path, help="write event-loop stalls over 20 ms here at the end")
     args = parser.parse_args()
     quiet_logs()
     values: dict[str, Any] = json.loads(args.settings.read_text())
@@ -129,7 +140,9 @@ def main() -> None:
     use_limiter(LIMITER_NONE if args.no_rate_limit else args.limiter)
     if args.telegram_http == "httpx":
         use_httpx_for_telegram()
-    asyncio.run(run_reelay(settings, args.role))
+    report = asyncio.run(run_reelay(settings, args.role, stall_watch=args.stall_report is not None))
+    if args.stall_report is not None and report is not None:
+        args.stall_report.write_text(report + "\n")
 
 
 if __name__ == "__main__":
