@@ -7,7 +7,10 @@ receives the ``sendMessage`` "Video generating…" to that chat (the emulator re
 ``polling`` mode Reelay fetches updates with ``getUpdates``. In ``webhook`` mode each update is POSTed
 to Reelay's webhook route with the secret header over as many connections at once as the webhook's
 ``max_connections`` (40 unless Reelay sets it), as Telegram does; the emulator's own dispatcher posts
-one update at a time and would measure itself (``--webhook-delivery emulator`` uses it anyway).
+one update at a time and would measure itself (``--webhook-delivery emulator`` uses it anyway). For the
+same reason this process's garbage collector is paused while prompts are offered and acked
+(``benchmarks.common.collector_paused``): a full collection of the emulator's records once paused its
+threads ~50 ms, measured as a 100-200 ms ack of the bot.
 
     uv run python -m benchmarks.ack_latency --rate 30 100 --prompts 300 --limiter priority   # both modes
     uv run python -m benchmarks.ack_latency --rate 100 300 --prompts 1200 --limiter none
@@ -50,6 +53,7 @@ import httpx
 from benchmarks.common import (
     CpuMeter,
     RedisProcess,
+    collector_paused,
     cpu_seconds,
     exit_on_sigterm,
     quiet_logs,
@@ -376,10 +380,11 @@ def measure(
             bot_cpu_start, started = cpu_seconds(process.pid), time.monotonic()
             poller_cpu_start = cpu_seconds(poller_pid) if poller_pid else 0.0
             calls_before = redis_calls(redis)
-            sent, offered_s = offer(emulator, rate, prompts, delivery)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and len(ack_times(emulator, sent, variant.naive)) < prompts:
-                time.sleep(0.1)
+            with collector_paused():
+                sent, offered_s = offer(emulator, rate, prompts, delivery)
+                deadline = time.monotonic() + wait_s
+                while time.monotonic() < deadline and len(ack_times(emulator, sent, variant.naive)) < prompts:
+                    time.sleep(0.1)
             cpu_pcts = [round(meter.percent(), 1) for meter in meters]
             acks = ack_times(emulator, sent, variant.naive)
             edits_at_last_ack = status_edits(emulator, sent)
