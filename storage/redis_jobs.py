@@ -7,6 +7,9 @@ and per-user indexes live in other slots and are brought in line right after, in
 idempotent step (``storage.job_index`` documents the ordering and healing rules). Reading an index
 can therefore briefly show an id whose job ended or vanished a moment ago: callers re-check the
 job's status (they must anyway) and may call :meth:`RedisJobStore.heal_index` for such ids.
+
+One exception, on one node only: a new job is stored and indexed by one script (every key lives on
+that node), which keeps a prompt's ack to one round trip for the job.
 """
 
 from __future__ import annotations
