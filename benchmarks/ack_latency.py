@@ -127,6 +127,39 @@ def settings_for(redis_url: str, telegram_url: str, kie_url: str, data_dir: str,
     }
 
 
+async def seed_history(redis_url: str, users: int, jobs_per_user: int) -> None:
+    """Give each of the run's users ``jobs_per_user`` delivered videos, as a returning user has: the bot then
+    reads that history before each ack (the active-job limit)."""
+    from poller.jobs import Job, JobStatus, new_job_id
+    from poller.ports import Session
+    from storage.redis_jobs import RedisJobStore
+    from storage.redis_support import connect_redis
+
+    redis = connect_redis(redis_url)
+    store = RedisJobStore(redis)
+    created = time.time() - 86_400
+
+    async def seed(user: int) -> None:
+        for n in range(jobs_per_user):
+            job = Job(
+                id=new_job_id(),
+                user_id=user,
+                chat_id=user,
+                model="veo3_fast",
+                prompt=f"an earlier video, take {n}",
+                status=JobStatus.SUCCEEDED,
+                created_at=created + n,
+                updated_at=created + n,
+            )
+            await store.create(job, Session(chat_id=user, user_id=user))
+
+    try:
+        for start in range(0, users, 100):
+            await asyncio.gather(*(seed(FIRST_USER + i) for i in range(start, min(users, start + 100))))
+    finally:
+        await redis.aclose()
+
+
 def serve_kie(port: int, completion_s: float) -> None:
     """The KIE simulator on ``port``, without access logs (run in a child process by :func:`kie_process`)."""
     import uvicorn
@@ -340,6 +373,7 @@ def measure(
     wait_s: float,
     parallel_webhook: bool = True,
     stall_report: bool = False,
+    history: int = 0,
 ) -> dict[str, Any]:
     """Start everything, offer ``prompts`` prompts at ``rate``/s, and collect the ack times (with
     ``stall_report``, the bot's event-loop stalls are printed after the run)."""
@@ -354,6 +388,8 @@ def measure(
         settings_path = Path(tmp) / "settings.json"
         values = settings_for(redis.url, tg.url, kie_url, tmp + "/videos", variant.mode)
         settings_path.write_text(json.dumps(values))
+        if history:
+            asyncio.run(seed_history(redis.url, prompts, history))
         poller_pid = stack.enter_context(poller_process(values, variant, kie_url, tmp))
         stalls = Path(tmp) / "stalls.txt" if stall_report else None
         with open(Path(tmp) / "bot.log", "w") as bot_log:
@@ -414,6 +450,7 @@ def measure(
         "telegram_http": None if variant.naive else variant.telegram_http,
         "offered_rate": rate,
         "prompts": prompts,
+        "history_jobs_per_user": history,
         "offered_s": round(offered_s, 2),
         "acked": len(acks),
         "acks_per_s": round(len(acks) / max(1e-9, last_ack - min(sent.values())), 1),
@@ -440,6 +477,7 @@ def describe(row: dict[str, Any]) -> str:
     """One line of figures for the console."""
     return (
         f"{row['variant']:<22} {row['mode']:<8} offered={row['offered_rate']:>6}/s "
+        f"history={row['history_jobs_per_user']} "
         f"acked={row['acked']}/{row['prompts']} acks/s={row['acks_per_s']} "
         f"p50/p95/p99/max={row['p50_ms']}/{row['p95_ms']}/{row['p99_ms']}/{row['max_ms']} ms "
         f"edits={row['status_edits_at_last_ack']}->{row['status_edits']} done={row['all_work_done_s']} s "
@@ -483,6 +521,12 @@ def parse_args(raw: list[str]) -> argparse.Namespace:
     parser.add_argument("--wait-s", type=float, default=60.0, help="how long to wait for the last acks")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 10 prompts at 10/s in each mode")
     parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="delivered videos each user already has (returning users; the bot reads them before the ack)",
+    )
+    parser.add_argument(
         "--stall-report",
         action="store_true",
         help="print the bot's event-loop stalls over 20 ms (start-up included) and its collections",
@@ -520,10 +564,13 @@ def main(argv: list[str] | None = None) -> Path | None:
                 wait_s=args.wait_s,
                 parallel_webhook=args.webhook_delivery == "parallel",
                 stall_report=args.stall_report,
+                history=args.history,
             )
             print(describe(row), flush=True)
             rows.append(row)
     name = "ack_latency_smoke" if args.smoke else f"ack_latency_{rows[0]['variant']}"
+    if args.history and not args.smoke:
+        name += f"_history_{args.history}"
     result = {"command": "python -m benchmarks.ack_latency " + " ".join(raw), "rows": rows}
     path = write_result(name, result, args.out)
     print(f"wrote {path}")

@@ -176,6 +176,10 @@ class JobStore(Protocol):
         """The user's most recent jobs, newest first."""
         ...
 
+    async def active_count_for_user(self, user_id: int, recent: int = 20) -> int:
+        """How many of the user's ``recent`` newest jobs have not ended (the per-user limit)."""
+        ...
+
 
 class SessionStore(Protocol):
     """The user's session, kept under the job while it runs and removed when it ends."""

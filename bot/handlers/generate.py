@@ -12,7 +12,7 @@ from bot import keyboards, preferences, texts
 from bot.services import Services
 from bot.validation import clean_prompt, prompt_problem
 from poller.errors import JobError
-from poller.jobs import ACTIVE_STATES, Job, JobOptions, new_job_id
+from poller.jobs import Job, JobOptions, new_job_id
 from poller.ports import Session
 from poller.worker import NEW_JOB
 from providers.catalog import get_model
@@ -108,7 +108,7 @@ class GenerateHandlers:
         except JobError:
             await message.reply_text(texts.UNKNOWN_MODEL)
             return
-        active = await self._active_count(user.id)
+        active = await self._s.jobs.active_count_for_user(user.id)
         if active >= self._s.settings.limits.max_active_jobs_per_user:
             await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=active))
             return
@@ -151,10 +151,6 @@ class GenerateHandlers:
             await message.reply_text(texts.out_of_credits(reserved.balance, price))
             return None
         return job.replace(cost=price, billing_state="reserved")
-
-    async def _active_count(self, user_id: int) -> int:
-        recent = await self._s.jobs.jobs_for_user(user_id, limit=20)
-        return sum(1 for job in recent if job.status in ACTIVE_STATES)
 
     @staticmethod
     def _extension_parent(message: Message, bot_id: int) -> str | None:

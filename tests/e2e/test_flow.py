@@ -277,3 +277,22 @@ async def test_status_lists_jobs_and_cancel_stops_polling(
 
     assert sum(kie.sim.polls.values()) == polls
     assert job.error_code is ErrorCode.CANCELLED
+
+
+async def test_a_prompt_beyond_the_active_limit_is_refused_with_the_count(
+    reelay: Reelay, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    tg = telegram.emulator
+    limit = reelay.settings.limits.max_active_jobs_per_user
+    for n in range(limit):  # one at a time: each is counted before the next arrives
+        tg.send_text(ALICE, ALICE, f"a slow video, take {n} [polls=1000]")
+        await tg.wait_for_async(  # counted as sent: the status edits soon change the acks' text
+            lambda n=n: sum(c.params.get("text") == texts.GENERATING for c in tg.calls("sendMessage")) == n + 1,
+            what=f"ack {n + 1}",
+        )
+
+    tg.send_text(ALICE, ALICE, "one more [polls=1000]")
+
+    refusal = texts.TOO_MANY_ACTIVE.format(count=limit)
+    await tg.wait_for_async(lambda: any(m.text == refusal for m in bot_messages(telegram, ALICE)), what="refusal")
+    assert len(await reelay.jobs.jobs_for_user(ALICE, limit=10)) == limit

@@ -365,6 +365,22 @@ async def test_jobs_for_user_drops_expired_jobs_from_the_index(
     assert await any_redis.zrange(KEYS.user_jobs(9), 0, -1) == [kept.id]
 
 
+async def test_active_count_for_user_counts_the_recent_jobs_that_have_not_ended(
+    job_store: RedisJobStore, any_redis: RedisClient
+) -> None:
+    # Oldest first; the store keeps 5 per user.
+    statuses = [JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.QUEUED, JobStatus.FAILED, JobStatus.DELIVERING]
+    jobs = [await create_in(job_store, status, user_id=11) for status in statuses]
+    await create_in(job_store, JobStatus.RUNNING, user_id=12)  # another user's
+    await any_redis.delete(KEYS.job(jobs[2].id))  # an expired entry still in the index counts for nothing
+
+    assert await job_store.active_count_for_user(11) == 2  # delivering and the oldest running one
+    assert await job_store.active_count_for_user(11, recent=1) == 1  # the newest: delivering
+    assert await job_store.active_count_for_user(11, recent=4) == 1  # the oldest, running, is not among them
+    assert await job_store.active_count_for_user(11, recent=0) == 0
+    assert await job_store.active_count_for_user(13) == 0  # no jobs at all
+
+
 async def test_get_many_keeps_order_and_skips_missing(job_store: RedisJobStore) -> None:
     a, b = await create_in(job_store), await create_in(job_store)
     assert [j.id for j in await job_store.get_many([b.id, "missing", a.id])] == [b.id, a.id]
