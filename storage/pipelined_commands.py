@@ -67,6 +67,9 @@ class PipelinedCommands:
     async def execute(self, *command: EncodableT) -> Any:
         """Run one command; its reply as the client would give it, or the error Redis gave for it.
 
+        The client's conversion for the command's name is applied without options, so a command whose
+        reply depends on one (``WITHSCORES``) comes back as Redis sent it.
+
         If the connection breaks while the command is in flight, it is sent again through the client's
         pool under the client's retry policy, as a plain call would be (a write may then run twice, as
         with redis-py's own retries).
