@@ -70,9 +70,10 @@ class PipelinedCommands:
         The client's conversion for the command's name is applied without options, so a command whose
         reply depends on one (``WITHSCORES``) comes back as Redis sent it.
 
-        If the connection breaks while the command is in flight, it is sent again through the client's
-        pool under the client's retry policy, as a plain call would be (a write may then run twice, as
-        with redis-py's own retries).
+        If the connection breaks while the command is in flight, it is sent once more through the
+        client's pool: most breaks (a Redis restart, an idle connection dropped) happen before Redis ran
+        it, but a command that did run then runs twice. Callers send commands that are safe to repeat
+        (reads, scripts that refuse a second time) or can recognise their own earlier write.
         """
         if self._pool is None:
             return await self._redis.execute_command(*command)

@@ -12,6 +12,7 @@ one that is empty or over 200 characters raises :class:`storage.keys.InvalidKeyP
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import TypeVar
 
@@ -105,8 +106,12 @@ class UpdateDeduplicator:
     async def first_time(self, update_id: int, ttl_s: int = _DAY_S) -> bool:
         """True the first time ``update_id`` is seen within ``ttl_s``; False for a repeat."""
         key = self._keys.telegram_update(update_id)
-        created = await self._commands.execute("SET", key, "1", "NX", "EX", _positive(ttl_s))
-        return bool(created)
+        mark = secrets.token_hex(8)  # whose SET this was
+        if await self._commands.execute("SET", key, mark, "NX", "EX", _positive(ttl_s)):
+            return True
+        # A repeat, or this very SET sent again after its connection broke (its first copy landed): only
+        # the latter finds its own mark, and must not drop the update as a duplicate of itself.
+        return bool(await self._commands.execute("GET", key) == mark)
 
 
 # Closes the race of two processes picking up one due check: only the one whose compare (still

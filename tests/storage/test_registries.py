@@ -4,11 +4,13 @@ de-duplication and late checks (single redis-server and cluster)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from poller.ports import LateCheckQueue
 from storage.keys import InvalidKeyPart, RedisKeys
+from storage.pipelined_commands import PipelinedCommands
 from storage.redis_support import RedisClient
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
 
@@ -87,6 +89,25 @@ async def test_an_update_is_handled_the_first_time_only(any_redis: RedisClient) 
     assert results.count(True) == 1
     assert await updates.first_time(1002) is True
     assert 0 < await any_redis.ttl(KEYS.telegram_update(1001)) <= 86400
+
+
+async def test_an_update_whose_mark_was_sent_twice_is_still_handled(
+    any_redis: RedisClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a broken connection does to the pipelined SET: the first copy lands, the reply is lost, the
+    # command is sent again and finds the key taken, by its own mark.
+    updates = UpdateDeduplicator(any_redis)
+    execute = PipelinedCommands.execute
+
+    async def sent_twice(self: PipelinedCommands, *command: Any) -> Any:
+        if command[0] == "SET":
+            await execute(self, *command)
+        return await execute(self, *command)
+
+    monkeypatch.setattr(PipelinedCommands, "execute", sent_twice)
+
+    assert await updates.first_time(2001) is True
+    assert await updates.first_time(2001) is False  # a real repeat still is one
 
 
 def test_late_checks_implement_the_port(any_redis: RedisClient) -> None:
