@@ -5,7 +5,6 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +12,7 @@ from redis.exceptions import DataError, ResponseError
 
 from storage.pipelined_commands import MAX_BATCH, PipelinedCommands
 from storage.redis_support import RedisClient
+from tests.storage.pipelining import command_count, count_writes
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +38,7 @@ async def test_commands_made_in_one_loop_turn_travel_in_one_write(redis_client: 
     await commands.execute("INCRBY", "warm", 1)  # opens the connection
     connection = commands._connection
     assert connection is not None
-    writes: list[int] = []
-    send = connection.send_packed_command
-
-    async def counted(command: Any, check_health: bool = True) -> None:
-        writes.append(len(command))
-        await send(command, check_health=check_health)
-
-    connection.send_packed_command = counted  # type: ignore[method-assign]
+    writes = count_writes(connection)
     calls_before = await command_count(redis_client, "incrby")
 
     replies = await asyncio.gather(*(commands.execute("INCRBY", f"k{i}", i + 1) for i in range(MAX_BATCH)))
@@ -144,9 +137,3 @@ async def test_the_commands_that_joined_a_cancelled_leader_still_get_their_repli
     with pytest.raises(asyncio.CancelledError):
         await leader
     assert await redis_client.get("lead") is None
-
-
-async def command_count(client: aioredis.Redis, name: str) -> int:
-    stats = await client.info("commandstats")
-    entry = stats.get(f"cmdstat_{name}")
-    return int(entry["calls"]) if entry else 0

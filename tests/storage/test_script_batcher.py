@@ -5,7 +5,6 @@ itself (cancellation, broken connections) is tested in test_pipelined_commands.p
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,6 +12,7 @@ from redis.exceptions import ResponseError
 
 from storage.redis_support import RedisClient
 from storage.script_batcher import MAX_BATCH, ScriptBatcher
+from tests.storage.pipelining import command_count, count_writes
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +33,7 @@ async def test_calls_made_in_one_loop_turn_travel_in_one_write(redis_client: aio
     assert batcher._commands is not None
     connection = batcher._commands._connection
     assert connection is not None
-    writes: list[int] = []
-    send = connection.send_packed_command
-
-    async def counted(command: Any, check_health: bool = True) -> None:
-        writes.append(len(command))
-        await send(command, check_health=check_health)
-
-    connection.send_packed_command = counted  # type: ignore[method-assign]
+    writes = count_writes(connection)
     calls_before = await command_count(redis_client, "evalsha")
 
     replies = await asyncio.gather(*(batcher.call([f"k{i}"], [str(i + 1)]) for i in range(MAX_BATCH)))
@@ -75,9 +68,3 @@ async def test_a_flushed_script_cache_is_reloaded(any_redis: RedisClient) -> Non
     assert await batcher.call(["n{y}"], ["1"]) == 1
     await any_redis.script_flush()  # what a Redis restart does
     assert await batcher.call(["n{y}"], ["1"]) == 2
-
-
-async def command_count(client: aioredis.Redis, name: str) -> int:
-    stats = await client.info("commandstats")
-    entry = stats.get(f"cmdstat_{name}")
-    return int(entry["calls"]) if entry else 0
