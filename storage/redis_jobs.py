@@ -59,8 +59,8 @@ end
 _CREATE = "local o = 0\n" + _WRITE_NEW_JOB + "return {'ok'}"
 
 # One node holds every key, so a create can index the job in the same atomic step: one round trip
-# instead of six (reserve, create, re-add, re-read, per-user index), which was a sixth of a prompt's
-# CPU before its ack. Nothing can interleave, so none of the ordering rules of storage.job_index is
+# instead of six (reserve, create, re-add, re-read, per-user index), which were six of the nine
+# round trips before a prompt's ack. Nothing can interleave, so none of the ordering rules of storage.job_index is
 # needed; the indexes end as JobIndexes.after_change and the per-user upkeep would leave them.
 # KEYS: job, session, effects, active, delayed, user's jobs.
 # ARGV: id, rev, terminal (1/0), delayed since ('' unless delayed), drop from delayed (1/0),
