@@ -67,10 +67,12 @@ def test_adoption_smoke_schedules_every_job_in_both_cases(tmp_path: Path) -> Non
 
 
 def test_ack_latency_smoke_acknowledges_every_prompt_in_both_modes(tmp_path: Path) -> None:
-    result = run_smoke("ack_latency", tmp_path)
+    # Returning users (two delivered videos each) and the stall report, so neither option can rot.
+    result = run_smoke("ack_latency", tmp_path, "--history", "2", "--stall-report")
     rows = result["rows"]
     assert [r["mode"] for r in rows] == ["polling", "webhook"]
     for row in rows:
+        assert row["history_jobs_per_user"] == 2
         assert row["acked"] == row["prompts"] == 10
         assert row["status_edits"] == 10  # the engine's share of each prompt was waited for too
         assert row["p99_ms"] > 0
