@@ -53,7 +53,8 @@ class PipelinedCommands:
         return commands
 
     def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
+        # Weak: the shared map holds this object for as long as the client lives, and no longer.
+        self._client = weakref.ref(redis)
         self._pool: ConnectionPool | None = None if isinstance(redis, RedisCluster) else redis.connection_pool
         # The client's own reply conversions (SET -> bool, ...), so a reply reads as the client's would.
         self._callbacks: Mapping[Any, Any] = {} if isinstance(redis, RedisCluster) else redis.response_callbacks
@@ -76,7 +77,7 @@ class PipelinedCommands:
         (reads, scripts that refuse a second time) or can recognise their own earlier write.
         """
         if self._pool is None:
-            return await self._redis.execute_command(*command)
+            return await self._through_client(command)
         if self._joining is not None and len(self._joining) < MAX_BATCH:
             reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._joining.append((command, reply))
@@ -101,9 +102,16 @@ class PipelinedCommands:
         try:
             raw = await reply
         except RedisConnectionError:
-            return await self._redis.execute_command(*command)
+            return await self._through_client(command)
         callback = self._callbacks.get(command[0])
         return raw if callback is None else callback(raw)
+
+    async def _through_client(self, command: Command) -> Any:
+        """The command as a plain call of the client (its pool or its cluster routing)."""
+        redis = self._client()
+        if redis is None:
+            raise RedisConnectionError("the Redis client is gone")
+        return await redis.execute_command(*command)
 
     def _close(self, joining: list[Call]) -> None:
         if self._joining is joining:

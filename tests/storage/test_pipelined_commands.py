@@ -5,6 +5,7 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 import redis.asyncio as aioredis
@@ -137,3 +138,15 @@ async def test_the_commands_that_joined_a_cancelled_leader_still_get_their_repli
     with pytest.raises(asyncio.CancelledError):
         await leader
     assert await redis_client.get("lead") is None
+
+
+def test_the_shared_instance_lives_as_long_as_its_client() -> None:
+    client = aioredis.Redis(decode_responses=True)
+    shared = PipelinedCommands.of(client)
+    assert PipelinedCommands.of(client) is shared
+    before = len(PipelinedCommands._shared)
+
+    del client, shared
+    gc.collect()
+
+    assert len(PipelinedCommands._shared) == before - 1  # the instance does not keep its client alive
