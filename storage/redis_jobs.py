@@ -8,8 +8,8 @@ idempotent step (``storage.job_index`` documents the ordering and healing rules)
 can therefore briefly show an id whose job ended or vanished a moment ago: callers re-check the
 job's status (they must anyway) and may call :meth:`RedisJobStore.heal_index` for such ids.
 
-One exception, on one node only: a new job is stored and indexed by one script (every key lives on
-that node), which keeps a prompt's ack to one round trip for the job.
+On one node (every key lives there) none of that is needed: a new job is stored and indexed by one
+script, and each status change moves the indexes in its own script, one round trip each.
 """
 
 from __future__ import annotations
@@ -97,32 +97,58 @@ return {'ok'}
 # KEYS: job, session, effects
 # ARGV: target, now (s), terminal (1/0), ttl seconds, now (ms), n allowed, allowed statuses…,
 #       then field/value pairs
-_TRANSITION = """
+_CHANGE_STATUS = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return {'missing'} end
-local n_allowed = tonumber(ARGV[6])
+local n_allowed = tonumber(ARGV[o + 6])
 local allowed = false
-for i = 7, 6 + n_allowed do
+for i = o + 7, o + 6 + n_allowed do
   if ARGV[i] == current then allowed = true break end
 end
 if not allowed then return {'refused', current} end
-local target, now = ARGV[1], ARGV[2]
-local rev = tonumber(ARGV[5])
+local target, now = ARGV[o + 1], ARGV[o + 2]
+local rev = tonumber(ARGV[o + 5])
 local previous = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0') or 0
 if previous >= rev then rev = previous + 1 end
 local fields = {'status', target, 'updated_at', now, 'at_' .. target, now, 'rev', string.format('%d', rev)}
-for i = 7 + n_allowed, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = o + 7 + n_allowed, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-if ARGV[3] == '1' then
-  local ttl = tonumber(ARGV[4])
+if ARGV[o + 3] == '1' then
+  local ttl = tonumber(ARGV[o + 4])
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
 end
+"""
+_RETURN_JOB = """
 local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 1, 'ok')
 return out
 """
+_TRANSITION = "local o = 0\n" + _CHANGE_STATUS + _RETURN_JOB
+
+# One node: the indexes follow in the same atomic step (as _CREATE_ON_ONE_NODE does for a new job), so a
+# change is one round trip instead of three or four (the change, the re-add or removal, the re-read).
+# KEYS: job, session, effects, active, delayed.  ARGV: id, drop from delayed (1/0), then _TRANSITION's.
+_TRANSITION_ON_ONE_NODE = (
+    "local o = 2\n"
+    + _CHANGE_STATUS
+    + """
+local id = ARGV[1]
+if ARGV[o + 3] == '1' then
+  local score = redis.call('ZSCORE', KEYS[4], id)
+  if score and tonumber(score) <= rev then redis.call('ZREM', KEYS[4], id) end
+else
+  redis.call('ZADD', KEYS[4], 'GT', rev, id)
+end
+if target == 'delayed' then
+  redis.call('ZADD', KEYS[5], now, id)
+elseif ARGV[2] == '1' then
+  redis.call('ZREM', KEYS[5], id)
+end
+"""
+    + _RETURN_JOB
+)
 # One engine step's read. When the caller holds the job and it is pollable, the attempt is counted
 # and the next poll planned in the same atomic step (so a routine poll is one round trip); a poll that
 # finishes after the job was cancelled or moved on has then counted nothing. The delay is
@@ -219,6 +245,9 @@ class RedisJobStore:
             None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _CREATE_ON_ONE_NODE)
         )
         self._transition = redis.register_script(_TRANSITION)
+        self._transition_on_one_node = (
+            None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _TRANSITION_ON_ONE_NODE)
+        )
         # Thousands of steps a second start with this script: batched into a pipeline per loop turn.
         self._start_step = ScriptBatcher(redis, _START_STEP)
         self._commands = PipelinedCommands.of(redis)  # reads before every prompt's ack: the cheap path
@@ -330,21 +359,25 @@ class RedisJobStore:
         allowed = ALLOWED_TRANSITIONS[target]
         if expected is not None:
             allowed = allowed & expected
-        extra = _field_args(fields or {})
         keys = self._keys
-        reply = await self._transition(
-            keys=[keys.job(job_id), keys.session(job_id), keys.effects(job_id)],
-            args=[
-                target.value,
-                repr(time.time()),
-                "1" if target.terminal else "0",
-                str(self._ttl),
-                str(now_ms()),
-                str(len(allowed)),
-                *sorted(s.value for s in allowed),
-                *extra,
-            ],
-        )
+        args = [
+            target.value,
+            repr(time.time()),
+            "1" if target.terminal else "0",
+            str(self._ttl),
+            str(now_ms()),
+            str(len(allowed)),
+            *sorted(s.value for s in allowed),
+            *_field_args(fields or {}),
+        ]
+        job_keys = [keys.job(job_id), keys.session(job_id), keys.effects(job_id)]
+        one_node = self._transition_on_one_node
+        if one_node is not None:
+            drop_delayed = "0" if target is JobStatus.DELAYED or target in MAY_BECOME_DELAYED else "1"
+            index_keys = [keys.active_jobs(), keys.delayed_jobs()]
+            reply = await one_node.call([*job_keys, *index_keys], [job_id, drop_delayed, *args])
+        else:
+            reply = await self._transition(keys=job_keys, args=args)
         outcome = reply[0]
         if outcome == "missing":
             raise JobNotFound(job_id)
@@ -353,8 +386,9 @@ class RedisJobStore:
             raise InvalidTransition(job_id, reply[1], target.value)
         stored = _pairs(reply[1:])
         job = Job.from_fields(stored)
-        since = delayed_since(job) if target is JobStatus.DELAYED else None
-        await self._indexes.after_change(job_id, target, int(stored[REV_FIELD]), since)
+        if one_node is None:
+            since = delayed_since(job) if target is JobStatus.DELAYED else None
+            await self._indexes.after_change(job_id, target, int(stored[REV_FIELD]), since)
         return job
 
     async def heal_index(self, job_id: str) -> None:

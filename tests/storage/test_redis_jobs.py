@@ -106,6 +106,29 @@ async def test_allowed_transition_sets_status_timestamps_and_fields(job_store: R
 
 
 @pytest.mark.parametrize(
+    ("source", "target"),
+    [(source, target) for target in JobStatus for source in sorted(ALLOWED_TRANSITIONS[target])],
+)
+async def test_every_allowed_transition_leaves_the_indexes_right(
+    job_store: RedisJobStore, any_redis: RedisClient, source: JobStatus, target: JobStatus
+) -> None:
+    # One node moves the indexes in the transition's own script, a cluster in a step after it: alike.
+    job = await create_in(job_store, source)
+    await any_redis.zadd(KEYS.delayed_jobs(), {job.id: 1.0})  # a delayed entry from before
+
+    moved = await job_store.transition(job.id, target)
+
+    assert (job.id in await job_store.active_job_ids()) is not target.terminal
+    delayed_score = await any_redis.zscore(KEYS.delayed_jobs(), job.id)
+    if target is JobStatus.DELAYED:
+        assert delayed_score == pytest.approx(moved.transitions["delayed"])
+    elif target in MAY_BECOME_DELAYED:
+        assert delayed_score == 1.0  # may be delayed again: left for a later change
+    else:
+        assert delayed_score is None
+
+
+@pytest.mark.parametrize(
     ("current", "target"),
     [
         (JobStatus.QUEUED, JobStatus.DELIVERING),
