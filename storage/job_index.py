@@ -4,7 +4,9 @@ On Redis Cluster a script may only touch keys of one slot. A job's own keys shar
 hash tag, but the indexes (``reelay:jobs:active``, ``reelay:jobs:delayed``) live in their own
 slots, so the job store changes a job with one script on the job's keys and then brings the
 indexes in line here. A crash (or a lost connection) between the two steps, or two processes'
-steps landing out of order, leaves an index that is briefly wrong in a way these rules heal:
+steps landing out of order, leaves an index that is briefly wrong in a way these rules heal. (On one
+node the job store writes the indexes in the same script as the job, and only :meth:`JobIndexes.heal`
+is used there, for entries whose job has vanished.)
 
 * **Revisions.** Every job hash carries ``rev``, raised by each change to
   ``max(previous + 1, now in ms)``: strictly increasing per job, and close to the time of the

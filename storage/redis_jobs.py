@@ -239,19 +239,17 @@ class RedisJobStore:
         self._ttl = history_ttl_s
         self._user_history = user_history
         self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s)
+        # A cluster spreads the indexes over other slots than the job's: there, a create or a status change
+        # takes several steps (storage.job_index); one node does each in one script.
+        one_node = not isinstance(redis, RedisCluster)
         self._create = redis.register_script(_CREATE)
-        # A cluster spreads the indexes over other slots than the job's: there, create takes several steps.
-        self._create_on_one_node = (
-            None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _CREATE_ON_ONE_NODE)
-        )
+        self._create_on_one_node = ScriptBatcher(redis, _CREATE_ON_ONE_NODE) if one_node else None
         self._transition = redis.register_script(_TRANSITION)
-        self._transition_on_one_node = (
-            None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _TRANSITION_ON_ONE_NODE)
-        )
+        self._transition_on_one_node = ScriptBatcher(redis, _TRANSITION_ON_ONE_NODE) if one_node else None
+        self._count_active = ScriptBatcher(redis, _COUNT_ACTIVE) if one_node else None
         # Thousands of steps a second start with this script: batched into a pipeline per loop turn.
         self._start_step = ScriptBatcher(redis, _START_STEP)
         self._commands = PipelinedCommands.of(redis)  # reads before every prompt's ack: the cheap path
-        self._count_active = None if isinstance(redis, RedisCluster) else ScriptBatcher(redis, _COUNT_ACTIVE)
         self._update_fields = redis.register_script(_UPDATE_FIELDS)
         self._claim = redis.register_script(_CLAIM)
         self._scan_members = redis.register_script(_SCAN_MEMBERS)
