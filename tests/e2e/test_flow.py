@@ -37,7 +37,7 @@ async def test_prompt_to_video_then_publish_and_extend(
     tg.send_text(ALICE, ALICE, "A red fox running through fresh snow at sunrise [polls=2]")
 
     ack = await tg.wait_for_async(
-        lambda: next((m for m in bot_messages(telegram, ALICE) if m.text == texts.GENERATING), None),
+        lambda: next((m for m in bot_messages(telegram, ALICE) if first_text(m) == texts.GENERATING), None),
         what="the instant ack",
     )
     # The ack went out before the provider heard of the job.
