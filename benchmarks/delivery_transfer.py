@@ -9,7 +9,8 @@ Then S3BlobStore alone streaming that temp file (the same source as the baseline
 LocalBlobStore. Each phase runs in a fresh process, so its peak RSS growth (VmHWM minus RSS before
 the transfer, clients already open) is its own, not what an earlier phase left allocated.
 Reported per phase: MB/s, peak RSS growth, CPU seconds of the phase's process, moto and the
-simulator; and the S3 throughputs over the baseline's.
+simulator; and the S3 throughputs over the baseline's, as a ratio of the medians and as the median of
+each run over the baseline run beside it (the pair shares the machine's drift).
 
     uv run python -m benchmarks.delivery_transfer --mb 200 1024 --repeat 3
     uv run python -m benchmarks.delivery_transfer --mb 200 --parts-in-flight 1   # one part at a time
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -239,6 +241,16 @@ def ratio(row: dict[str, Any], baseline: dict[str, Any]) -> float | None:
     return round(row["mb_per_s"] / baseline["mb_per_s"], 2) if row["mb_per_s"] and baseline["mb_per_s"] else None
 
 
+def paired_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each run over the baseline run right after it, and the median of those ratios.
+
+    The machine's speed drifts by more than the gap being measured; a run and the baseline next to it share
+    the drift, so their ratio is steadier than a ratio of two medians taken minutes apart.
+    """
+    ratios = [r for r in (ratio(run, base) for run, base in zip(runs, baselines, strict=True)) if r is not None]
+    return {"runs": ratios, "median": round(statistics.median(ratios), 2) if ratios else None}
+
+
 # --------------------------------------------------------------------------- one size
 
 
@@ -259,10 +271,12 @@ def measure(size: int, part_mb: int, parts_in_flight: int, repeat: int) -> dict[
         temp = str(Path(tmp) / "video.mp4")
         store = {"part_mb": part_mb, "parts_in_flight": parts_in_flight}
         runs: dict[str, list[dict[str, Any]]] = {"s3": [], "disk_s3": [], "boto3": []}
-        for _ in range(repeat):
-            runs["s3"].append(phase({**common, **store, "phase": "s3", "temp": temp}, servers))
-            runs["disk_s3"].append(phase({**common, **store, "phase": "disk_s3", "temp": temp}, servers))
-            runs["boto3"].append(phase({**common, "phase": "boto3", "temp": temp}, servers))
+        for round_ in range(repeat):
+            # The baseline sits between the two S3 phases, which swap sides each round: each is next to it.
+            order = ["s3", "boto3", "disk_s3"] if round_ % 2 == 0 else ["disk_s3", "boto3", "s3"]
+            for name in order:
+                spec = {**common, "phase": name, "temp": temp} | ({} if name == "boto3" else store)
+                runs[name].append(phase(spec, servers))
         local_temp, blobs = Path(tmp) / "video2.mp4", Path(tmp) / "blobs"
         to_local = phase({**common, "phase": "local", "temp": str(local_temp), "blobs": str(blobs)}, servers)
         moto_peak = peak_rss_bytes(moto_pid)
@@ -278,6 +292,8 @@ def measure(size: int, part_mb: int, parts_in_flight: int, repeat: int) -> dict[
         "boto3_upload_file": baseline,
         "s3_throughput_vs_boto3": ratio(to_s3, baseline),
         "store_from_disk_vs_boto3": ratio(from_disk, baseline),
+        "s3_vs_boto3_paired": paired_ratios(runs["s3"], runs["boto3"]),
+        "store_from_disk_vs_boto3_paired": paired_ratios(runs["disk_s3"], runs["boto3"]),
         "moto_peak_rss_mb": round(moto_peak / MIB),
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from aiobotocore.client import AioBaseClient
+from aiobotocore.endpoint import AioEndpoint
 from starlette.requests import Request
 
 from poller.errors import ErrorCode, JobError
@@ -175,6 +176,30 @@ async def test_multipart_objects_carry_a_composite_crc32_checked_part_by_part(
     head = s3_server.client().head_object(Bucket=s3_bucket, Key="videos/crc.mp4", ChecksumMode="ENABLED")
     part_crcs = b"".join(zlib.crc32(data[at : at + 5 * MIB]).to_bytes(4, "big") for at in range(0, len(data), 5 * MIB))
     assert head["ChecksumCRC32"] == base64.b64encode(zlib.crc32(part_crcs).to_bytes(4, "big")).decode()
+
+
+async def test_parts_are_checked_by_their_crc32_not_hashed_into_the_signature(
+    monkeypatch: pytest.MonkeyPatch, s3_server: S3Server, s3_bucket: str
+) -> None:
+    # moto is plain http, where botocore would otherwise put each part's SHA-256 in the signature.
+    headers: list[tuple[str, str]] = []
+    original = AioEndpoint._send
+
+    async def record(endpoint: AioEndpoint, request: Any) -> Any:
+        if request.method == "PUT" and "partNumber=" in request.url:
+            found = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+            headers.append((found["x-amz-content-sha256"], found["x-amz-checksum-crc32"]))
+        return await original(endpoint, request)
+
+    monkeypatch.setattr(AioEndpoint, "_send", record)
+    data = pattern(11 * MIB, seed=4)
+    async with make_store(s3_server, s3_bucket) as store:
+        await store.put_stream("unsigned.mp4", stream(data, MIB), "video/mp4")
+
+    assert stored(s3_server, s3_bucket, "videos/unsigned.mp4")[0] == data
+    parts = [data[at : at + 5 * MIB] for at in range(0, len(data), 5 * MIB)]
+    crcs = [base64.b64encode(zlib.crc32(part).to_bytes(4, "big")).decode() for part in parts]
+    assert sorted(headers, key=lambda sent: crcs.index(sent[1])) == [("UNSIGNED-PAYLOAD", crc) for crc in crcs]
 
 
 @pytest.mark.parametrize("parts_in_flight", [1, 3])
