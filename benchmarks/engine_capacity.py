@@ -13,6 +13,7 @@ engine (this process), Redis and the stand-in, RSS per job, Redis memory per job
 
     uv run python -m benchmarks.engine_capacity --jobs 5000 --interval 10
     uv run python -m benchmarks.engine_capacity --jobs 2000 --interval 10 --http httpx   # the former client
+    uv run python -m benchmarks.engine_capacity --jobs 16000 --pollers 2 --cpu-quota 0.4   # each poller 0.4 core
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from benchmarks.common import (
     run_on_loop,
     write_result,
 )
+from benchmarks.cpu_quota import CpuQuota, CpuQuotaUnavailable, own_throttled_s
 from benchmarks.fake_kie import API_KEY, fake_kie_process
 from benchmarks.stall_watch import StallWatch
 from poller.delivery import DeliveryPipeline
@@ -214,7 +216,7 @@ async def run(spec: PollerSpec, redis: RedisProcess) -> dict[str, Any]:
     await client.aclose()
     gc.collect()
     common = {"create_s": round(create_s, 2), "redis_bytes_per_job": round(mem_jobs / spec.jobs)}
-    if spec.pollers == 1:
+    if spec.pollers == 1 and spec.cpu_quota is None:
         row, _, _ = await measure(spec, "bench-poller")
         return {**row, **common}
     return {**merge_pollers(spec, run_pollers(spec)), **common}
@@ -238,6 +240,7 @@ class PollerSpec:
     python_gc: bool = False
     full_gc_midway: bool = False
     event_loop: EventLoopName = "asyncio"
+    cpu_quota: float | None = None  # cores per poller process (a cgroup quota); None: unlimited
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -284,8 +287,12 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     if spec.pollers == 1:
         while len(engine.owned) < spec.jobs and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (no event)
             await asyncio.sleep(0.05)
-    else:  # until no job is left unheld: the split between pollers is whatever their scans made it
-        while await unheld(leases, store) and time.monotonic() - t0 < 300:  # noqa: ASYNC110 (state in Redis)
+    else:  # until the pollers hold every job between them: the split is whatever their scans made it
+        # Each poller posts its count; reading every job's owner instead cost a CPU-capped poller seconds.
+        while time.monotonic() - t0 < 300:
+            await client.hset("bench:held", process_id, len(engine.owned))
+            if sum(int(n) for n in await client.hvals("bench:held")) >= spec.jobs:
+                break
             await asyncio.sleep(0.5)
     adopt_s = time.monotonic() - t0
     held = len(engine.owned)
@@ -294,6 +301,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     await asyncio.sleep(max(0.0, first_poll_at - time.time()) + interval)
     window_start = time.monotonic()
     cpu_engine, cpu_redis, cpu_kie = CpuMeter(os.getpid()), CpuMeter(spec.redis_pid), CpuMeter(spec.kie_pid)
+    throttled_before = own_throttled_s()
     rss_peak = rss_bytes()
     loop_lag: list[float] = []
     watch = StallWatch()
@@ -309,6 +317,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
         loop_lag.append(time.monotonic() - now - 0.1)  # how late the event loop wakes a sleeper
         rss_peak = max(rss_peak, rss_bytes())
     window_end = time.monotonic()
+    throttled_s = own_throttled_s() - throttled_before
     stall_figures: dict[str, Any] = {}
     if spec.stall_watch:
         await watch.stop()
@@ -342,6 +351,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
                 "rss_after_mb": round(rss_after / 2**20, 1),
                 "rss_per_job_bytes": round((rss_peak - rss_before) / max(held, 1)),
                 "event_loop_lag_p99_ms": round(percentile(loop_lag, 99) * 1000, 1),
+                "throttled_in_window_s": round(throttled_s, 2),
                 **stall_figures,
             },
         ),
@@ -350,23 +360,29 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
     )
 
 
-async def unheld(leases: RedisLeases, store: RedisJobStore) -> int:
-    """Active jobs whose owner is not a live poller."""
-    live = set(await leases.live_processes())
-    return sum(1 for o in await leases.ownership(await store.active_job_ids()) if o.owner not in live)
-
-
 def run_pollers(spec: PollerSpec) -> list[dict[str, Any]]:
-    """Run ``spec.pollers`` poller processes side by side over the same jobs; their rows and raw lags."""
+    """Run ``spec.pollers`` poller processes side by side over the same jobs; their rows and raw lags.
+
+    With ``spec.cpu_quota`` each runs in its own cgroup, held to that many cores.
+    """
+    quotas: list[CpuQuota] = []
     with tempfile.TemporaryDirectory(prefix="reelay-bench-pollers-") as tmp:
-        children = []
-        for k in range(spec.pollers):
-            out = Path(tmp) / f"poller-{k}.json"
-            args = [sys.executable, "-m", "benchmarks.engine_capacity", "--poller", json.dumps(asdict(spec))]
-            children.append((subprocess.Popen([*args, "--poller-id", f"bench-poller-{k}", "--out", str(out)]), out))
-        for child, _ in children:
-            child.wait()
-        return [json.loads(out.read_text()) for _, out in children]
+        try:
+            children = []
+            for k in range(spec.pollers):
+                out = Path(tmp) / f"poller-{k}.json"
+                args = [sys.executable, "-m", "benchmarks.engine_capacity", "--poller", json.dumps(asdict(spec))]
+                child = subprocess.Popen([*args, "--poller-id", f"bench-poller-{k}", "--out", str(out)])
+                if spec.cpu_quota is not None:
+                    quotas.append(CpuQuota(f"reelay-bench-{os.getpid()}-poller-{k}", spec.cpu_quota))
+                    quotas[-1].add(child.pid)  # still importing: the measured window is far ahead
+                children.append((child, out))
+            for child, _ in children:
+                child.wait()
+            return [json.loads(out.read_text()) for _, out in children]
+        finally:
+            for quota in quotas:
+                quota.remove()
 
 
 def merge_pollers(spec: PollerSpec, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -392,6 +408,8 @@ def merge_pollers(spec: PollerSpec, results: list[dict[str, Any]]) -> dict[str, 
         "engine_cpu_pct": round(sum(r["engine_cpu_pct"] for r in rows), 1),
         "engine_cpu_pct_per_poller": [r["engine_cpu_pct"] for r in rows],
         "adopt_s": max(r["adopt_s"] for r in rows),
+        "cpu_quota_cores_per_poller": spec.cpu_quota,
+        "throttled_in_window_s_per_poller": [r["throttled_in_window_s"] for r in rows],
         "rss_per_job_bytes": round(sum(r["rss_per_job_bytes"] for r in rows) / len(rows)),
     }
 
@@ -479,6 +497,13 @@ def print_row(row: dict[str, Any]) -> None:
         f"adopt={row['adopt_s']} s",
         flush=True,
     )
+    if row.get("cpu_quota_cores_per_poller") is not None:
+        print(
+            f"  each poller held to {row['cpu_quota_cores_per_poller']:g} core; engine CPU per poller "
+            f"{row['engine_cpu_pct_per_poller']} %, throttled {row['throttled_in_window_s_per_poller']} s "
+            f"of the {row['window_s']} s window",
+            flush=True,
+        )
     if row.get("worst_late_seconds"):
         late = ", ".join(f"+{second} s: {worst} s" for second, worst in row["worst_late_seconds"])
         print(f"  steps late > 0.5 s in {row['seconds_with_steps_late_over_0_5s']} s of the window; worst: {late}")
@@ -505,6 +530,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 args.python_gc,
                 args.full_gc_midway,
                 args.loop,
+                args.cpu_quota,
             )
             row = await run(spec, redis)
             print_row(row)
@@ -545,6 +571,14 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="event loop (asyncio = as shipped)"
     )
+    parser.add_argument(
+        "--cpu-quota",
+        type=float,
+        default=None,
+        metavar="CORES",
+        help="hold each poller process to this many cores (a cgroup quota: Linux, root); pollers run as child "
+        "processes then, even one",
+    )
     parser.add_argument("--name", default=None, help="result file name (default derived from the options)")
     parser.add_argument("--smoke", action="store_true", help="tiny run: 50 jobs, 1 s (3 s with pollers), 1 round")
     parser.add_argument("--out", type=Path, default=None)
@@ -556,6 +590,11 @@ def main(argv: list[str] | None = None) -> Path:
         out: Path = args.out
         poller_main(args.poller, args.poller_id, out)
         return out
+    if args.cpu_quota is not None:
+        try:
+            CpuQuota(f"reelay-bench-{os.getpid()}-probe", args.cpu_quota).remove()
+        except (CpuQuotaUnavailable, ValueError) as exc:
+            parser.error(f"--cpu-quota: {exc}")
     if args.smoke:
         # Several poller processes get a longer interval: on a busy test machine their start-up alone
         # can hold a 1 s poll back past the two intervals that count as starved.
@@ -567,6 +606,7 @@ def main(argv: list[str] | None = None) -> Path:
         else f"engine_capacity_{args.http}_{int(args.interval)}s"
         + (f"_{args.pollers}pollers" if args.pollers > 1 else "")
         + ("_uvloop" if args.loop == "uvloop" else "")
+        + (f"_quota{args.cpu_quota:g}" if args.cpu_quota is not None else "")
     )
     path = write_result(name, result, args.out)
     print(json.dumps({"largest_jobs_with_lag_p99_under_1s": result["largest_jobs_with_lag_p99_under_1s"]}))

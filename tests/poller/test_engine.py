@@ -90,6 +90,7 @@ def build_engine(
     policy: PollPolicy = FAST,
     max_in_flight: int = 4,
     billing: RecordingBilling | None = None,
+    process_id: str = PROCESS,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -104,7 +105,7 @@ def build_engine(
         billing=billing,
     )
     engine = Engine(
-        process_id=PROCESS,
+        process_id=process_id,
         jobs=jobs,
         sessions=sessions,
         providers=ProviderLookupOf(provider),
@@ -459,6 +460,34 @@ async def test_a_lone_worker_claims_every_new_job_even_past_the_share_of_its_las
 
     assert claimed == [True] * 5
     assert len(rig.engine.owned) == 6
+
+
+async def test_workers_scanning_at_once_split_the_orphans_evenly_in_one_scan(
+    rig: Rig, fake_redis: aioredis.Redis
+) -> None:
+    # A fleet restart: every job orphaned, two workers scanning at the same moment.
+    others = build_engine(
+        fake_redis, ScriptedProvider(), RecordingNotifier(), BytesDownloader(), MemoryBlobStore(), process_id="poller-b"
+    )[0]
+    await others.start()
+    leases = RedisLeases(fake_redis)
+    workers = [
+        Worker(engine=engine, jobs=rig.jobs, leases=leases, events=RedisEventBus(fake_redis), lease_s=60)
+        for engine in (rig.engine, others)
+    ]
+    for worker in workers:
+        await leases.heartbeat(worker.process_id, 60)
+    jobs = [await new_queued_job(rig) for _ in range(400)]
+    try:
+        adopted = await asyncio.gather(*(worker.scan() for worker in workers))
+        held = [set(worker.engine.owned) for worker in workers]
+    finally:
+        await others.stop()
+
+    assert sum(adopted) == 400  # none left for a later scan
+    assert held[0] | held[1] == {job.id for job in jobs}
+    assert not held[0] & held[1]
+    assert all(160 <= len(part) <= 240 for part in held)  # each its share of 200, give or take the hash
 
 
 class CountingLeases(RedisLeases):
