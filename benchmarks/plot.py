@@ -34,6 +34,9 @@ def main() -> None:
             title += ", uvloop"
         if "--full-gc-midway" in data.get("command", ""):
             title += ", a full GC forced"
+        quota = rows[0].get("cpu_quota_cores_per_poller") if rows else None
+        if quota is not None:  # the scaling runs: each poller held to a fixed share of a core
+            title += f", {quota:g} core each"
         # Runs of one kind join; where two measured the same job count, the newest stands (today's code).
         for row in rows:
             held = newest.setdefault(title, {}).get(row["jobs"])
