@@ -97,6 +97,15 @@ class InvalidTransition(ReelayError):
         self.target = target
 
 
+class TooManyActive(ReelayError):
+    """A new job refused: its user already has ``count`` jobs in progress, the most allowed at once."""
+
+    def __init__(self, job_id: str, count: int) -> None:
+        super().__init__(f"job {job_id}: its user already has {count} jobs in progress")
+        self.job_id = job_id
+        self.count = count
+
+
 class JobNotFound(ReelayError):
     """No job with this id exists (or it expired)."""
 

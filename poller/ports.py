@@ -118,8 +118,12 @@ class Session:
 class JobStore(Protocol):
     """The source of truth for jobs. Every status change is a checked compare-and-set."""
 
-    async def create(self, job: Job, session: Session) -> None:
-        """Store a new job and its session, and index it (active, per user)."""
+    async def create(self, job: Job, session: Session, *, max_active: int | None = None) -> None:
+        """Store a new job and its session, and index it (active, per user).
+
+        With ``max_active``, raise :class:`poller.errors.TooManyActive` instead when the user already has that
+        many jobs in progress among their recent ones; atomically with the create where the store can.
+        """
         ...
 
     async def get(self, job_id: str) -> Job:
@@ -174,10 +178,6 @@ class JobStore(Protocol):
 
     async def jobs_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
         """The user's most recent jobs, newest first."""
-        ...
-
-    async def active_count_for_user(self, user_id: int, recent: int = 20) -> int:
-        """How many of the user's ``recent`` newest jobs have not ended (the per-user limit)."""
         ...
 
 

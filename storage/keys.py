@@ -71,6 +71,11 @@ class RedisKeys:
         """The job hash."""
         return redis_key(self.prefix, "job", _hash_tag(job_id))
 
+    def job_key_head(self) -> str:
+        """What comes before a job id in its key (``reelay:job:{``; ``}`` follows): for a one-node script that
+        reads jobs it finds in an index (a cluster script may only touch the keys it is given)."""
+        return self.job("_")[: -len("_}")]
+
     def session(self, job_id: str) -> str:
         """The session hash stored under the job."""
         return redis_key(self.prefix, "job", _hash_tag(job_id), "session")

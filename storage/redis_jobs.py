@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from redis.asyncio import RedisCluster
 
-from poller.errors import InvalidTransition, JobNotFound
+from poller.errors import InvalidTransition, JobNotFound, TooManyActive
 from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from poller.ports import Session
 from poller.schedule import AttemptTiming
@@ -42,10 +42,12 @@ log = structlog.get_logger(__name__)
 # ``o`` is where the arguments below start (the one-node variant puts its own first).
 # KEYS: job, session, effects.  ARGV (from o + 1): ttl seconds (0: none), n job args,
 #       job field/value pairs…, session field/value pairs…
-_WRITE_NEW_JOB = """
+_REFUSE_EXISTING = """
 local existing = redis.call('HGET', KEYS[1], 'status')
 if existing then return {'exists', existing} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
+"""
+_WRITE_NEW_JOB = """
 local n = tonumber(ARGV[o + 2])
 redis.call('HSET', KEYS[1], unpack(ARGV, o + 3, o + 2 + n))
 redis.call('DEL', KEYS[2], KEYS[3])
@@ -56,7 +58,32 @@ if ttl > 0 then
   redis.call('EXPIRE', KEYS[2], ttl)
 end
 """
-_CREATE = "local o = 0\n" + _WRITE_NEW_JOB + "return {'ok'}"
+_CREATE = "local o = 0\n" + _REFUSE_EXISTING + _WRITE_NEW_JOB + "return {'ok'}"
+
+RECENT_JOBS_FOR_LIMIT = 20  # how far back the per-user limit looks for jobs still in progress
+_TERMINAL_SET = "{" + ", ".join(f"['{s.value}'] = true" for s in JobStatus if s.terminal) + "}"
+
+# The per-user limit in the create's own step, so two prompts of one user at the same instant (two bot
+# processes) cannot both pass it. Read after the existence check: a create re-sent after a lost reply must
+# answer "exists", not be refused (its caller would refund a job that runs). The job keys are built from the
+# ids in the user's index, which a cluster forbids: there the count is read before the create instead.
+# ARGV: max active (0: no limit), recent jobs to look at, job key head (the id and "}" follow).
+_REFUSE_OVER_LIMIT = (
+    """
+local limit = tonumber(ARGV[9])
+if limit > 0 then
+  local ended = """
+    + _TERMINAL_SET
+    + """
+  local n = 0
+  for _, other in ipairs(redis.call('ZREVRANGE', KEYS[6], 0, tonumber(ARGV[10]) - 1)) do
+    local status = redis.call('HGET', ARGV[11] .. other .. '}', 'status')
+    if status and not ended[status] then n = n + 1 end
+  end
+  if n >= limit then return {'limit', tostring(n)} end
+end
+"""
+)
 
 # One node holds every key, so a create can index the job in the same atomic step: one round trip
 # instead of six (reserve, create, re-add, re-read, per-user index), which were six of the nine
@@ -64,9 +91,11 @@ _CREATE = "local o = 0\n" + _WRITE_NEW_JOB + "return {'ok'}"
 # needed; the indexes end as JobIndexes.after_change and the per-user upkeep would leave them.
 # KEYS: job, session, effects, active, delayed, user's jobs.
 # ARGV: id, rev, terminal (1/0), delayed since ('' unless delayed), drop from delayed (1/0),
-#       created at, user history, user index ttl, then _WRITE_NEW_JOB's arguments.
+#       created at, user history, user index ttl, _REFUSE_OVER_LIMIT's three, then _WRITE_NEW_JOB's arguments.
 _CREATE_ON_ONE_NODE = (
-    "local o = 8\n"
+    "local o = 11\n"
+    + _REFUSE_EXISTING
+    + _REFUSE_OVER_LIMIT
     + _WRITE_NEW_JOB
     + """
 local id = ARGV[1]
@@ -254,17 +283,29 @@ class RedisJobStore:
         self._claim = redis.register_script(_CLAIM)
         self._scan_members = redis.register_script(_SCAN_MEMBERS)
 
-    async def create(self, job: Job, session: Session) -> None:
+    async def create(self, job: Job, session: Session, *, max_active: int | None = None) -> None:
         """Store a new job and its session, and index it.
 
         On one node that is one atomic script. On a cluster it is one script on the job's slot, then
         the indexes: the id enters the active index first, so a crash part-way leaves an index entry
         without a hash (dropped later), never an unindexed job. Raise :class:`InvalidTransition` if a
-        job with this id already exists (that job and its index entries are left as they were).
+        job with this id already exists (that job and its index entries are left as they were), and
+        :class:`TooManyActive` if ``max_active`` is given and the user has that many jobs in progress
+        (on one node checked in the same step; on a cluster just before it).
         """
+        if max_active is not None and max_active <= 0:
+            raise ValueError("max_active must be positive (None: no limit)")
         if self._create_on_one_node is not None:
-            await self._create_indexed(self._create_on_one_node, job, session)
+            await self._create_indexed(self._create_on_one_node, job, session, max_active)
             return
+        if max_active is not None:
+            count = await self.active_count_for_user(job.user_id, RECENT_JOBS_FOR_LIMIT)
+            if count >= max_active:
+                # A create re-sent after a lost reply is counted among its own user's jobs: it is "exists".
+                existing = await self._redis.hget(self._keys.job(job.id), "status")
+                if existing is not None:
+                    raise InvalidTransition(job.id, str(existing), job.status.value)
+                raise TooManyActive(job.id, count)
         placeholder = now_ms()
         reserved = not job.status.terminal and await self._indexes.reserve(job.id, placeholder)
         rev = placeholder + 1
@@ -280,7 +321,7 @@ class RedisJobStore:
         await self._indexes.after_change(job.id, job.status, rev, since)
         await self._index_for_user(job)
 
-    async def _create_indexed(self, script: ScriptBatcher, job: Job, session: Session) -> None:
+    async def _create_indexed(self, script: ScriptBatcher, job: Job, session: Session, max_active: int | None) -> None:
         keys = self._keys
         rev = now_ms()
         delayed = job.status is JobStatus.DELAYED
@@ -302,11 +343,16 @@ class RedisJobStore:
                 repr(job.created_at),
                 str(self._user_history),
                 str(self._ttl),
+                str(max_active or 0),
+                str(RECENT_JOBS_FOR_LIMIT),
+                keys.job_key_head(),
                 *self._new_job_args(job, session, rev),
             ],
         )
         if reply[0] == "exists":
             raise InvalidTransition(job.id, reply[1] or "exists", job.status.value)
+        if reply[0] == "limit":
+            raise TooManyActive(job.id, int(reply[1]))
 
     def _new_job_args(self, job: Job, session: Session, rev: int) -> list[str]:
         """_WRITE_NEW_JOB's arguments."""
@@ -482,7 +528,7 @@ class RedisJobStore:
                 await self._indexes.heal(job_id)
         return [job_id for job_id, status in zip(ids, statuses, strict=True) if status == delayed]
 
-    async def active_count_for_user(self, user_id: int, recent: int = 20) -> int:
+    async def active_count_for_user(self, user_id: int, recent: int = RECENT_JOBS_FOR_LIMIT) -> int:
         """How many of the user's ``recent`` newest jobs have not ended.
 
         Asked before every prompt: only the statuses are read, on one node by one script call (a

@@ -11,7 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from bot import keyboards, preferences, texts
 from bot.services import Services
 from bot.validation import clean_prompt, prompt_problem
-from poller.errors import JobError
+from poller.errors import JobError, TooManyActive
 from poller.jobs import Job, JobOptions, new_job_id
 from poller.ports import Session
 from poller.worker import NEW_JOB
@@ -108,10 +108,6 @@ class GenerateHandlers:
         except JobError:
             await message.reply_text(texts.UNKNOWN_MODEL)
             return
-        active = await self._s.jobs.active_count_for_user(user.id)
-        if active >= self._s.settings.limits.max_active_jobs_per_user:
-            await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=active))
-            return
         job = Job(
             id=new_job_id(),
             user_id=user.id,
@@ -129,8 +125,15 @@ class GenerateHandlers:
         session = Session(
             chat_id=message.chat_id, user_id=user.id, language=user.language_code or "en", settings=snapshot
         )
-        # Recorded before the reply, so a crash right after the reply cannot lose the job.
-        await self._s.jobs.create(job, session)
+        # Recorded before the reply, so a crash right after the reply cannot lose the job. The per-user limit is
+        # checked in the same step: two prompts of one user at once (two bot processes) cannot both pass it.
+        try:
+            await self._s.jobs.create(job, session, max_active=self._s.settings.limits.max_active_jobs_per_user)
+        except TooManyActive as refused:
+            if job.billing_state == "reserved" and self._s.credits is not None:
+                await self._s.credits.refund(user.id, job.id)
+            await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=refused.count))
+            return
         ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
         await self._s.sessions.set_status_message(job.id, ack.message_id)
         # Any poller (this process in `reelay run`) claims it; the pollers' scan is the safety net.

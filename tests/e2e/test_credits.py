@@ -65,3 +65,22 @@ async def test_only_admins_can_grant(make_settings: SettingsFactory, telegram: T
         assert bot_messages(telegram, ALICE)[0].text == texts.ADMINS_ONLY
         assert bot_messages(telegram, BOB)[0].text == texts.GRANTED.format(user_id=ALICE, balance=25)
         assert await reelay.credits.balance(ALICE) == 25
+
+
+async def test_a_prompt_over_the_active_limit_gives_its_reserved_credits_back(
+    make_settings: SettingsFactory, telegram: TelegramStandIn
+) -> None:
+    tg = telegram.emulator
+    settings = make_settings(credits={"enabled": True, "initial_balance": 20}, limits={"max_active_jobs_per_user": 1})
+    async with running(settings) as reelay:
+        assert reelay.credits is not None
+        tg.send_text(ALICE, ALICE, "a slow video [polls=1000]")
+        await wait_for_job_status(reelay, ALICE, JobStatus.RUNNING)
+
+        tg.send_text(ALICE, ALICE, "one more [polls=1000]")
+        refusal = texts.TOO_MANY_ACTIVE.format(count=1)
+        await tg.wait_for_async(lambda: any(m.text == refusal for m in bot_messages(telegram, ALICE)), what="refusal")
+
+        [kept] = await reelay.jobs.jobs_for_user(ALICE, limit=10)
+        assert await reelay.credits.balance(ALICE) == 10, "only the running video holds credits"
+        assert await reelay.credits.state(ALICE, kept.id) == "reserved"

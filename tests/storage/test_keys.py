@@ -72,3 +72,9 @@ def test_empty_or_overlong_outside_values_are_refused(bad: str) -> None:
 
 def test_invalid_key_part_is_a_value_error() -> None:
     assert issubclass(InvalidKeyPart, ValueError)
+
+
+def test_a_job_key_is_its_head_the_id_and_a_closing_brace() -> None:
+    # What the one-node create script relies on to read the jobs it finds in a user's index.
+    for keys in (RedisKeys(), RedisKeys("tenant-a")):
+        assert keys.job_key_head() + "abc123" + "}" == keys.job("abc123")
