@@ -13,7 +13,7 @@ engine (this process), Redis and the stand-in, RSS per job, Redis memory per job
 
     uv run python -m benchmarks.engine_capacity --jobs 5000 --interval 10
     uv run python -m benchmarks.engine_capacity --jobs 2000 --interval 10 --http httpx   # the former client
-    uv run python -m benchmarks.engine_capacity --jobs 16000 --pollers 2 --cpu-quota 0.4   # each poller 0.4 core
+    uv run python -m benchmarks.engine_capacity --jobs 32000 --pollers 2 --cpu-quota 0.4   # each poller 0.4 core
 """
 
 from __future__ import annotations
@@ -366,9 +366,9 @@ def run_pollers(spec: PollerSpec) -> list[dict[str, Any]]:
     With ``spec.cpu_quota`` each runs in its own cgroup, held to that many cores.
     """
     quotas: list[CpuQuota] = []
+    children: list[tuple[subprocess.Popen[bytes], Path]] = []
     with tempfile.TemporaryDirectory(prefix="reelay-bench-pollers-") as tmp:
         try:
-            children = []
             for k in range(spec.pollers):
                 out = Path(tmp) / f"poller-{k}.json"
                 args = [sys.executable, "-m", "benchmarks.engine_capacity", "--poller", json.dumps(asdict(spec))]
@@ -381,6 +381,10 @@ def run_pollers(spec: PollerSpec) -> list[dict[str, Any]]:
                 child.wait()
             return [json.loads(out.read_text()) for _, out in children]
         finally:
+            for child, _ in children:  # a failure part-way must not leave pollers running
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
             for quota in quotas:
                 quota.remove()
 

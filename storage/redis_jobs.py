@@ -61,7 +61,8 @@ end
 _CREATE = "local o = 0\n" + _REFUSE_EXISTING + _WRITE_NEW_JOB + "return {'ok'}"
 
 RECENT_JOBS_FOR_LIMIT = 20  # how far back the per-user limit looks for jobs still in progress
-_TERMINAL_SET = "{" + ", ".join(f"['{s.value}'] = true" for s in JobStatus if s.terminal) + "}"
+_TERMINAL = frozenset(s.value for s in JobStatus if s.terminal)
+_TERMINAL_SET = "{" + ", ".join(f"['{status}'] = true" for status in sorted(_TERMINAL)) + "}"  # as a Lua table
 
 # The per-user limit in the create's own step, so two prompts of one user at the same instant (two bot
 # processes) cannot both pass it. Read after the existence check: a create re-sent after a lost reply must
@@ -232,20 +233,6 @@ return {reply[1], members}
 SCAN_BATCH = 1000  # ≈ 1.5 ms of Redis time per call; bigger batches saved the client little (measured)
 
 _POLLABLE = [s.value for s in JobStatus if s.pollable]
-_TERMINAL = [s.value for s in JobStatus if s.terminal]
-
-# How many of the given jobs exist and have not ended (one node only: the jobs live on many slots).
-# KEYS: jobs.  ARGV: the terminal statuses.
-_COUNT_ACTIVE = """
-local ended = {}
-for _, status in ipairs(ARGV) do ended[status] = true end
-local n = 0
-for _, key in ipairs(KEYS) do
-  local status = redis.call('HGET', key, 'status')
-  if status and not ended[status] then n = n + 1 end
-end
-return n
-"""
 
 
 class RedisJobStore:
@@ -275,7 +262,6 @@ class RedisJobStore:
         self._create_on_one_node = ScriptBatcher(redis, _CREATE_ON_ONE_NODE) if one_node else None
         self._transition = redis.register_script(_TRANSITION)
         self._transition_on_one_node = ScriptBatcher(redis, _TRANSITION_ON_ONE_NODE) if one_node else None
-        self._count_active = ScriptBatcher(redis, _COUNT_ACTIVE) if one_node else None
         # Thousands of steps a second start with this script: batched into a pipeline per loop turn.
         self._start_step = ScriptBatcher(redis, _START_STEP)
         self._commands = PipelinedCommands.of(redis)  # reads before every prompt's ack: the cheap path
@@ -529,21 +515,13 @@ class RedisJobStore:
         return [job_id for job_id, status in zip(ids, statuses, strict=True) if status == delayed]
 
     async def active_count_for_user(self, user_id: int, recent: int = RECENT_JOBS_FOR_LIMIT) -> int:
-        """How many of the user's ``recent`` newest jobs have not ended.
-
-        Asked before every prompt: only the statuses are read, on one node by one script call (a
-        returning user's 20 jobs read whole cost as much CPU as the rest of the prompt).
-        """
+        """How many of the user's ``recent`` newest jobs have not ended (what :meth:`create` counts on a
+        cluster; one node counts inside its create script). Only the statuses are read, all at once."""
         if recent <= 0:
             return 0
         ids = text_list(await self._commands.execute("ZREVRANGE", self._keys.user_jobs(user_id), 0, recent - 1))
-        if not ids:
-            return 0
-        job_keys = [self._keys.job(job_id) for job_id in ids]
-        if self._count_active is not None:
-            return int(await self._count_active.call(job_keys, _TERMINAL))
-        # A cluster keeps each job on its own slot: one read each, all at once.
-        statuses = await asyncio.gather(*(self._commands.execute("HGET", key, "status") for key in job_keys))
+        keys = [self._keys.job(job_id) for job_id in ids]
+        statuses = await asyncio.gather(*(self._commands.execute("HGET", key, "status") for key in keys))
         return sum(1 for status in statuses if status is not None and status not in _TERMINAL)
 
     async def jobs_for_user(self, user_id: int, limit: int = 10) -> list[Job]:

@@ -80,7 +80,7 @@ def test_ack_latency_smoke_acknowledges_every_prompt_in_both_modes(tmp_path: Pat
 
 
 def test_delivery_transfer_smoke_stores_every_byte_on_every_path(tmp_path: Path) -> None:
-    result = run_smoke("delivery_transfer", tmp_path)
+    result = run_smoke("delivery_transfer", tmp_path, "--repeat", "2")  # two rounds: both phase orders
     (row,) = result["rows"]
     size = 12 * 1024 * 1024
     phases = ("pipeline_to_s3", "store_to_s3_from_disk", "pipeline_to_local", "boto3_upload_file")
@@ -89,6 +89,9 @@ def test_delivery_transfer_smoke_stores_every_byte_on_every_path(tmp_path: Path)
         assert row[name]["peak_rss_growth_mb"] >= 0, name
     assert row["s3_throughput_vs_boto3"] > 0
     assert row["store_from_disk_vs_boto3"] > 0
+    for paired in (row["s3_vs_boto3_paired"], row["store_from_disk_vs_boto3_paired"]):
+        assert len(paired["runs"]) == 2
+        assert paired["median"] > 0
 
 
 def test_scheduler_churn_smoke_runs_both_variants_and_counts_what_the_jobs_hold(tmp_path: Path) -> None:
