@@ -99,6 +99,17 @@ def _load(path: Path | None) -> Settings:
     return load_settings(path)
 
 
+def _print_config_error(exc: ConfigError, *, every: bool) -> None:
+    """One line per problem for ``check-config``; one line in all for a start that fails."""
+    if every:
+        for key, message in exc.problems:
+            print(f"reelay: configuration error: {key}: {message}", file=sys.stderr)
+        return
+    more = len(exc.problems) - 1
+    tail = f" (and {more} more: reelay check-config lists them all)" if more else ""
+    print(f"reelay: configuration error: {exc}{tail}", file=sys.stderr)
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every configured secret, so the log redactor can remove them wherever they appear."""
     candidates = [
@@ -120,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _load(args.config)
     except ConfigError as exc:
-        print(f"reelay: configuration error: {exc}", file=sys.stderr)
+        _print_config_error(exc, every=args.command == "check-config")
         return EXIT_CONFIG
     if args.command == "check-config":
         print(settings.model_dump_json(indent=2))  # SecretStr fields print as '**********'

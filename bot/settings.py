@@ -6,18 +6,18 @@ print one clear line and exit 2.
 
 from __future__ import annotations
 
-import re
+import json
+import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
+from bot.config_rules import Problem, problems
 from poller.errors import ConfigError
 from poller.jobs import AspectRatio
-
-MIN_PRODUCTION_INTERVAL_S = 30.0
 
 
 class _Section(BaseModel):
@@ -80,14 +80,16 @@ class KieSettings(_Section):
 
     base_url: str = "https://api.kie.ai"
     api_key: SecretStr
-    timeout_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0)  # the whole call, however slowly the answer trickles in
     max_connections: int = Field(default=20, gt=0)
 
 
 class ProvidersSettings(_Section):
-    """One section per provider API."""
+    """One section per provider API, and what every video download must keep up."""
 
     kie: KieSettings
+    # A download slower than this, averaged over 30 s, is aborted (0: no minimum).
+    download_min_bytes_per_s: int = Field(default=50_000, ge=0)
 
 
 class PollSettings(_Section):
@@ -110,12 +112,32 @@ class PollSettings(_Section):
 
 
 class HttpSettings(_Section):
-    """The built-in HTTP server (health, later webhooks)."""
+    """The built-in HTTP server: health, webhooks, callbacks and the API."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
     api_token: SecretStr | None = None
+    max_connections: int = Field(default=1000, gt=0)  # uvicorn's limit_concurrency: 503 beyond it
+
+
+class NetworkSettings(_Section):
+    """How Reelay reaches the outside: an egress proxy, and which addresses outsiders may send it to."""
+
+    # http://, https:// or socks5:// (user:password@ allowed). Unset: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY from
+    # the environment; NO_PROXY applies either way.
+    proxy_url: str | None = None
+    # Let URLs from outside (provider video links, webhook targets) reach loopback, private and link-local
+    # addresses: tests, the sandbox, a private CDN. Off in production (SSRF).
+    allow_private_addresses: bool = False
+
+
+class AccessSettings(_Section):
+    """Who may use the bot: anyone, a fixed list, or whoever brings an invite code."""
+
+    mode: Literal["open", "allowlist", "invite"] = "open"
+    user_ids: list[int] = Field(default_factory=list)  # allowlist mode
+    invite_codes: list[SecretStr] = Field(default_factory=list)  # invite mode: /start <code> admits for good
 
 
 class LimitsSettings(_Section):
@@ -124,6 +146,7 @@ class LimitsSettings(_Section):
     max_prompt_chars: int = Field(default=2000, gt=0)
     max_video_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_active_jobs_per_user: int = Field(default=3, gt=0)
+    daily_videos_per_user: int | None = Field(default=None, gt=0)  # per UTC day; admins are never limited
 
 
 def _default_prices() -> dict[str, dict[int, int]]:
@@ -186,6 +209,8 @@ class Settings(BaseSettings):
     defaults: DefaultsSettings = DefaultsSettings()
     credits: CreditsSettings = CreditsSettings()
     admin: AdminSettings = AdminSettings()
+    access: AccessSettings = AccessSettings()
+    network: NetworkSettings = NetworkSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -202,40 +227,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_cross_field_rules(self) -> Settings:
-        if self.poll.interval_s < MIN_PRODUCTION_INTERVAL_S and not self.poll.allow_fast:
-            raise _KeyedError(
-                "poll.interval_s",
-                f"{self.poll.interval_s:g} s is under {MIN_PRODUCTION_INTERVAL_S:g} s; real providers ban clients that "
-                "poll this fast (set poll.allow_fast = true for tests or the sandbox)",
-            )
-        if self.poll.max_in_flight and self.poll.max_in_flight > self.providers.kie.max_connections:
-            raise _KeyedError(
-                "poll.max_in_flight",
-                f"must not exceed providers.kie.max_connections ({self.providers.kie.max_connections}), "
-                "or polls queue inside the HTTP pool",
-            )
-        if self.storage.backend == "s3" and not self.s3.bucket:
-            raise _KeyedError("s3.bucket", "is required when storage.backend = 's3'")
-        if self.telegram.mode == "webhook":
-            if not self.http.public_url:
-                raise _KeyedError("http.public_url", "is required when telegram.mode = 'webhook'")
-            if self.telegram.webhook_secret is None:
-                raise _KeyedError("telegram.webhook_secret", "is required when telegram.mode = 'webhook'")
-        if self.telegram.webhook_secret is not None and not re.fullmatch(
-            r"[A-Za-z0-9_-]{16,256}", self.telegram.webhook_secret.get_secret_value()
-        ):
-            raise _KeyedError("telegram.webhook_secret", "must be 16-256 characters of A-Z, a-z, 0-9, _ and -")
-        if self.credits.enabled:
-            self._check_price_table()
+        found = problems(self)
+        if found:
+            raise _KeyedError(found)
         return self
-
-    def _check_price_table(self) -> None:
-        from providers.catalog import all_models
-
-        for model in all_models():
-            for duration in model.durations_s:
-                if self.credits.price(model.id, duration) is None:
-                    raise _KeyedError("credits.prices", f"has no price for {model.id} at {duration} s")
 
     @property
     def lease_s(self) -> float:
@@ -254,16 +249,16 @@ class Settings(BaseSettings):
 
 
 class _KeyedError(ValueError):
-    """A cross-field rule failed; carries the key to name."""
+    """Rules of :mod:`bot.config_rules` failed; carries every ``(key, message)``."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
-        self.message = message
+    def __init__(self, found: list[Problem]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in found))
+        self.found = found
 
 
 def load_settings(path: Path | None) -> Settings:
-    """Read the TOML file (if it exists or was named) and the environment; raise :class:`ConfigError`."""
+    """Read the TOML file (if it exists or was named) and the environment; raise :class:`ConfigError`
+    naming every problem found (``ConfigError.problems``)."""
     data: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
@@ -276,20 +271,58 @@ def load_settings(path: Path | None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise _config_error_from(exc) from exc
+    except SettingsError as exc:
+        # pydantic-settings could not decode an environment variable (a list given as 1,2).
+        raise _env_error(exc) from exc
 
 
 def _config_error_from(exc: ValidationError) -> ConfigError:
-    error = exc.errors(include_url=False)[0]
-    key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int)) or "config"
-    ctx_error = error.get("ctx", {}).get("error")
-    if isinstance(ctx_error, _KeyedError):
-        return ConfigError(ctx_error.key, ctx_error.message)
-    kind = error["type"]
-    if kind == "missing":
-        message = "is required but missing"
-    elif kind == "extra_forbidden":
-        message = "is not a known setting (check the spelling against config.example.toml)"
-    else:
-        # Never echo the offending value: it may be a secret.
-        message = error["msg"]
-    return ConfigError(key, message)
+    found: list[Problem] = []
+    for error in exc.errors(include_url=False):
+        ctx_error = error.get("ctx", {}).get("error")
+        if isinstance(ctx_error, _KeyedError):
+            found += ctx_error.found
+            continue
+        key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int)) or "config"
+        kind = error["type"]
+        if kind == "missing":
+            message = "is required but missing"
+        elif kind == "extra_forbidden":
+            message = "is not a known setting (check the spelling against config.example.toml)"
+        else:
+            # Never echo the offending value: it may be a secret.
+            message = error["msg"]
+        found.append((key, message))
+    return ConfigError.of(found)
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """Name the ``REELAY_…`` variable that holds a list or table written as something other than JSON."""
+    found: list[Problem] = []
+    for name, value in sorted(os.environ.items()):
+        if not name.upper().startswith(_ENV_PREFIX):
+            continue
+        key = ".".join(name[len(_ENV_PREFIX) :].lower().split("__"))
+        if _expects_json(key):
+            try:
+                json.loads(value)
+            except ValueError:
+                found.append((key, f'from {name} must be JSON, for example [1, 2] or {{"a": 1}}'))
+    return ConfigError.of(found or [("environment", str(exc))])
+
+
+_ENV_PREFIX = "REELAY_"
+
+
+def _expects_json(dotted: str) -> bool:
+    """Whether the setting at ``dotted`` is a list, a table or a section (which the environment gives as JSON)."""
+    model: Any = Settings
+    for part in dotted.split("."):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return False
+        model = fields[part].annotation
+    origin = get_origin(model)
+    if origin in (list, dict) or (isinstance(model, type) and issubclass(model, BaseModel)):
+        return True
+    return any(get_origin(arg) in (list, dict) for arg in get_args(model))

@@ -6,6 +6,7 @@ see both in the job record and the logs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -46,12 +47,20 @@ class ReelayError(Exception):
 
 
 class ConfigError(ReelayError):
-    """A setting is missing or invalid; ``key`` names it (``telegram.token``)."""
+    """A setting is missing or invalid; ``key`` names it (``telegram.token``). ``problems`` lists every
+    ``(key, message)`` found, this one first."""
 
-    def __init__(self, key: str, message: str) -> None:
+    def __init__(self, key: str, message: str, *, more: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+        self.problems: list[tuple[str, str]] = [(key, message), *more]
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> ConfigError:
+        """One error for several problems (at least one)."""
+        (key, message), *more = problems
+        return cls(key, message, more=more)
 
 
 class JobError(ReelayError):
@@ -69,6 +78,7 @@ class JobError(ReelayError):
         retry_after: float | None = None,
         request_sent: bool = True,
         outcome_unknown: bool = False,
+        permanent: bool = False,
     ) -> None:
         super().__init__(f"{code.value}: {raw}" if raw else code.value)
         self.code = code
@@ -80,11 +90,14 @@ class JobError(ReelayError):
         # True when the request may have been acted on but no answer came back (a timeout after
         # sending): the one case where repeating a submit could create, and charge, a second task.
         self.outcome_unknown = outcome_unknown
+        # True when another attempt would meet the same answer (a refused address, a file that is not a
+        # video), even though failures with this code are usually worth retrying.
+        self.permanent = permanent
 
     @property
     def retryable(self) -> bool:
         """Whether another attempt may succeed."""
-        return self.code.retryable
+        return self.code.retryable and not self.permanent
 
 
 class InvalidTransition(ReelayError):

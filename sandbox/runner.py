@@ -121,6 +121,8 @@ def sandbox_settings(
         # public_url makes the simulator call back when a video is ready, so it arrives without waiting a poll.
         "http": {"host": HOST, "port": reelay_port, "public_url": urls.reelay},
         "credits": {"enabled": True, "initial_balance": STARTING_CREDITS},
+        # The simulator serves its videos from 127.0.0.1.
+        "network": {"allow_private_addresses": True},
         "admin": {"user_ids": [USER_ID]},
         "log": {"level": options.log_level, "format": "console"},
     }

@@ -76,6 +76,16 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
         (MINIMAL + "[storage]\nbackend = 'ftp'\n", "storage.backend"),
         (MINIMAL.replace('bucket = "videos"', ""), "s3.bucket"),
         (MINIMAL.replace('bucket = "videos"', 'bucket = "videos"\nparts_in_flight = 0'), "s3.parts_in_flight"),
+        (MINIMAL + "[redis]\nurl = '127.0.0.1:6379'\n", "redis.url"),
+        (MINIMAL + "[redis]\nurl = 'http://127.0.0.1:6379'\n", "redis.url"),
+        (MINIMAL + "[network]\nproxy_url = 'ftp://proxy:21'\n", "network.proxy_url"),
+        (MINIMAL + "[http]\napi_token = 'too-short'\n", "http.api_token"),
+        (MINIMAL + "[access]\nmode = 'invite'\n", "access.invite_codes"),
+        (MINIMAL + "[access]\nmode = 'allowlist'\n", "access.user_ids"),
+        (MINIMAL + "[access]\ninvite_codes = ['a b']\n", "access.invite_codes"),
+        (MINIMAL + "[limits]\ndaily_videos_per_user = 0\n", "limits.daily_videos_per_user"),
+        (MINIMAL.replace("kie-secret-key-value", "REPLACE-ME"), "providers.kie.api_key"),
+        (MINIMAL + "[http]\npublic_url = 'https://reelay.example.com'\n", "http.public_url"),
     ],
 )
 def test_bad_setting_is_reported_by_its_key(tmp_path: Path, text: str, key: str) -> None:
@@ -139,7 +149,49 @@ def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     return paths
 
 
-def test_example_config_documents_every_key_and_loads() -> None:
+def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
+    text = (
+        MINIMAL.replace("kie-secret-key-value", "REPLACE-ME") + "[redis]\nurl = 'localhost'\n[poll]\ninterval_s = 5\n"
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+
+    keys = [key for key, _ in caught.value.problems]
+    assert sorted(keys) == ["poll.interval_s", "providers.kie.api_key", "redis.url"]
+
+
+def test_a_list_in_the_environment_that_is_not_json_names_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELAY_ADMIN__USER_IDS", "1,2")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL))
+
+    assert caught.value.key == "admin.user_ids"
+    assert "REELAY_ADMIN__USER_IDS" in caught.value.message
+
+
+def test_a_json_list_in_the_environment_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELAY_ADMIN__USER_IDS", "[1, 2]")
+
+    assert load_settings(write(tmp_path, MINIMAL)).admin.user_ids == [1, 2]
+
+
+def test_check_config_refuses_the_examples_placeholders_and_lists_every_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["check-config", "--config", str(ROOT / "config.example.toml")])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "telegram.token" in err
+    assert "providers.kie.api_key" in err
+    assert "REPLACE-ME" not in err
+
+
+def test_example_config_documents_every_key_and_loads(tmp_path: Path) -> None:
     example = (ROOT / "config.example.toml").read_text()
     sections: dict[str, set[str]] = {}
     current = ""
@@ -156,7 +208,8 @@ def test_example_config_documents_every_key_and_loads() -> None:
 
     assert missing == []
     tomllib.loads(example)
-    assert load_settings(ROOT / "config.example.toml").poll.interval_s == 60
+    filled = example.replace("123456789:REPLACE-ME", "123456789:real-token").replace('"REPLACE-ME"', '"real-key"')
+    assert load_settings(write(tmp_path, filled)).poll.interval_s == 60
 
 
 def test_readme_configuration_reference_names_every_key() -> None:

@@ -61,6 +61,8 @@ def e2e_settings(
             "delayed_deadline_s": 30,
         },
         "http": {"port": 0},
+        # The stand-ins serve videos from 127.0.0.1.
+        "network": {"allow_private_addresses": True},
         "log": {"format": "console"},
     }
     for section, changes in overrides.items():

@@ -62,6 +62,8 @@ delayed_deadline_s = 120
 shutdown_grace_s = 5
 [limits]
 max_active_jobs_per_user = 1
+[network]
+allow_private_addresses = true
 [credits]
 enabled = true
 initial_balance = {INITIAL_BALANCE}

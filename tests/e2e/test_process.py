@@ -48,6 +48,8 @@ first_poll_s = 0.1
 allow_fast = true
 [http]
 port = {port}
+[network]
+allow_private_addresses = true
 [log]
 format = "json"
 """

@@ -1,0 +1,173 @@
+"""Rules a configuration must meet beyond each value's own type: values that depend on each other, URLs an
+operator can mistype, and the example file's placeholders left in place.
+
+:func:`problems` lists every rule broken, as ``(dotted key, message)`` pairs, so ``reelay check-config``
+reports them all at once. Messages never quote a value (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+MIN_PRODUCTION_INTERVAL_S = 30.0
+MIN_API_TOKEN_CHARS = 32
+GENERATE_TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+# What config.example.toml puts where a real value belongs; never a working value.
+_PLACEHOLDER = re.compile(r"replace[-_ ]?me|change[-_ ]?me|your[-_]|\.\.\.$", re.IGNORECASE)
+_EXAMPLE_HOST = re.compile(r"(^|\.)example\.(com|org|net)$", re.IGNORECASE)
+
+# Each URL setting and the schemes it accepts.
+_URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "telegram.api_base_url": ("http", "https"),
+    "telegram.api_file_url": ("http", "https"),
+    "redis.url": ("redis", "rediss", "unix"),
+    "storage.local_public_url": ("http", "https"),
+    "s3.endpoint_url": ("http", "https"),
+    "providers.kie.base_url": ("http", "https"),
+    "http.public_url": ("http", "https"),
+    "network.proxy_url": ("http", "https", "socks5", "socks5h"),
+}
+
+Problem = tuple[str, str]
+
+
+def problems(settings: Settings) -> list[Problem]:
+    """Every rule ``settings`` breaks, in the order of the file's sections."""
+    found: list[Problem] = []
+    found += _url_problems(settings)
+    found += _placeholder_problems(settings)
+    found += _poll_problems(settings)
+    found += _telegram_problems(settings)
+    found += _access_problems(settings)
+    if settings.storage.backend == "s3" and not settings.s3.bucket:
+        found.append(("s3.bucket", "is required when storage.backend = 's3'"))
+    token = settings.http.api_token
+    if token is not None and len(token.get_secret_value()) < MIN_API_TOKEN_CHARS:
+        found.append(
+            (
+                "http.api_token",
+                f"must be at least {MIN_API_TOKEN_CHARS} characters (generate one: {GENERATE_TOKEN_HINT})",
+            )
+        )
+    if settings.credits.enabled:
+        found += _price_problems(settings)
+    return found
+
+
+def _url_problems(settings: Settings) -> Iterator[Problem]:
+    for key, schemes in _URL_SCHEMES.items():
+        value = _value_at(settings, key)
+        if value is None:
+            continue
+        problem = url_problem(str(value), schemes)
+        if problem:
+            yield key, problem
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """Why ``url`` cannot be used (no scheme, another scheme, no host), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "is not a valid URL"
+    wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+    if not parts.scheme or "://" not in url:
+        return f"must start with {wanted}"
+    if parts.scheme.lower() not in schemes:
+        return f"must start with {wanted}, not {parts.scheme}://"
+    if parts.scheme != "unix" and not parts.hostname:
+        return "has no host name"
+    return None
+
+
+def _placeholder_problems(settings: Settings) -> Iterator[Problem]:
+    for key, value in _leaves(settings):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str) or not text:
+            continue
+        if _PLACEHOLDER.search(text):
+            yield key, "still holds the example's placeholder; put the real value here"
+        elif key in _URL_SCHEMES and _EXAMPLE_HOST.search(urlsplit(text).hostname or ""):
+            yield key, "still points at the example's example.com host"
+
+
+def _poll_problems(settings: Settings) -> Iterator[Problem]:
+    poll = settings.poll
+    if poll.interval_s < MIN_PRODUCTION_INTERVAL_S and not poll.allow_fast:
+        yield (
+            "poll.interval_s",
+            f"{poll.interval_s:g} s is under {MIN_PRODUCTION_INTERVAL_S:g} s; real providers ban clients that "
+            "poll this fast (set poll.allow_fast = true for tests or the sandbox)",
+        )
+    pool = settings.providers.kie.max_connections
+    if poll.max_in_flight and poll.max_in_flight > pool:
+        yield (
+            "poll.max_in_flight",
+            f"must not exceed providers.kie.max_connections ({pool}), or polls queue inside the HTTP pool",
+        )
+
+
+def _telegram_problems(settings: Settings) -> Iterator[Problem]:
+    tg = settings.telegram
+    if tg.mode == "webhook":
+        if not settings.http.public_url:
+            yield "http.public_url", "is required when telegram.mode = 'webhook'"
+        if tg.webhook_secret is None:
+            yield "telegram.webhook_secret", "is required when telegram.mode = 'webhook'"
+    if tg.webhook_secret is not None and not re.fullmatch(
+        r"[A-Za-z0-9_-]{16,256}", tg.webhook_secret.get_secret_value()
+    ):
+        yield "telegram.webhook_secret", "must be 16-256 characters of A-Z, a-z, 0-9, _ and -"
+
+
+def _access_problems(settings: Settings) -> Iterator[Problem]:
+    access = settings.access
+    if access.mode == "allowlist" and not access.user_ids and not settings.admin.user_ids:
+        yield "access.user_ids", "is empty while access.mode = 'allowlist': nobody could use the bot"
+    if access.mode == "invite" and not access.invite_codes:
+        yield "access.invite_codes", "is empty while access.mode = 'invite': nobody could join"
+    for code in access.invite_codes:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", code.get_secret_value()):
+            # /start carries the code as a deep-link payload: 1-64 of these characters; 8 resist guessing.
+            yield "access.invite_codes", "each code must be 8-64 characters of A-Z, a-z, 0-9, _ and -"
+            break
+
+
+def _price_problems(settings: Settings) -> Iterator[Problem]:
+    from providers.catalog import all_models
+
+    for model in all_models():
+        for duration in model.durations_s:
+            if settings.credits.price(model.id, duration) is None:
+                yield "credits.prices", f"has no price for {model.id} at {duration} s"
+
+
+def _value_at(settings: Settings, dotted: str) -> Any:
+    value: Any = settings
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _leaves(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every scalar setting as ``(dotted key, value)``; list items are reported under their list's key."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        key = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            yield from _leaves(value, f"{key}.")
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield key, item
+        else:
+            yield key, value
