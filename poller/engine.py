@@ -36,6 +36,8 @@ from poller.scheduler import EngineScheduler
 log = structlog.get_logger(__name__)
 
 SWEEPER_ID = "reelay:delayed-sweeper"
+# Jobs whose unexpected errors were logged already (each is logged once per job); bounded, oldest dropped.
+REPORTED_JOBS_KEPT = 10_000
 # Below the Redis pool size (storage.redis_support.POOL_SIZE), leaving connections for everything else.
 READS_IN_FLIGHT = 32
 CallbackUrlFor = Callable[[Job], Awaitable[str | None]]
@@ -82,6 +84,7 @@ class Engine:
         # stall or an adoption) queued here in FIFO order, instead of in the Redis pool, whose waiters
         # are all woken on every release and time out after 30 s (measured at 20,000 jobs).
         self._read_slots = asyncio.Semaphore(READS_IN_FLIGHT)
+        self._reported: dict[str, None] = {}  # insertion-ordered set of job ids (see _unexpected)
         self.scheduler = EngineScheduler(
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 2},
@@ -185,9 +188,10 @@ class Engine:
             # Another actor (a /cancel, another process) moved the job first: look at it afresh.
             log.info("job.transition_lost", job_id=job_id, current=exc.current, target=exc.target)
             self._schedule(job_id, 0.0)
-        except Exception:
-            # Never let one job's surprise kill the schedule (Redis restarting, a bug): look again later.
-            log.exception("job.step_crashed", job_id=job_id)
+        except Exception as exc:
+            # The step could not even record its outcome (Redis restarting): look again later. Errors of the
+            # job's own calls never get here; they count against its attempts (see _unexpected).
+            self._log_once(job_id, exc, "job.step_crashed")
             self._schedule(job_id, self.policy.interval_s)
         finally:
             self._busy.discard(job_id)
@@ -240,6 +244,10 @@ class Engine:
             task_id = await self._call_submit(job)
         except JobError as exc:
             await self._submit_failed(job, exc)
+            return
+        except Exception as exc:
+            # Whether the request left is unknown, so it is never sent again (see _submit_failed).
+            await self._submit_failed(job, self._unexpected(job.id, exc, ErrorCode.PROVIDER_UNAVAILABLE, sent=True))
             return
         next_at = time.time() + self.policy.first_delay()
         job = await self._jobs.transition(
@@ -299,12 +307,17 @@ class Engine:
     async def check(self, job: Job) -> PollResult:
         """Ask the provider about a job's task (bounded by the poll slots); errors become results."""
         assert job.provider_task_id is not None
-        provider = self._providers.for_model(job.model)
         try:
+            provider = self._providers.for_model(job.model)
             async with self._poll_slots:
                 return await provider.poll(job.provider_task_id)
         except JobError as exc:
             return PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
+        except Exception as exc:
+            # An answer no parser survived (400 kB of nested brackets) must cost an attempt like any
+            # malformed answer, or the job would poll forever without reaching its attempt limit.
+            error = self._unexpected(job.id, exc, ErrorCode.PROVIDER_UNAVAILABLE)
+            return PollResult(state=TaskState.PENDING, error=error)
 
     async def _act_on(self, job: Job, result: PollResult) -> None:
         attempts = job.attempts
@@ -347,7 +360,11 @@ class Engine:
     async def _deliver(self, job: Job) -> None:
         try:
             await self._delivery.deliver(job)
-        except JobError as exc:
+        except (InvalidTransition, JobNotFound):
+            raise  # another actor moved the job: the step looks at it afresh
+        except Exception as exc:
+            if not isinstance(exc, JobError):
+                exc = self._unexpected(job.id, exc, ErrorCode.DELIVERY_FAILED)
             failures = job.delivery_attempts + 1
             await self._jobs.update_fields(job.id, {"delivery_attempts": str(failures)})
             if exc.retryable and failures < self.policy.delivery_attempts:
@@ -358,6 +375,25 @@ class Engine:
             await self._fail(job, exc.code, exc.raw)
             return
         self.forget(job.id)
+
+    # ------------------------------------------------------------------ surprises
+
+    def _unexpected(self, job_id: str, exc: Exception, code: ErrorCode, *, sent: bool = False) -> JobError:
+        """An exception no adapter should raise, as a retryable error of ``code`` that counts against the
+        job's attempts like any other; logged once per job, by type, without a traceback per poll."""
+        self._log_once(job_id, exc, "job.unexpected_error")
+        detail = str(exc)[:200]
+        raw = f"unexpected {type(exc).__name__}: {detail}" if detail else f"unexpected {type(exc).__name__}"
+        return JobError(code, raw, request_sent=sent, outcome_unknown=sent)
+
+    def _log_once(self, job_id: str, exc: Exception, event: str) -> None:
+        if job_id in self._reported:
+            log.debug(event, job_id=job_id, error_type=type(exc).__name__, exc_info=exc)
+            return
+        if len(self._reported) >= REPORTED_JOBS_KEPT:
+            del self._reported[next(iter(self._reported))]
+        self._reported[job_id] = None
+        log.error(event, job_id=job_id, error_type=type(exc).__name__, error=str(exc)[:300])
 
     # ------------------------------------------------------------------ endings
 

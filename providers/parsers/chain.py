@@ -89,7 +89,7 @@ def truncate(payload: object, limit: int = RAW_LOG_CHARS) -> str:
 def _decode(raw: str | bytes | bytearray) -> object:
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
         log.warning("parser.malformed_body", body=text[:RAW_LOG_CHARS])
         raise JobError(ErrorCode.PROVIDER_UNAVAILABLE, f"malformed body: {text[:200]}") from None

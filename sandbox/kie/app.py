@@ -227,6 +227,8 @@ class _KieApi:
             return Response(bodies.MALFORMED_BODY, media_type="application/json")
         if fault == "unknown_shape":
             return JSONResponse(bodies.unknown_shape(task_id))
+        if fault == "deep_json":
+            return Response(bodies.DEEP_JSON_BODY, media_type="application/json")
         await _hang_until_disconnected(request, self.sim.hang_s)  # "timeout"
         return JSONResponse(bodies.envelope(504), status_code=504)
 

@@ -28,6 +28,8 @@ FAIL_MESSAGE = "Video generation failed: internal model error"
 MODERATION_MESSAGE = "Your prompt was flagged by the content policy (sensitive content)"
 # What a "malformed" fault answers: JSON cut off mid-object.
 MALFORMED_BODY = b'{"code": 200, "msg": "success", "data": {"taskId": '
+# What a "deep_json" fault answers: 400 kB of nested brackets, deeper than any JSON parser recurses.
+DEEP_JSON_BODY = b"[" * 200_000 + b"]" * 200_000
 
 
 def envelope(code: int, data: Any = None, msg: str | None = None) -> dict[str, Any]:

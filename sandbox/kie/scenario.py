@@ -24,7 +24,7 @@ Outcome = Literal["success", "fail", "moderation"]
 OUTCOMES: tuple[Outcome, ...] = ("success", "fail", "moderation")
 
 # Poll/submit faults. Besides these names, any HTTP error code ("402", "503" …) answers that status.
-NAMED_FAULTS = ("malformed", "unknown_shape", "timeout")
+NAMED_FAULTS = ("malformed", "unknown_shape", "deep_json", "timeout")
 # Download faults: an HTTP error code, a body cut short, or a body sent without Content-Length.
 NAMED_DOWNLOAD_FAULTS = ("truncate", "chunked")
 

@@ -26,7 +26,7 @@ class ScriptedProvider:
     """Answers polls from a per-task script; submits return task ids ``task-1``, ``task-2``…"""
 
     name: str = "fake"
-    poll_script: deque[PollResult | JobError] = field(default_factory=deque)
+    poll_script: deque[PollResult | Exception] = field(default_factory=deque)
     submit_script: deque[JobError] = field(default_factory=deque)
     default: PollResult = field(default_factory=lambda: PollResult(TaskState.PENDING))
     submits: list[SubmitRequest] = field(default_factory=list)
@@ -62,7 +62,7 @@ class ScriptedProvider:
             answer = self.poll_script.popleft() if self.poll_script else self.default
         finally:
             self.in_flight -= 1
-        if isinstance(answer, JobError):
+        if isinstance(answer, Exception):
             raise answer
         return answer
 
@@ -93,7 +93,7 @@ class BytesDownloader:
     """Serves fixed bytes for any URL (in chunks), or fails as told."""
 
     body: bytes = VIDEO_BYTES
-    failures: deque[JobError] = field(default_factory=deque)
+    failures: deque[Exception] = field(default_factory=deque)
     downloads: int = 0
 
     @asynccontextmanager

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from poller.control import cancel_job
 from poller.delivery import DeliveryPipeline
@@ -15,9 +16,10 @@ from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import JobOwnership, PollResult, Session, TaskState
+from poller.ports import JobOwnership, PollResult, ProviderLookup, Session, TaskState
 from poller.schedule import PollPolicy
 from poller.worker import Worker
+from providers.registry import ProviderRegistry
 from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
@@ -91,6 +93,7 @@ def build_engine(
     max_in_flight: int = 4,
     billing: RecordingBilling | None = None,
     process_id: str = PROCESS,
+    providers: ProviderLookup | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -108,7 +111,7 @@ def build_engine(
         process_id=process_id,
         jobs=jobs,
         sessions=sessions,
-        providers=ProviderLookupOf(provider),
+        providers=providers or ProviderLookupOf(provider),
         delivery=delivery,
         finisher=JobFinisher(sessions=sessions, notifier=notifier, billing=billing),
         notifier=notifier,
@@ -245,6 +248,73 @@ async def test_delayed_job_times_out_at_the_deadline(fake_redis: aioredis.Redis)
     assert failed.status is JobStatus.FAILED
     assert failed.error_code is ErrorCode.TIMEOUT
     assert notifier.ended == [(job.id, "timeout")]
+
+
+async def test_a_poll_that_raises_unexpectedly_costs_attempts_and_is_logged_once(fake_redis: aioredis.Redis) -> None:
+    policy = PollPolicy(
+        interval_s=0.01, max_attempts=3, jitter=0, first_poll_s=0, delayed_interval_s=0.05, delayed_deadline_s=0.3
+    )
+    provider, notifier = ScriptedProvider(), RecordingNotifier()
+    provider.poll_script.extend([RecursionError("maximum recursion depth exceeded")] * 1000)
+    engine, jobs, _ = build_engine(fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), policy)
+    await engine.start()
+    try:
+        with capture_logs() as logs:
+            job = await create_and_adopt(engine, jobs)
+            await wait_until(lambda: bool(notifier.ended), what="the timeout notice")
+        failed = await jobs.get(job.id)
+    finally:
+        await engine.stop()
+
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_code is ErrorCode.TIMEOUT, "the attempts ran out, then the delayed deadline passed"
+    assert failed.attempts >= policy.max_attempts
+    surprises = [e for e in logs if e["event"] == "job.unexpected_error" and e["log_level"] != "debug"]
+    assert [(entry["job_id"], entry["error_type"], entry["log_level"]) for entry in surprises] == [
+        (job.id, "RecursionError", "error")
+    ]
+    assert not any(entry.get("exc_info") for entry in logs if entry["log_level"] != "debug"), "no traceback per poll"
+
+
+async def test_a_delivery_that_raises_unexpectedly_is_bounded_by_its_attempts(rig: Rig) -> None:
+    rig.downloader.failures.extend([ZeroDivisionError("a bug")] * FAST.delivery_attempts)
+    rig.provider.poll_script.append(success())
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+
+    assert failed.error_code is ErrorCode.DELIVERY_FAILED
+    assert rig.downloader.downloads == FAST.delivery_attempts
+    assert rig.notifier.delivered == []
+
+
+async def test_a_submit_that_raises_unexpectedly_fails_once_and_is_never_resent(rig: Rig) -> None:
+    rig.provider.submit_script.append(KeyError("taskId"))  # type: ignore[arg-type]
+    job = await rig.new_job()
+
+    failed = await rig.wait_for_status(job.id, JobStatus.FAILED)
+    await wait_until(lambda: bool(rig.notifier.ended), what="the failure notice")
+
+    assert failed.error_code is ErrorCode.PROVIDER_ERROR, "the request may have left: the outcome is unknown"
+    assert len(rig.provider.submits) == 1
+
+
+async def test_a_model_no_provider_serves_any_more_ends_the_job(fake_redis: aioredis.Redis) -> None:
+    provider, notifier = ScriptedProvider(), RecordingNotifier()
+    provider.supports = lambda model: False  # type: ignore[method-assign]
+    engine, jobs, _ = build_engine(
+        fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), providers=ProviderRegistry([provider])
+    )
+    await engine.start()
+    try:
+        job = await create_and_adopt(engine, jobs, status=JobStatus.RUNNING, provider_task_id="t-1")
+        await wait_until(lambda: bool(notifier.ended), what="the failure notice")
+        failed = await jobs.get(job.id)
+    finally:
+        await engine.stop()
+
+    assert failed.status is JobStatus.FAILED
+    assert failed.error_code is ErrorCode.INVALID_INPUT
 
 
 async def test_refused_submit_is_retried_and_succeeds(rig: Rig) -> None:

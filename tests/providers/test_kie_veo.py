@@ -155,8 +155,9 @@ async def test_server_trouble_on_poll_is_retryable_and_the_next_poll_proceeds(
     assert (await veo.poll(task_id)).state is TaskState.SUCCEEDED
 
 
-async def test_malformed_poll_body_is_a_retryable_error(veo: KieVeoProvider, kie: KieStandIn) -> None:
-    kie.sim.queue_scenario(Scenario(faults=["malformed"]))
+@pytest.mark.parametrize("fault", ["malformed", "deep_json"])
+async def test_malformed_poll_body_is_a_retryable_error(veo: KieVeoProvider, kie: KieStandIn, fault: str) -> None:
+    kie.sim.queue_scenario(Scenario(faults=[fault]))
     task_id = await veo.submit(request())
     with pytest.raises(JobError) as caught:
         await veo.poll(task_id)

@@ -131,6 +131,13 @@ def test_malformed_shapes_raise_a_retryable_error(name: str) -> None:
     assert caught.value.retryable
 
 
+def test_json_nested_deeper_than_the_parser_recurses_is_a_retryable_error() -> None:
+    with pytest.raises(JobError) as caught:
+        parse_status(b"[" * 200_000 + b"]" * 200_000)
+    assert caught.value.code is ErrorCode.PROVIDER_UNAVAILABLE
+    assert caught.value.retryable
+
+
 def test_body_that_is_not_json_raises_a_retryable_error() -> None:
     with pytest.raises(JobError) as caught:
         parse_status(b'{"code": 200, "data": {"taskId": ')
