@@ -12,7 +12,6 @@ COPY bot ./bot
 COPY poller ./poller
 COPY providers ./providers
 COPY storage ./storage
-COPY sandbox ./sandbox
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim-bookworm

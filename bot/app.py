@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import socket
 from typing import Any
 
 import structlog
 import uvicorn
 from starlette.routing import BaseRoute
+from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot import handlers
@@ -31,6 +33,8 @@ from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
+from bot.startup import StartupError, bind_http_socket, check_blob_store, check_bot, check_redis
+from bot.version import VERSION
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -144,6 +148,10 @@ class Reelay:
             )
         )
         self._http_task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self.blob_store_writable = False
+        self._worker_started = False  # stop() after a failed start must not hand back leases it never took
+        self._started = False
 
     def _build_worker(self, billing: Billing) -> Worker:
         settings = self.settings
@@ -204,7 +212,7 @@ class Reelay:
 
     def _routes(self) -> list[BaseRoute]:
         settings = self.settings
-        routes: list[BaseRoute] = [*health_routes(self.readiness)]
+        routes: list[BaseRoute] = [*health_routes(self.readiness, VERSION)]
         tg = settings.telegram
         if self.application is not None and tg.mode == "webhook" and tg.webhook_secret is not None:
             routes.append(
@@ -234,6 +242,8 @@ class Reelay:
         except Exception:
             redis_ok = False
         checks = {"redis": redis_ok}
+        if self.blobs is not None:
+            checks["blob_store"] = self.blob_store_writable  # written and deleted a test object at start-up
         if self.worker is not None:
             checks["scheduler"] = self.worker.engine.running
         if self.application is not None:
@@ -243,22 +253,45 @@ class Reelay:
         return checks
 
     async def start(self) -> None:
-        """Start in dependency order: storage, HTTP, Telegram, then the engine that sends through the bot."""
-        await self.redis.ping()
-        if isinstance(self.blobs, S3BlobStore):
-            await self.blobs.start()
-            self._closers.append(self.blobs.aclose)
-        self._http_task = asyncio.create_task(self.http.serve(), name="http")
-        await self.send_bot.initialize()
+        """Start in dependency order: the HTTP port, storage, Telegram, then the engine that sends through the bot.
+
+        A dependency that does not answer or refuses raises :class:`bot.startup.StartupError`, naming the setting.
+        """
+        settings = self.settings
+        self._socket = bind_http_socket(settings.http.host, settings.http.port)
+        await check_redis(self.redis, settings.redis.url)
+        if self.blobs is not None:
+            if isinstance(self.blobs, S3BlobStore):
+                await self.blobs.start()
+                self._closers.append(self.blobs.aclose)
+            s3 = settings.storage.backend == "s3"
+            await check_blob_store(
+                self.blobs,
+                setting="s3.bucket" if s3 else "storage.local_dir",
+                process_id=self.process_id,
+                key_prefix=settings.s3.prefix if s3 else "",
+            )
+            self.blob_store_writable = True
+        self._http_task = asyncio.create_task(self.http.serve(sockets=[self._socket]), name="http")
+        await check_bot(self.send_bot, settings.telegram.api_base_url)
         if self.application is not None:
             await self._start_telegram(self.application)
         else:
-            await self.bot.initialize()
+            await check_bot(self.bot, settings.telegram.api_base_url)
         if self.worker is not None:
             await self.worker.start()
-        log.info("reelay.started", role=self.role.value, process_id=self.process_id, http_port=self.http_port)
+            self._worker_started = True
+        self._started = True
+        log.info(
+            "reelay.started",
+            version=VERSION,
+            role=self.role.value,
+            process_id=self.process_id,
+            http_port=self.http_port,
+        )
 
     async def _start_telegram(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        await check_bot(application.bot, self.settings.telegram.api_base_url)
         await application.initialize()
         with contextlib.suppress(Exception):  # cosmetic; never block start-up on it
             await application.bot.set_my_commands(BOT_COMMANDS)
@@ -269,7 +302,10 @@ class Reelay:
             if public_url is None or secret is None:  # the settings validator already refuses this
                 raise RuntimeError("webhook mode needs http.public_url and telegram.webhook_secret")
             url = public_url.rstrip("/") + tg.webhook_path
-            await application.bot.set_webhook(url, secret_token=secret.get_secret_value())
+            try:
+                await application.bot.set_webhook(url, secret_token=secret.get_secret_value())
+            except TelegramError as exc:
+                raise StartupError(f"Telegram refused the webhook URL: {exc.message}", "http.public_url") from exc
             log.info("telegram.webhook_set", path=tg.webhook_path)
         else:
             assert application.updater is not None
@@ -280,7 +316,7 @@ class Reelay:
         application = self.application
         if application is not None and application.updater is not None and application.updater.running:
             await application.updater.stop()
-        if self.worker is not None:
+        if self.worker is not None and self._worker_started:
             await self.worker.stop()
         await self.notifier.aclose()  # waiting status edits are cosmetic: dropped, not sent on a closing bot
         if application is not None:
@@ -293,10 +329,14 @@ class Reelay:
         self.http.should_exit = True
         if self._http_task is not None:
             await self._http_task
+        elif self._socket is not None:
+            self._socket.close()  # bound, but start-up failed before serving
         for close in reversed(self._closers):
             await close()
         await self.redis.aclose()
-        log.info("reelay.stopped", role=self.role.value, process_id=self.process_id)
+        # After a failed start the CLI's one line says why; an info line here would only add noise.
+        stopped = log.info if self._started else log.debug
+        stopped("reelay.stopped", role=self.role.value, process_id=self.process_id)
 
 
 async def run_until_signalled(settings: Settings, role: Role = Role.RUN) -> None:

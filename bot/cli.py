@@ -1,31 +1,46 @@
-"""The ``reelay`` command: ``run``, ``bot``, ``poller`` (each with ``--config PATH``), ``check-config`` and
-``sandbox`` (everything local, no accounts, with a web chat)."""
+"""The ``reelay`` command: ``run``, ``bot``, ``poller``, ``check-config`` and ``doctor`` (each with ``--config PATH``),
+``--version``, and tools installed beside the product (``reelay sandbox``), found by their entry points.
+
+Exit codes: 0 done; 1 an unexpected failure; 2 the configuration (or the command line) is wrong; 3 a dependency
+does not answer or refuses (Redis, Telegram, the video store, the HTTP port). A failure to start is one line on
+stderr naming the setting to check; a traceback only with ``log.level = "debug"``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
 
+from bot.redaction import masked, url_without_password
 from bot.settings import Settings, load_settings
+from bot.version import VERSION
 from poller.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config.toml")
+EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
+EXIT_DEPENDENCY = 3
+TOOLS_GROUP = "reelay.commands"  # entry points of tools built on Reelay (the sandbox)
+
+_COMMANDS = {
+    "run": "run the bot, the polling engine and the HTTP server in one process",
+    "bot": "run the Telegram side and the HTTP server, without polling (scale out in webhook mode)",
+    "poller": "run the polling engine and the HTTP server, without Telegram updates (any number)",
+    "check-config": "validate the configuration and print it with secrets hidden",
+    "doctor": "check every dependency (Redis, Telegram, S3, KIE, the public URL) before the first user does",
+}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(tools: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelay", description="Telegram bot that turns prompts into AI videos.")
+    parser.add_argument("--version", action="version", version=f"reelay {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (
-        ("run", "run the bot, the polling engine and the HTTP server in one process"),
-        ("bot", "run the Telegram side and the HTTP server, without polling (scale out in webhook mode)"),
-        ("poller", "run the polling engine and the HTTP server, without Telegram updates (any number)"),
-        ("check-config", "validate the configuration and print it with secrets hidden"),
-    ):
+    for name, help_text in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument(
             "--config",
@@ -33,64 +48,28 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"TOML file (default: {DEFAULT_CONFIG} if present); REELAY_<SECTION>__<KEY> variables override it",
         )
-    _add_sandbox_command(commands)
+    for name in tools:
+        commands.add_parser(name, help=f"a tool installed beside Reelay (reelay {name} --help)", add_help=False)
     return parser
 
 
-def _add_sandbox_command(commands: Any) -> None:
-    sub = commands.add_parser(
-        "sandbox",
-        help="run Reelay against local stand-ins of Telegram and KIE.ai, with a web chat (no accounts needed)",
-    )
-    sub.add_argument("--port", type=int, default=8080, help="port of the web chat on 127.0.0.1 (default: 8080)")
-    sub.add_argument(
-        "--data-dir", type=Path, default=Path(".sandbox"), help="folder for Redis data and videos (default: .sandbox)"
-    )
-    sub.add_argument(
-        "--completion-s",
-        type=float,
-        nargs=2,
-        default=(5.0, 15.0),
-        metavar=("LOW", "HIGH"),
-        help="a simulated video takes a random time in this range (default: 5 15)",
-    )
-    sub.add_argument("--failure-rate", type=float, default=0.0, help="share of videos that fail (0-1)")
-    sub.add_argument("--moderation-rate", type=float, default=0.0, help="share of prompts refused by moderation (0-1)")
-    sub.add_argument("--fakeredis", action="store_true", help="in-memory Redis even when redis-server is installed")
-    sub.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        default="warning",
-        help="how much of Reelay's log to show (default: warning; info shows every job's steps)",
-    )
+def _tools() -> dict[str, EntryPoint]:
+    return {tool.name: tool for tool in entry_points(group=TOOLS_GROUP) if tool.name not in _COMMANDS}
 
 
-def _sandbox(args: argparse.Namespace) -> int:
-    import shutil
-
-    from bot.logs import configure_logging
-    from sandbox.runner import SandboxError, SandboxOptions, run_sandbox
-
-    low, high = args.completion_s
-    if not (0 <= low <= high) or not (0 <= args.failure_rate <= 1) or not (0 <= args.moderation_rate <= 1):
-        print("reelay sandbox: --completion-s needs 0 <= LOW <= HIGH and the rates must be within 0-1", file=sys.stderr)
-        return EXIT_CONFIG
-    options = SandboxOptions(
-        port=args.port,
-        data_dir=args.data_dir,
-        redis_server=None if args.fakeredis else shutil.which("redis-server"),
-        completion_s=(low, high),
-        failure_rate=args.failure_rate,
-        moderation_rate=args.moderation_rate,
-        log_level=args.log_level,
-    )
-    configure_logging(args.log_level, "auto")
+def _run_tool(tool: EntryPoint, argv: list[str]) -> int:
+    """Hand the rest of the command line to a tool; the product imports it only here, only when asked."""
     try:
-        asyncio.run(run_sandbox(options))
-    except SandboxError as exc:
-        print(f"reelay sandbox: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        tool_main = tool.load()
+    except ImportError:
+        print(
+            f"reelay: '{tool.name}' is not installed here: it is a development tool that comes with a source "
+            "checkout (scripts/run)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    code: int = tool_main(argv)
+    return code
 
 
 def _load(path: Path | None) -> Settings:
@@ -110,38 +89,67 @@ def _print_config_error(exc: ConfigError, *, every: bool) -> None:
     print(f"reelay: configuration error: {exc}{tail}", file=sys.stderr)
 
 
-def secret_values(settings: Settings) -> list[str]:
-    """Every configured secret, so the log redactor can remove them wherever they appear."""
-    candidates = [
-        settings.telegram.token,
-        settings.providers.kie.api_key,
-        settings.s3.access_key_id,
-        settings.s3.secret_access_key,
-        settings.telegram.webhook_secret,
-        settings.http.api_token,
-    ]
-    return [s.get_secret_value() for s in candidates if s is not None]
+def _check_config(settings: Settings) -> int:
+    # SecretStr fields dump as '**********'; URLs keep their host but lose any password.
+    print(json.dumps(masked(settings.model_dump(mode="json")), indent=2))
+    return 0
+
+
+def _serve(settings: Settings, role_name: str) -> int:
+    from bot.app import Role, run_until_signalled  # heavy imports only when running
+    from bot.logs import REDACTOR, configure_logging
+    from bot.redaction import secret_values
+    from bot.startup import StartupError
+
+    configure_logging(settings.log.level, settings.log.format, secret_values(settings))
+    try:
+        asyncio.run(run_until_signalled(settings, Role(role_name)))
+    except StartupError as exc:
+        print(f"reelay: {REDACTOR.scrub(str(exc))}", file=sys.stderr)
+        return EXIT_DEPENDENCY
+    except Exception as exc:
+        if settings.log.level == "debug":
+            raise
+        detail = url_without_password(REDACTOR.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else ""))
+        print(
+            f"reelay: stopped by an unexpected {type(exc).__name__}: {detail} (log.level = debug shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED
+    return 0
+
+
+def _doctor(settings: Settings) -> int:
+    from bot.doctor import run_doctor
+    from bot.logs import configure_logging
+    from bot.redaction import secret_values
+
+    configure_logging("error", "console", secret_values(settings))  # doctor speaks through its own lines
+    passed = asyncio.run(run_doctor(settings, sys.stdout))
+    return 0 if passed else EXIT_DEPENDENCY
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reelay`` console script."""
-    args = _parser().parse_args(argv)
-    if args.command == "sandbox":
-        return _sandbox(args)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    tools = _tools()
+    if args_list and args_list[0] in tools:
+        return _run_tool(tools[args_list[0]], args_list[1:])
+    args = _parser(sorted(tools)).parse_args(args_list)
     try:
         settings = _load(args.config)
     except ConfigError as exc:
-        _print_config_error(exc, every=args.command == "check-config")
+        if args.command == "doctor":
+            for key, message in exc.problems:
+                print(f"✗ configuration: {key}: {message}")
+        else:
+            _print_config_error(exc, every=args.command == "check-config")
         return EXIT_CONFIG
     if args.command == "check-config":
-        print(settings.model_dump_json(indent=2))  # SecretStr fields print as '**********'
-        return 0
-    from bot.app import Role, run_until_signalled  # heavy imports only when running
-    from bot.logs import configure_logging
-
-    configure_logging(settings.log.level, settings.log.format, secret_values(settings))
-    asyncio.run(run_until_signalled(settings, Role(args.command)))
-    return 0
+        return _check_config(settings)
+    if args.command == "doctor":
+        return _doctor(settings)
+    return _serve(settings, args.command)
 
 
 if __name__ == "__main__":

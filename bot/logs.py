@@ -13,8 +13,10 @@ from typing import Any
 
 import structlog
 
+from bot.redaction import MASK as _MASK
+from bot.redaction import url_without_password
+
 _SECRET_FIELD_MARKERS = ("token", "api_key", "secret", "password", "authorization")
-_MASK = "***"
 
 
 class SecretRedactor:
@@ -29,12 +31,12 @@ class SecretRedactor:
         self._secrets = sorted({*self._secrets, *(s for s in secrets if s and len(s) >= 6)}, key=len, reverse=True)
 
     def scrub(self, value: Any) -> Any:
-        """Return ``value`` with every secret replaced."""
+        """Return ``value`` with every secret, and every URL's password, replaced."""
         if isinstance(value, str):
             for secret in self._secrets:
                 if secret in value:
                     value = value.replace(secret, _MASK)
-            return value
+            return url_without_password(value)
         if isinstance(value, dict):
             return {k: self._scrub_field(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):

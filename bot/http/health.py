@@ -11,11 +11,12 @@ from starlette.routing import Route
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 
-def health_routes(readiness: ReadinessCheck) -> list[Route]:
-    """``/healthz`` answers while the process lives; ``/readyz`` only when every dependency is ready."""
+def health_routes(readiness: ReadinessCheck, version: str) -> list[Route]:
+    """``/healthz`` answers while the process lives (with the version); ``/readyz`` only when every dependency
+    is ready."""
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "version": version})
 
     async def readyz(request: Request) -> JSONResponse:
         checks = await readiness()

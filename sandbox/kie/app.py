@@ -49,6 +49,7 @@ def create_app(sim: KieSimulator) -> Starlette:
         Route("/api/v1/veo/extend", api.veo_extend, methods=["POST"]),
         Route("/api/v1/jobs/createTask", api.market_create, methods=["POST"]),
         Route("/api/v1/jobs/recordInfo", api.market_record_info, methods=["GET"]),
+        Route("/api/v1/chat/credit", api.credit, methods=["GET"]),
         Route("/files/{task_id}.mp4", api.video, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
@@ -69,6 +70,13 @@ class _KieApi:
     def __init__(self, sim: KieSimulator, callbacks: CallbackSender) -> None:
         self.sim = sim
         self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ the account
+
+    async def credit(self, request: Request) -> Response:
+        """``GET /api/v1/chat/credit``: the account's balance, a bare number in ``data``."""
+        denied = self._check_auth(request)
+        return denied if denied is not None else _ok(self.sim.credit_balance)
 
     # ------------------------------------------------------------------ create
 

@@ -98,7 +98,7 @@ class KieSimulator:
     after a random time in it), ``failure_rate`` and ``moderation_rate`` (drawn with a seeded RNG),
     applied only to tasks that use the default scenario; ``hang_s`` (how long a "timeout" fault
     stalls), ``retry_after_s`` (the 429 ``Retry-After``), ``public_url`` (base of the video links;
-    default: the URL the request came in on).
+    default: the URL the request came in on), ``credit_balance`` (what ``/api/v1/chat/credit`` answers).
     """
 
     def __init__(
@@ -135,6 +135,7 @@ class KieSimulator:
             self.hang_s = defaults.hang_s
             self.retry_after_s = defaults.retry_after_s
             self.public_url = defaults.public_url
+            self.credit_balance: float = 1000.0
             self._rng = random.Random(self._seed)
             self._queue: deque[Scenario] = deque()
             self._tasks: dict[str, SimTask] = {}

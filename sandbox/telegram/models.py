@@ -34,6 +34,7 @@ class Chat:
     first_name: str | None = None
     last_name: str | None = None
     bot_blocked: bool = False  # a private chat whose user blocked the bot
+    bots_are_admins: bool = True  # groups and channels: the bots administer it (False: they are not members)
 
 
 @dataclass(frozen=True)

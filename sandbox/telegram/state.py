@@ -94,9 +94,11 @@ class TelegramEmulator:
         """Add (or rename) a person; their private chat with the bot exists from then on, as after /start."""
         return self.world.put_user(User(user_id, first_name, False, last_name, username, language_code))
 
-    def add_channel(self, title: str = "Reelay Channel", *, username: str | None = None) -> int:
-        """Create a channel (id -100…) where the bots are administrators; returns its id."""
-        return self._add_chat("channel", title, username)
+    def add_channel(
+        self, title: str = "Reelay Channel", *, username: str | None = None, bots_are_admins: bool = True
+    ) -> int:
+        """Create a channel (id -100…) where the bots are administrators (or not members); returns its id."""
+        return self._add_chat("channel", title, username, bots_are_admins=bots_are_admins)
 
     def add_group(self, title: str = "Reelay Group", *, supergroup: bool = True) -> int:
         """Create a group or supergroup with the bots as members; returns its id."""
@@ -276,10 +278,11 @@ class TelegramEmulator:
     def _bot(self, token: str | None) -> BotAccount:
         return self.world.bots[token or self.token]
 
-    def _add_chat(self, kind: ChatType, title: str, username: str | None) -> int:
+    def _add_chat(self, kind: ChatType, title: str, username: str | None, *, bots_are_admins: bool = True) -> int:
         with self.world.change():
             chat_id = self.world.new_chat_id(kind)
-            self.world.chats[chat_id] = chat = Chat(chat_id, kind, title=title, username=username)
+            chat = Chat(chat_id, kind, title=title, username=username, bots_are_admins=bots_are_admins)
+            self.world.chats[chat_id] = chat
             self.world.emit(Event("chat", chat_id, data={"chat": replace(chat)}))
             return chat_id
 

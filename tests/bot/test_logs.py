@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import structlog
 
 from bot.logs import SecretRedactor, configure_logging
+from bot.redaction import secret_values
+from bot.settings import load_settings
 
 TOKEN = "123456:AAE-very-secret-bot-token"
 
@@ -47,3 +50,29 @@ def test_stdlib_and_structlog_lines_are_json_and_redacted(capsys: pytest.Capture
     assert lines[0]["level"] == "warning"
     assert lines[1]["job_id"] == "abc"
     assert lines[1]["event"] == "job.created"
+
+
+def test_the_password_of_any_url_is_removed_even_when_it_was_never_configured() -> None:
+    redactor = SecretRedactor()
+    event = {
+        "event": "redis.reconnect",
+        "url": "redis://:hunter2@cache.internal:6379/0",
+        "error": "cannot reach http://proxy-user:p%40ss@proxy.internal:3128 (refused)",
+    }
+
+    scrubbed = redactor(None, "warning", event)
+
+    assert scrubbed["url"] == "redis://:***@cache.internal:6379/0"
+    assert scrubbed["error"] == "cannot reach http://proxy-user:***@proxy.internal:3128 (refused)"
+
+
+def test_the_configured_url_passwords_are_secrets_wherever_they_appear(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[telegram]\ntoken = "123:tok-value-long"\n[providers.kie]\napi_key = "kie-key-value"\n'
+        '[storage]\nbackend = "local"\n[redis]\nurl = "redis://:the-redis-password@10.0.0.9:6379/0"\n'
+        '[network]\nproxy_url = "socks5://me:the-proxy-password@10.0.0.8:1080"\n'
+    )
+    secrets = secret_values(load_settings(config))
+
+    assert {"the-redis-password", "the-proxy-password", "123:tok-value-long", "kie-key-value"} <= set(secrets)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from bot.cli import main
 from bot.settings import Settings, load_settings
+from bot.version import VERSION
 from poller.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,31 @@ def test_check_config_never_prints_secrets(tmp_path: Path, capsys: pytest.Captur
     assert "SECRET-TOKEN-VALUE" not in out
     assert "kie-secret-key-value" not in out
     assert '"interval_s": 60.0' in out
+
+
+def test_check_config_hides_every_url_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELAY_REDIS__URL", "redis://default:redis-pass-1@10.1.1.1:6379/0")
+    monkeypatch.setenv("REELAY_S3__ENDPOINT_URL", "https://minio:s3-pass-2@minio.internal:9000")
+    monkeypatch.setenv("REELAY_PROVIDERS__KIE__BASE_URL", "https://u:kie-pass-3@kie.internal")
+    monkeypatch.setenv("REELAY_NETWORK__PROXY_URL", "http://u:proxy-pass-4@proxy.internal:3128")
+
+    assert main(["check-config", "--config", str(write(tmp_path, MINIMAL))]) == 0
+
+    out = capsys.readouterr().out
+    for password in ("redis-pass-1", "s3-pass-2", "kie-pass-3", "proxy-pass-4"):
+        assert password not in out
+    assert '"url": "redis://default:***@10.1.1.1:6379/0"' in out
+    assert '"proxy_url": "http://u:***@proxy.internal:3128"' in out
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"reelay {VERSION}"
 
 
 def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:

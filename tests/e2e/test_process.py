@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.version import VERSION
 from sandbox.serve import free_port
 from tests.e2e.conftest import ALICE, videos_in
 from tests.fixtures.kie import KieStandIn
@@ -88,7 +89,8 @@ def test_run_logs_json_without_secrets_and_stops_cleanly_on_sigterm(
         )
         try:
             ready = wait_http_ok(f"http://127.0.0.1:{port}/readyz")
-            assert ready.json()["checks"] == {"redis": True, "scheduler": True, "telegram": True}
+            assert ready.json()["checks"] == {"redis": True, "blob_store": True, "scheduler": True, "telegram": True}
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok", "version": VERSION}
 
             telegram.emulator.send_text(ALICE, ALICE, "a lantern floating on a dark lake [polls=1]")
             telegram.emulator.wait_for(lambda: videos_in(telegram, ALICE), timeout=30, what="the video")
@@ -107,6 +109,7 @@ def test_run_logs_json_without_secrets_and_stops_cleanly_on_sigterm(
     records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     events = [r["event"] for r in records]
     assert "reelay.started" in events
+    assert next(r for r in records if r["event"] == "reelay.started")["version"] == VERSION
     assert events[-1] == "reelay.stopped"
     completed = next((r for r in records if r["event"] == "job.completed"), None)
     assert completed is not None, text

@@ -98,7 +98,10 @@ async def test_the_sandbox_serves_the_chat_and_delivers_a_video_end_to_end(start
 
     assert chat_page.status_code == 200
     assert "Reelay sandbox" in chat_page.text
-    assert ready.json() == {"status": "ready", "checks": {"redis": True, "scheduler": True, "telegram": True}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"redis": True, "blob_store": True, "scheduler": True, "telegram": True},
+    }
     messages = started.emulator.messages(USER_ID)
     assert any(m.text and m.text.startswith(texts.GENERATING) for m in messages)
     assert [b["text"] for row in preview["buttons"] for b in row] == [texts.PUBLISH, texts.EXTEND]  # type: ignore[attr-defined]
@@ -180,7 +183,9 @@ def test_sandbox_settings_come_from_code_not_from_reelay_environment_variables(
     # Variables meant for a real deployment must not point the sandbox at real Telegram.
     monkeypatch.setenv("REELAY_TELEGRAM__TOKEN", "999:REAL-TOKEN")
     monkeypatch.setenv("REELAY_TELEGRAM__API_BASE_URL", "https://api.telegram.org/bot")
-    urls = SandboxUrls("http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3", "http://127.0.0.1:4", "r")
+    urls = SandboxUrls(
+        "http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3", "http://127.0.0.1:4", "redis://127.0.0.1:5/0"
+    )
 
     settings = sandbox_settings(SandboxOptions(), urls, videos_dir=tmp_path, channel_id=-100, reelay_port=4)
 

@@ -1,4 +1,4 @@
-"""The bot itself: getMe, commands, getChat, button answers, close/logOut."""
+"""The bot itself: getMe, commands, getChat, getChatMember, button answers, close/logOut."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from sandbox.telegram.errors import bad_request
 from sandbox.telegram.methods.base import Call, method
 from sandbox.telegram.models import JSON
-from sandbox.telegram.serialize import bot_user_dict, chat_full_info
+from sandbox.telegram.serialize import bot_user_dict, chat_full_info, user_dict
 
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 MAX_COMMANDS = 100
@@ -26,6 +26,38 @@ async def get_me(call: Call) -> JSON:
 async def get_chat(call: Call) -> JSON:
     """Full information about a chat."""
     return chat_full_info(call.chat())
+
+
+@method("getChatMember")
+async def get_chat_member(call: Call) -> JSON:
+    """A member's status: the bot administers groups and channels unless set up otherwise; people are members."""
+    chat = call.chat()
+    user_id = call.params.integer("user_id", required=True)
+    if user_id == call.bot.user.id:
+        if chat.type == "private":
+            return {"status": "member", "user": bot_user_dict(call.bot.user)}
+        if not chat.bots_are_admins:
+            return {"status": "left", "user": bot_user_dict(call.bot.user)}
+        return {"status": "administrator", "user": bot_user_dict(call.bot.user), **_ADMIN_RIGHTS}
+    user = call.world.users.get(user_id) if user_id is not None else None
+    if user is None:
+        raise bad_request("PARTICIPANT_ID_INVALID")
+    return {"status": "member", "user": user_dict(user)}
+
+
+# What ChatMemberAdministrator carries besides its user (a channel administrator that may post).
+_ADMIN_RIGHTS: JSON = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    **{
+        right: True
+        for right in (
+            "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+            "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+            "can_delete_stories", "can_post_messages", "can_edit_messages",
+        )
+    },
+}  # fmt: skip
 
 
 @method("answerCallbackQuery")
