@@ -7,7 +7,7 @@ clients through it; ``storage/`` gets botocore's proxy setting from the composit
 from outbound.addresses import AddressPolicy, FilteringResolver, refusal
 from outbound.errors import AddressRefused, HeadersTooLarge, OutboundError, ProxyNotSupported, TooManyRedirects
 from outbound.network import Network
-from outbound.proxies import Proxies, Proxy, ProxyUrlError
+from outbound.proxies import Proxies, Proxy, ProxyUrlError, without_credentials
 from outbound.sessions import MAX_HEADER_BYTES, check_header_size, client_session
 from outbound.untrusted import MAX_REDIRECTS, UntrustedGets, UntrustedUrl, without_query
 
@@ -30,5 +30,6 @@ __all__ = [
     "check_header_size",
     "client_session",
     "refusal",
+    "without_credentials",
     "without_query",
 ]

@@ -8,6 +8,7 @@ hosts that go direct either way (:func:`urllib.request.proxy_bypass_environment`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,7 @@ from urllib.request import getproxies_environment, proxy_bypass_environment  # t
 from outbound.errors import OutboundError, ProxyNotSupported
 
 SCHEMES = ("http", "https", "socks5", "socks5h")
+_CREDENTIALS_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/@'\"<>]+@", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
 
 
@@ -104,6 +106,14 @@ class Proxies:
         """Whether any call may go through a proxy."""
         return any(proxy is not None for proxy in self._by_scheme.values())
 
+    def describe(self) -> dict[str, str | None]:
+        """The proxies in force, passwords hidden, and ``NO_PROXY``: for a start-up log line."""
+        return {
+            "http": self._by_scheme["http"].shown if self._by_scheme["http"] else None,
+            "https": self._by_scheme["https"].shown if self._by_scheme["https"] else None,
+            "no_proxy": self._no_proxy["no"] if self._no_proxy else None,
+        }
+
     def for_url(self, url: str) -> Proxy | None:
         """The proxy a call to ``url`` goes through, or None to go direct."""
         try:
@@ -139,3 +149,9 @@ def _from_env(env: dict[str, str], scheme: str) -> Proxy | None:
         return None
     source = f"{scheme.upper()}_PROXY" if env.get(scheme) else "ALL_PROXY"
     return Proxy.parse(value, source=source)
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it masked: an HTTP library's error may quote the proxy
+    URL it was given, password included."""
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)

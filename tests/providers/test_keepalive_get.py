@@ -6,103 +6,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 import pytest
 import trustme
 
 from providers.api_types import MAX_BODY_BYTES, ApiTransportError, ApiUrlError
 from providers.keepalive_get import KeepAliveGets
-
-Reply = Callable[[bytes, "Peer"], Awaitable[None]]
-
-
-@dataclass
-class Peer:
-    """One accepted connection: the requests read on it and a way to answer."""
-
-    index: int
-    writer: asyncio.StreamWriter
-    requests: list[bytes] = field(default_factory=list)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-@dataclass
-class ScriptedServer:
-    """An HTTP/1.1 server whose answers a test writes by hand, counting connections and requests."""
-
-    reply: Reply
-    tls: ssl.SSLContext | None = None
-    peers: list[Peer] = field(default_factory=list)
-    open_now: int = 0
-    most_open: int = 0
-    url: str = ""
-    _server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for peer in self.peers:
-            peer.close()
-
-    @property
-    def requests(self) -> list[bytes]:
-        return [request for peer in self.peers for request in peer.requests]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = Peer(len(self.peers), writer)
-        self.peers.append(peer)
-        self.open_now += 1
-        self.most_open = max(self.most_open, self.open_now)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                peer.requests.append(head)
-                await self.reply(head, peer)
-        finally:
-            self.open_now -= 1
-            writer.close()
-
-
-def answer(body: bytes = b'{"ok":true}', *, status: str = "200 OK", headers: str = "") -> bytes:
-    return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode() + body
-
-
-async def plain(head: bytes, peer: Peer) -> None:
-    await peer.send(answer())
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[ScriptedServer]]]:
-    servers: list[ScriptedServer] = []
-
-    async def start(reply: Reply, tls: ssl.SSLContext | None = None) -> ScriptedServer:
-        server = ScriptedServer(reply, tls)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
-
-
-Serve = Callable[..., Awaitable[ScriptedServer]]
+from tests.fixtures.scripted_http import Peer, Serve, answer, plain
 
 
 async def test_the_request_carries_headers_and_quoted_params_and_the_connection_is_reused(serve: Serve) -> None:
