@@ -45,6 +45,7 @@ from benchmarks.common import (
     stop_process,
     write_result,
 )
+from outbound import AddressPolicy, Network
 from poller.delivery import _tee_to_file
 from providers.download import HttpVideoDownloader
 from sandbox.serve import free_port
@@ -127,7 +128,8 @@ class Meter:
 
 async def through_pipeline(url: str, store: Any, temp: Path, max_bytes: int) -> dict[str, Any]:
     """Download → tee to ``temp`` → ``store.put_stream``, as DeliveryPipeline._fetch does."""
-    async with HttpVideoDownloader(max_bytes, timeout_s=60.0, max_connections=4) as downloader:
+    loopback = Network(addresses=AddressPolicy(allow_private=True))  # the simulator serves from 127.0.0.1
+    async with HttpVideoDownloader(max_bytes, timeout_s=60.0, network=loopback, max_connections=4) as downloader:
         meter = Meter()  # the aiohttp session opens lazily, on the first download: inside the phase
         with temp.open("wb") as file:
             async with downloader.open(url) as chunks:

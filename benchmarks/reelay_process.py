@@ -111,7 +111,7 @@ def use_httpx_for_telegram() -> None:
 
     import bot.wiring
 
-    def httpx_request(connection_pool_size: int) -> HTTPXRequest:
+    def httpx_request(connection_pool_size: int, **_: object) -> HTTPXRequest:  # no proxy in benchmarks
         return HTTPXRequest(connection_pool_size=connection_pool_size)
 
     setattr(bot.wiring, "AiohttpRequest", httpx_request)  # noqa: B010

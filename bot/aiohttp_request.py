@@ -8,7 +8,8 @@ per core. Same semantics: form-encoded parameters or multipart with files, PTB's
 (``None`` waits forever), timeouts raised as ``TimedOut`` and transport failures as ``NetworkError``.
 
 Use it where ``HTTPXRequest`` would be: ``ApplicationBuilder().request(AiohttpRequest(16))
-.get_updates_request(AiohttpRequest(1))``, or ``ExtBot(..., request=AiohttpRequest(16))``.
+.get_updates_request(AiohttpRequest(1))``, or ``ExtBot(..., request=AiohttpRequest(16))``. Its session comes from
+:func:`outbound.client_session`: ``proxy`` is the egress proxy for the Bot API (``bot/wiring.py`` picks it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from outbound import Proxy, client_session, without_credentials
 
 
 class AiohttpRequest(BaseRequest):
@@ -37,6 +40,7 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        proxy: Proxy | None = None,
     ) -> None:
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
@@ -48,6 +52,7 @@ class AiohttpRequest(BaseRequest):
             "pool": pool_timeout,
         }
         self._media_write_timeout = media_write_timeout
+        self._proxy = proxy
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -58,8 +63,13 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (idempotent; must run in the event loop that will use it)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool_size)
-            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+            self._session = client_session(
+                self._proxy,
+                # Each request brings its own timeouts (PTB's four); none for the session as a whole.
+                timeout=aiohttp.ClientTimeout(total=None),
+                max_connections=self._pool_size,
+                headers={"User-Agent": self.USER_AGENT},
+            )
 
     async def shutdown(self) -> None:
         """Close the session and its connections (idempotent)."""
@@ -101,7 +111,8 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
             # Some aiohttp errors quote the URL, and a Bot API URL carries the bot token.
-            detail = str(exc).replace(url, "<Bot API URL>")
+            # And a proxy's error may quote the proxy URL with its password.
+            detail = without_credentials(str(exc).replace(url, "<Bot API URL>"))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
 
     def _given(self, value: ODVInput[float], name: str) -> float | None:

@@ -41,6 +41,7 @@ from bot.wiring import (
     build_application,
     build_blob_store,
     build_bot,
+    build_network,
     make_redis,
     new_process_id,
     poll_policy,
@@ -103,11 +104,13 @@ class Reelay:
             else None
         )
         billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
-        self.application = build_application(settings, self.redis) if role.takes_updates else None
-        self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings)
+        # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
+        self.network = build_network(settings)
+        self.application = build_application(settings, self.redis, self.network) if role.takes_updates else None
+        self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings, network=self.network)
         # Deliveries skip PTB's rate limiter: the notifier waits for its own limiter *before* committing
         # the send, so a crash can only leave the request itself in doubt (see TelegramNotifier).
-        self.send_bot = build_bot(settings, rate_limited=False)
+        self.send_bot = build_bot(settings, rate_limited=False, network=self.network)
         self.notifier = TelegramNotifier(
             self.bot,
             send_bot=self.send_bot,
@@ -156,13 +159,20 @@ class Reelay:
     def _build_worker(self, billing: Billing) -> Worker:
         settings = self.settings
         kie = settings.providers.kie
-        api_client = ApiClient(kie.timeout_s, kie.max_connections)
-        downloader = HttpVideoDownloader(settings.limits.max_video_bytes, timeout_s=kie.timeout_s, max_connections=16)
+        # The provider's base URL is operator configuration: a proxy may apply, the address check does not.
+        api_client = ApiClient(kie.timeout_s, kie.max_connections, proxy=self.network.proxy_for(kie.base_url))
+        downloader = HttpVideoDownloader(
+            settings.limits.max_video_bytes,
+            timeout_s=kie.timeout_s,
+            network=self.network,  # video URLs come from outside: checked addresses, proxy per URL
+            max_connections=16,
+            min_bytes_per_s=settings.providers.download_min_bytes_per_s,
+        )
         key = kie.api_key.get_secret_value()
         providers = ProviderRegistry(
             [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
         )
-        self.blobs = build_blob_store(settings)
+        self.blobs = build_blob_store(settings, self.network)
         self._closers += [providers.aclose, downloader.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,

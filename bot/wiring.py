@@ -1,4 +1,6 @@
-"""Builders for the adapters the composition root wires: Redis client, blob store, Telegram bots, poll policy."""
+"""Builders for the adapters the composition root wires: the outbound network, Redis client, blob store, Telegram
+bots, poll policy. Every client that calls out gets its route (direct, or the egress proxy) from one
+:class:`outbound.Network` built here from the ``[network]`` settings."""
 
 from __future__ import annotations
 
@@ -8,17 +10,22 @@ import socket
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.aiohttp_request import AiohttpRequest
 from bot.rate_limit import PriorityRateLimiter
 from bot.settings import Settings
+from outbound import Network, ProxyNotSupported, ProxyUrlError
+from poller.errors import ConfigError
 from poller.ports import BlobStore
 from poller.schedule import PollPolicy
 from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_support import RedisClient, connect_redis
+
+log = structlog.get_logger(__name__)
 
 
 class Role(StrEnum):
@@ -55,16 +62,45 @@ def poll_policy(settings: Settings) -> PollPolicy:
     )
 
 
+def build_network(settings: Settings) -> Network:
+    """The outbound policy: ``network.proxy_url`` (else the proxy variables of the environment, read now),
+    ``NO_PROXY``, and whether URLs from outside may reach private addresses. :class:`ConfigError` for a proxy URL
+    that cannot be used, naming the setting or the variable it came from."""
+    net = settings.network
+    try:
+        network = Network.configure(proxy_url=net.proxy_url, allow_private_addresses=net.allow_private_addresses)
+    except ProxyUrlError as exc:
+        raise ConfigError(exc.source, exc.message) from None
+    if network.proxies.any:
+        log.info("network.proxy", **network.proxies.describe())
+    if net.allow_private_addresses:
+        log.info("network.private_addresses_allowed")
+    return network
+
+
 def make_redis(settings: Settings) -> RedisClient:
     """A Redis (or Redis Cluster) client with text responses."""
     return connect_redis(settings.redis.url, cluster=settings.redis.cluster)
 
 
-def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
-    """S3 in production, local disk for a single machine."""
+def build_blob_store(settings: Settings, network: Network | None = None) -> BlobStore | S3BlobStore:
+    """S3 in production, local disk for a single machine.
+
+    S3 calls take the egress proxy too, through botocore's own ``proxies`` setting, which speaks only to http(s)
+    proxies: with a SOCKS one, start-up stops with a :class:`ConfigError` unless ``NO_PROXY`` sends the S3
+    endpoint direct.
+    """
     if settings.storage.backend == "local":
         return LocalBlobStore(settings.storage.local_dir, public_base_url=settings.storage.local_public_url)
     s3 = settings.s3
+    network = network or build_network(settings)
+    endpoint = s3.endpoint_url or f"https://s3.{s3.region}.amazonaws.com"
+    try:
+        proxies = network.proxies.botocore_proxies(endpoint)
+    except ProxyNotSupported as exc:
+        raise ConfigError(
+            "network.proxy_url", f"{exc}: use an http(s) proxy, or list the S3 endpoint's host in NO_PROXY"
+        ) from None
     return S3BlobStore(
         bucket=s3.bucket,
         prefix="",
@@ -74,15 +110,20 @@ def build_blob_store(settings: Settings) -> BlobStore | S3BlobStore:
         secret_access_key=s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
         part_size=s3.part_size_mb * 1024 * 1024,
         parts_in_flight=s3.parts_in_flight,
+        proxies=proxies,
     )
 
 
 CONCURRENT_UPDATES = 64
 
 
-def build_application(settings: Settings, redis: RedisClient) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The python-telegram-bot Application: our Bot API base URL, Redis persistence, rate limiter."""
+def build_application(
+    settings: Settings, redis: RedisClient, network: Network | None = None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The python-telegram-bot Application: our Bot API base URL (through the egress proxy when one applies),
+    Redis persistence, rate limiter."""
     tg = settings.telegram
+    proxy = (network or build_network(settings)).proxy_for(tg.api_base_url)
     builder = (
         ApplicationBuilder()
         .token(tg.token.get_secret_value())
@@ -96,8 +137,8 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
         .concurrent_updates(CONCURRENT_UPDATES)
         # PTB's networking on aiohttp: about a quarter of HTTPXRequest's CPU per Bot API call
         # (docs/performance.md §2), so one bot process acknowledges several times more prompts per core.
-        .request(AiohttpRequest(CONCURRENT_UPDATES))
-        .get_updates_request(AiohttpRequest(1))
+        .request(AiohttpRequest(CONCURRENT_UPDATES, proxy=proxy))
+        .get_updates_request(AiohttpRequest(1, proxy=proxy))
     )
     if tg.mode == "webhook":
         builder = builder.updater(None)  # updates arrive through our Starlette route
@@ -107,17 +148,24 @@ def build_application(settings: Settings, redis: RedisClient) -> Application[Any
 SEND_POOL_SIZE = 16
 
 
-def build_bot(settings: Settings, *, rate_limited: bool = True, pool_size: int = SEND_POOL_SIZE) -> ExtBot[Any]:
-    """A bot for sending only (no updates): same base URL, with or without PTB's rate limiter.
+def build_bot(
+    settings: Settings,
+    *,
+    rate_limited: bool = True,
+    pool_size: int = SEND_POOL_SIZE,
+    network: Network | None = None,
+) -> ExtBot[Any]:
+    """A bot for sending only (no updates): same base URL and route, with or without PTB's rate limiter.
 
     PTB's default pool for a bare bot is one connection; every send would queue behind the previous one.
     """
     tg = settings.telegram
+    proxy = (network or build_network(settings)).proxy_for(tg.api_base_url)
     return ExtBot(
         tg.token.get_secret_value(),
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
-        request=AiohttpRequest(pool_size),
+        request=AiohttpRequest(pool_size, proxy=proxy),
         rate_limiter=PriorityRateLimiter(max_retries=3) if rate_limited else None,
     )
 

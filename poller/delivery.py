@@ -1,8 +1,10 @@
 """The delivery pipeline: stream the finished video down, store it, probe it, and send it once.
 
 One download feeds both the blob store (multipart upload) and a temporary file (for probing and for the
-chat upload), so memory stays flat however large the video is. The ``send`` side effect is claimed in
-Redis before it happens, so a retry or a second process can never send the same video twice.
+chat upload), so memory stays flat however large the video is. A download in which the probe finds no video
+stream is not a video, whatever it was labelled: it is never sent, its stored copy is deleted, and the job fails.
+The ``send`` side effect is claimed in Redis before it happens, so a retry or a second process can never send the
+same video twice.
 """
 
 from __future__ import annotations
@@ -104,6 +106,10 @@ class DeliveryPipeline:
                     async for chunk in teed:
                         size += len(chunk)
         info = await self._probe.probe(path)
+        if not info.has_video:
+            await self._discard(key)
+            # Permanent: another attempt would download the same bytes.
+            raise JobError(ErrorCode.DOWNLOAD_FAILED, f"no video stream in the {size}-byte download", permanent=True)
         url = await self._blobs.url_for(key, self._link_ttl_s)
         output = VideoOutput(
             storage_key=key,
@@ -116,6 +122,14 @@ class DeliveryPipeline:
         await self._jobs.update_fields(job.id, output.to_fields())
         log.info("job.stored", key=key, size_bytes=size, duration_s=info.duration_s)
         return output
+
+    async def _discard(self, key: str) -> None:
+        """Delete a stored download that is not a video; a failure only leaves an object nobody links to."""
+        log.warning("delivery.not_a_video", key=key)
+        try:
+            await self._blobs.delete(key)
+        except JobError as exc:
+            log.error("delivery.discard_failed", key=key, error=exc.raw)
 
     async def _send_once(self, job: Job, session: Session, video: LocalVideo) -> str:
         if await self._jobs.claimed(job.id, SEND_EFFECT):

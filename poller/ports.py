@@ -223,11 +223,13 @@ class BlobStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class MediaInfo:
-    """What probing a video file tells."""
+    """What probing a video file tells. ``has_video``: a video stream was found (a file without one, or one the
+    probe cannot read, is not a video, whatever it was labelled)."""
 
     duration_s: float | None
     width: int | None
     height: int | None
+    has_video: bool
 
 
 class MediaProbe(Protocol):

@@ -10,7 +10,12 @@ aiohttp.
 
 GETs only, so a request that meets a kept-alive connection the server had just closed (no byte of an
 answer came back) is sent once more on a new connection, as aiohttp and browsers do. One connection
-carries one request at a time (no pipelining: many servers and proxies get it wrong).
+carries one request at a time (no pipelining: many servers and proxies get it wrong), and a connection on which
+anything arrives after a complete answer is closed, never reused: those bytes would be read as the next answer.
+
+Bounded in time and size: once the request is out, the whole answer must be in within ``timeout_s``, however
+slowly its bytes trickle in; headers over 64 KiB and bodies over 1 MiB are refused. No proxy
+support: when an egress proxy applies to the provider, ``providers/api_client.py`` sends the GETs over aiohttp.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
 
+from outbound import MAX_HEADER_BYTES
 from providers.api_types import MAX_BODY_BYTES, ApiResponse, ApiTransportError, ApiUrlError
 
 # Bounds on the caches of parsed URLs and encoded header blocks (a handful of each in practice).
@@ -59,8 +65,9 @@ class _Connection(asyncio.Protocol):
         self._answer: asyncio.Future[ApiResponse] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timeout_s = 0.0
-        self._last_read = 0.0
         self._received = False
+        self._head_seen = 0  # bytes received before the headers were complete
+        self._header_bytes = 0  # the headers' own size, counted as they are parsed
         self._headers_done = False
         self._framed = False  # Content-Length or chunked: the answer ends on its own, not at close
         self._status = 0
@@ -72,16 +79,18 @@ class _Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ the exchange
 
     def send(self, request: bytes, timeout_s: float) -> asyncio.Future[ApiResponse]:
-        """Write ``request``; the future resolves with the answer, or fails if none comes in time."""
+        """Write ``request``; the future resolves with the answer, or fails if it is not complete within
+        ``timeout_s``."""
         assert self._transport is not None
         assert self._answer is None
         self._answer = answer = self._loop.create_future()
         self._received = self._headers_done = self._framed = False
         self._status, self._retry_after, self._encoding, self._size = 0, None, None, 0
+        self._head_seen = self._header_bytes = 0
         self._body = []
         self._timeout_s = timeout_s
-        self._last_read = now = self._loop.time()
-        self._timer = self._loop.call_at(now + timeout_s, self._check_quiet)
+        # One timer per exchange, never moved: a trickling answer ends at the deadline like a silent one.
+        self._timer = self._loop.call_at(self._loop.time() + timeout_s, self._expire)
         self._transport.write(request)
         return answer
 
@@ -91,14 +100,9 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
         self._fail(ApiTransportError("connection closed", sent=True))
 
-    def _check_quiet(self) -> None:
-        # One timer per exchange, moved only when it fires: no re-arming on every read.
-        quiet = self._loop.time() - self._last_read
-        if quiet < self._timeout_s:
-            self._timer = self._loop.call_at(self._last_read + self._timeout_s, self._check_quiet)
-            return
+    def _expire(self) -> None:
         self._timer = None
-        self._fail(ApiTransportError(f"no answer for {self._timeout_s:g} s", sent=True))
+        self._fail(ApiTransportError(f"no complete answer within {self._timeout_s:g} s", sent=True))
         self._abort()
 
     def _finish(self) -> None:
@@ -132,6 +136,10 @@ class _Connection(asyncio.Protocol):
         if answer is not None and not answer.done():
             answer.set_exception(exc)
 
+    def _refuse_headers(self) -> None:
+        self._fail(ApiTransportError(f"answer headers over {MAX_HEADER_BYTES} bytes", sent=True))
+        self._abort()
+
     def _abort(self) -> None:
         self.keep_alive = False
         if self._transport is not None:
@@ -148,12 +156,16 @@ class _Connection(asyncio.Protocol):
             self._abort()  # bytes nobody asked for: the connection's framing cannot be trusted
             return
         self._received = True
-        self._last_read = self._loop.time()
+        if not self._headers_done:
+            self._head_seen += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._fail(ApiTransportError(f"malformed HTTP answer: {exc}", sent=True))
             self._abort()
+            return
+        if not self._headers_done and self._head_seen > MAX_HEADER_BYTES:
+            self._refuse_headers()  # still no end of the headers after 64 KiB: refused before more is buffered
             return
         if self._size > MAX_BODY_BYTES:
             self._fail(ApiTransportError(f"answer too large: over {MAX_BODY_BYTES} bytes", sent=True))
@@ -174,7 +186,14 @@ class _Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self._answer is None:
+            # A second message after the complete answer, in the same read: stray bytes. Not reused, or they
+            # would be taken as the answer to the next request.
+            self.keep_alive = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
         name = name.lower()
         if name == b"content-length" or name == b"transfer-encoding":
             self._framed = True
@@ -185,9 +204,12 @@ class _Connection(asyncio.Protocol):
             self._encoding = None if encoding == b"identity" else encoding
 
     def on_headers_complete(self) -> None:
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._refuse_headers()  # the rest of this read is parsed for nothing; the answer has failed
+            return
         self._headers_done = True
         self._status = self._parser.get_status_code()
-        self.keep_alive = self._parser.should_keep_alive()
+        self.keep_alive = self._parser.should_keep_alive() and self._answer is not None
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
@@ -206,9 +228,10 @@ class _Connection(asyncio.Protocol):
 class KeepAliveGets:
     """GETs over at most ``max_connections`` kept-alive connections (all origins together).
 
-    Timeouts as in :class:`providers.aiohttp_pool.AiohttpPool`: waiting for a free connection is bounded
-    by ``timeout_s`` and connecting by ``min(5 s, timeout_s)`` (nothing was sent if either runs out), the
-    answer by ``timeout_s`` of silence. Idle connections are kept ``keepalive_s``.
+    Timeouts as in :class:`providers.aiohttp_pool.AiohttpPool`: waiting for a free connection is bounded by
+    ``timeout_s`` and connecting by ``min(5 s, timeout_s)`` (nothing was sent if either runs out); then the whole
+    answer must arrive within ``timeout_s`` of sending, however slowly it trickles in. Idle connections are kept
+    ``keepalive_s``.
     https is verified against the system's CAs unless ``tls`` is given.
     """
 

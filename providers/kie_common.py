@@ -84,7 +84,8 @@ class KieApi:
         retry_after = parse_retry_after(response.retry_after)
         try:
             body: object = json.loads(response.body)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # nested deeper than the parser recurses
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            # RecursionError: nested deeper than the parser's stack (a few hundred KiB of brackets do it).
             body = None
             if response.ok:
                 log.warning("kie.malformed_body", provider=self._provider, path=path, body=response.text(500))

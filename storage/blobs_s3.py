@@ -22,7 +22,7 @@ from poller.errors import ErrorCode, JobError
 from poller.ports import StoredBlob
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable
+    from collections.abc import AsyncIterable, Mapping
 
     from types_aiobotocore_s3 import S3Client
 
@@ -42,7 +42,8 @@ class S3BlobStore:
 
     One aioboto3 client is opened by :meth:`start` (or ``async with``) and reused by every call.
     An upload holds at most ``parts_in_flight`` parts of ``part_size`` in memory (those being sent
-    and the one being filled), plus one chunk of the stream.
+    and the one being filled), plus one chunk of the stream. ``proxies`` is botocore's setting
+    (``{"http": url, "https": url}``; ``{}``: direct; None: botocore reads the proxy variables itself).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class S3BlobStore:
         part_size: int = 8 * MIB,
         parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
         public_base_url: str | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(f"part_size must be {MIN_PART_SIZE}..{MAX_PART_SIZE} bytes (S3's part limits)")
@@ -74,6 +76,7 @@ class S3BlobStore:
             region_name=region,
         )
         self._endpoint_url = endpoint_url
+        self._proxies = dict(proxies) if proxies is not None else None
         self._stack: AsyncExitStack | None = None
         self._client: S3Client | None = None
 
@@ -88,6 +91,8 @@ class S3BlobStore:
             retries={"max_attempts": 3, "mode": "standard"},
             # Enough connections for every part in flight plus the calls beside them.
             max_pool_connections=max(10, self._parts_in_flight + 2),
+            # Given by the composition root, which knows network.proxy_url and NO_PROXY.
+            proxies=self._proxies,
             s3={
                 # Self-hosted endpoints (MinIO, moto, …) rarely have wildcard DNS for virtual hosts.
                 "addressing_style": "path" if self._endpoint_url else "auto",

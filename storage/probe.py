@@ -13,11 +13,12 @@ from poller.ports import MediaInfo
 
 log = structlog.get_logger(__name__)
 
-UNKNOWN = MediaInfo(duration_s=None, width=None, height=None)
+UNKNOWN = MediaInfo(duration_s=None, width=None, height=None, has_video=False)
 
 
 class PyAvProbe:
-    """Reads duration and resolution of a video file; bad or missing files give Nones, not errors."""
+    """Reads duration and resolution of a video file; bad or missing files give Nones and ``has_video=False``,
+    not errors."""
 
     async def probe(self, path: Path) -> MediaInfo:
         """Probe ``path`` in a worker thread (FFmpeg calls block)."""
@@ -33,6 +34,7 @@ def probe_file(path: Path) -> MediaInfo:
                 duration_s=_duration_s(container, video),
                 width=_positive(video.codec_context.width) if video else None,
                 height=_positive(video.codec_context.height) if video else None,
+                has_video=video is not None,
             )
     except Exception as exc:  # PyAV raises many FFmpeg error types; none may reach delivery
         log.warning("probe.failed", path=str(path), error=f"{type(exc).__name__}: {exc}")

@@ -1,9 +1,24 @@
 """Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE and Telegram stand-ins)."""
 
+import pytest
+
+# The standard proxy variables, which Reelay honours (outbound/proxies.py): a developer's or CI's own proxy must
+# not carry the tests' loopback calls. Tests that want a proxy set one.
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
 pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.redis_cluster",
     "tests.fixtures.s3_server",
     "tests.fixtures.kie",
     "tests.fixtures.telegram",
+    "tests.fixtures.scripted_http",
+    "tests.fixtures.proxies",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)

@@ -114,7 +114,7 @@ class FixedProbe:
 
     async def probe(self, path: Path) -> MediaInfo:
         assert path.stat().st_size > 0
-        return MediaInfo(duration_s=8.0, width=1280, height=720)
+        return MediaInfo(duration_s=8.0, width=1280, height=720, has_video=True)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from providers.api_client import MAX_BODY_BYTES, ApiClient, ApiTransportError, ApiUrlError
 from providers.http import USER_AGENT
 from sandbox.serve import ThreadedServer, free_port
+from tests.fixtures.scripted_http import Peer, Serve, answer
 
 
 async def echo(request: Request) -> Response:
@@ -49,13 +50,19 @@ async def huge(request: Request) -> Response:
     return Response(b"x" * (MAX_BODY_BYTES + 1))
 
 
+async def hold(request: Request) -> Response:
+    await asyncio.sleep(0.25)  # well inside the callers' deadline
+    return Response("held")
+
+
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     routes = [
         Route("/echo", echo, methods=["GET", "POST"]),
         Route("/slow", slow),
-        Route("/trickle", trickle),
+        Route("/trickle", trickle, methods=["GET", "POST"]),
         Route("/huge", huge),
+        Route("/hold", hold, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     with ThreadedServer(app) as server:
@@ -92,13 +99,25 @@ async def test_a_read_timeout_may_have_been_sent(server_url: str) -> None:
 
 
 async def test_waiting_too_long_for_a_pooled_connection_was_never_sent(server_url: str) -> None:
-    async with ApiClient(timeout_s=0.5, max_connections=1) as client:
-        busy = asyncio.create_task(client.request("GET", f"{server_url}/trickle", headers={}))
-        await asyncio.sleep(0.1)  # let the trickling answer take the only connection
+    async with ApiClient(timeout_s=0.4, max_connections=1) as client:
+        ahead = []
+        for _ in range(2):  # two calls ahead hold the only connection until ~0.5 s
+            ahead.append(asyncio.create_task(client.request("POST", f"{server_url}/hold", headers={})))
+            await asyncio.sleep(0.05)
         with pytest.raises(ApiTransportError) as caught:
-            await client.request("GET", f"{server_url}/echo", headers={})
+            await client.request("POST", f"{server_url}/echo", headers={})
         assert caught.value.sent is False
-        assert (await busy).body == b"." * 10
+        assert [response.body for response in await asyncio.gather(*ahead)] == [b"held", b"held"]
+
+
+async def test_a_trickling_answer_ends_at_the_deadline(server_url: str) -> None:
+    loop = asyncio.get_running_loop()
+    async with ApiClient(timeout_s=0.5, max_connections=1) as client:
+        started = loop.time()
+        with pytest.raises(ApiTransportError, match=r"no complete answer within 0\.5 s") as caught:
+            await client.request("POST", f"{server_url}/trickle", headers={})  # 2 s, a byte every 0.2 s
+        assert loop.time() - started < 1.5
+    assert caught.value.sent is True
 
 
 async def test_an_oversized_answer_is_refused_not_buffered(server_url: str) -> None:
@@ -129,3 +148,29 @@ async def test_a_closed_client_sends_nothing(server_url: str) -> None:
 def test_nonsense_limits_are_refused(timeout_s: float, max_connections: int) -> None:
     with pytest.raises(ValueError, match="positive"):
         ApiClient(timeout_s, max_connections)
+
+
+async def test_headers_over_64_kib_are_refused(serve: Serve) -> None:
+    async def big_head(head: bytes, peer: Peer) -> None:
+        await peer.send(answer(headers="".join(f"X-{i}: {'v' * 1000}\r\n" for i in range(70))))
+
+    server = await serve(big_head)
+    async with ApiClient(timeout_s=2, max_connections=1) as client:
+        with pytest.raises(ApiTransportError, match="over the 65536-byte limit") as caught:
+            await client.request("POST", f"{server.url}/x", headers={}, json_body={})
+    assert caught.value.sent is True
+
+
+async def test_a_stray_answer_after_a_complete_one_is_never_read_as_the_next(serve: Serve) -> None:
+    async def with_late_stray(head: bytes, peer: Peer) -> None:
+        await peer.send(answer())
+        await asyncio.sleep(0.02)
+        await peer.send(answer(b"stray"))  # on the connection, now idle, before any next request
+
+    server = await serve(with_late_stray)
+    async with ApiClient(timeout_s=2, max_connections=1) as client:
+        for _ in range(3):
+            response = await client.request("POST", f"{server.url}/x", headers={}, json_body={})
+            assert response.body == b'{"ok":true}'
+            await asyncio.sleep(0.1)
+    assert len(server.peers) == 3  # no connection was reused

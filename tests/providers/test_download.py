@@ -1,7 +1,8 @@
 """The streaming downloader against the simulator's file endpoint (real HTTP on 127.0.0.1).
 
 A small local app (also on 127.0.0.1) stands in for what the simulator does not do: redirects,
-a body that stalls, and echoing the request headers.
+a body that stalls, and echoing the request headers. Every server here is on loopback, so these downloaders
+allow private addresses; the address checks are in test_download_safety.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from urllib.parse import quote
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
+from outbound import AddressPolicy, Network, Proxies
 from poller.errors import ErrorCode, JobError
 from providers.api_client import ApiClient
 from providers.download import MAX_REDIRECTS, HttpVideoDownloader
@@ -62,6 +64,7 @@ async def make_downloader() -> AsyncIterator[MakeDownloader]:
         downloader = HttpVideoDownloader(
             max_bytes,
             timeout_s=timeout_s,
+            network=loopback(),
             max_connections=max_connections,
             chunk_size=chunk_size,
             max_redirects=max_redirects,
@@ -92,7 +95,7 @@ async def _stall(request: Request) -> Response:
 
 async def _headers(request: Request) -> Response:
     seen = {name: request.headers.get(name) for name in ("user-agent", "accept-encoding")}
-    return PlainTextResponse(json.dumps(seen))
+    return Response(json.dumps(seen), media_type="application/octet-stream")
 
 
 @pytest.fixture(scope="module")
@@ -268,6 +271,7 @@ async def test_a_redirect_loop_is_a_download_failure_without_the_query(
         await read_all(make_downloader(MB, max_redirects=3), f"{local_server}/loop")
     assert caught.value.code is ErrorCode.DOWNLOAD_FAILED
     assert "TooManyRedirects" in caught.value.raw
+    assert caught.value.retryable
     assert "secret" not in caught.value.raw
 
 
@@ -320,7 +324,7 @@ async def test_the_connection_goes_back_when_the_consumer_stops_early_or_is_canc
 
 async def test_aclose_closes_the_pool_and_is_idempotent(kie: KieStandIn, api_client: ApiClient) -> None:
     url = await finished_video_url(kie, api_client)
-    async with HttpVideoDownloader(10 * MB, timeout_s=TIMEOUT_S) as downloader:
+    async with HttpVideoDownloader(10 * MB, timeout_s=TIMEOUT_S, network=loopback()) as downloader:
         assert b"".join(await read_all(downloader, url)) == sample_mp4_bytes()
     assert downloader.closed
     await downloader.aclose()
@@ -341,3 +345,8 @@ def test_limits_must_be_positive() -> None:
         HttpVideoDownloader(MB, timeout_s=0)
     with pytest.raises(ValueError, match="positive"):
         HttpVideoDownloader(MB, timeout_s=TIMEOUT_S, max_connections=0)
+
+
+def loopback() -> Network:
+    """Direct (no proxy), loopback allowed: every server in this module is on 127.0.0.1."""
+    return Network(Proxies(), AddressPolicy(allow_private=True))

@@ -6,103 +6,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 import pytest
 import trustme
 
 from providers.api_types import MAX_BODY_BYTES, ApiTransportError, ApiUrlError
 from providers.keepalive_get import KeepAliveGets
-
-Reply = Callable[[bytes, "Peer"], Awaitable[None]]
-
-
-@dataclass
-class Peer:
-    """One accepted connection: the requests read on it and a way to answer."""
-
-    index: int
-    writer: asyncio.StreamWriter
-    requests: list[bytes] = field(default_factory=list)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-@dataclass
-class ScriptedServer:
-    """An HTTP/1.1 server whose answers a test writes by hand, counting connections and requests."""
-
-    reply: Reply
-    tls: ssl.SSLContext | None = None
-    peers: list[Peer] = field(default_factory=list)
-    open_now: int = 0
-    most_open: int = 0
-    url: str = ""
-    _server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for peer in self.peers:
-            peer.close()
-
-    @property
-    def requests(self) -> list[bytes]:
-        return [request for peer in self.peers for request in peer.requests]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = Peer(len(self.peers), writer)
-        self.peers.append(peer)
-        self.open_now += 1
-        self.most_open = max(self.most_open, self.open_now)
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                peer.requests.append(head)
-                await self.reply(head, peer)
-        finally:
-            self.open_now -= 1
-            writer.close()
-
-
-def answer(body: bytes = b'{"ok":true}', *, status: str = "200 OK", headers: str = "") -> bytes:
-    return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n{headers}\r\n".encode() + body
-
-
-async def plain(head: bytes, peer: Peer) -> None:
-    await peer.send(answer())
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[..., Awaitable[ScriptedServer]]]:
-    servers: list[ScriptedServer] = []
-
-    async def start(reply: Reply, tls: ssl.SSLContext | None = None) -> ScriptedServer:
-        server = ScriptedServer(reply, tls)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
-
-
-Serve = Callable[..., Awaitable[ScriptedServer]]
+from tests.fixtures.scripted_http import Peer, Serve, answer, plain
 
 
 async def test_the_request_carries_headers_and_quoted_params_and_the_connection_is_reused(serve: Serve) -> None:
@@ -259,7 +169,7 @@ async def test_a_silent_server_times_out_and_its_connection_is_dropped(serve: Se
 
     server = await serve(stall_first)
     async with _client(timeout_s=0.3) as client:
-        with pytest.raises(ApiTransportError, match=r"no answer for 0\.3 s") as caught:
+        with pytest.raises(ApiTransportError, match=r"no complete answer within 0\.3 s") as caught:
             await client.get(f"{server.url}/x", headers={})
         assert caught.value.sent is True
         assert (await client.get(f"{server.url}/x", headers={})).body == b'{"ok":true}'
@@ -288,30 +198,106 @@ async def test_a_cancelled_call_never_hands_its_late_answer_to_the_next(serve: S
 
 
 async def test_connections_are_bounded_and_waiting_too_long_was_never_sent(serve: Serve) -> None:
-    release = asyncio.Event()
-
     async def held(head: bytes, peer: Peer) -> None:
-        if b"/hold" not in head:
-            await peer.send(answer())
-            return
-        await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while not release.is_set():  # never silent long enough to time out
-            await peer.send(b"1\r\n.\r\n")
-            await asyncio.sleep(0.1)
-        await peer.send(b"0\r\n\r\n")
+        if b"/hold" in head:
+            await asyncio.sleep(0.25)  # well inside the 0.4 s deadline
+        await peer.send(answer())
 
     server = await serve(held)
-    async with _client(max_connections=2, timeout_s=0.3) as client:
-        holders = [asyncio.create_task(client.get(f"{server.url}/hold", headers={})) for _ in range(2)]
+    async with _client(max_connections=1, timeout_s=0.4) as client:
+        holder = asyncio.create_task(client.get(f"{server.url}/hold", headers={}))
         await asyncio.sleep(0.05)
+        next_in_line = asyncio.create_task(client.get(f"{server.url}/hold", headers={}))
+        await asyncio.sleep(0.05)
+        # Both ahead of it hold the one connection until ~0.5 s: more than its 0.4 s of waiting.
         with pytest.raises(ApiTransportError, match="no free connection") as caught:
             await client.get(f"{server.url}/x", headers={})
         assert caught.value.sent is False
-        release.set()
-        bodies = [held.body for held in await asyncio.gather(*holders)]
-        assert all(body and body == b"." * len(body) for body in bodies)
+        assert [r.status for r in await asyncio.gather(holder, next_in_line)] == [200, 200]
         await asyncio.gather(*(client.get(f"{server.url}/x", headers={}) for _ in range(10)))
-    assert server.most_open == 2
+    assert server.most_open == 1
+
+
+async def test_a_trickling_answer_ends_at_the_deadline(serve: Serve) -> None:
+    async def trickle(head: bytes, peer: Peer) -> None:
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(100):  # a byte every 50 ms: never silent, 5 s in all
+            await peer.send(b".")
+            await asyncio.sleep(0.05)
+
+    server = await serve(trickle)
+    loop = asyncio.get_running_loop()
+    async with _client(timeout_s=0.3) as client:
+        started = loop.time()
+        with pytest.raises(ApiTransportError, match=r"no complete answer within 0\.3 s") as caught:
+            await client.get(f"{server.url}/x", headers={})
+        assert loop.time() - started < 1.0
+    assert caught.value.sent is True
+
+
+async def test_trickling_headers_end_at_the_deadline(serve: Serve) -> None:
+    async def trickle(head: bytes, peer: Peer) -> None:
+        await peer.send(b"HTTP/1.1 200 OK\r\n")
+        for i in range(100):
+            await peer.send(f"X-{i}: .\r\n".encode())
+            await asyncio.sleep(0.05)
+
+    server = await serve(trickle)
+    async with _client(timeout_s=0.3) as client:
+        with pytest.raises(ApiTransportError, match="no complete answer"):
+            await asyncio.wait_for(client.get(f"{server.url}/x", headers={}), 2.0)
+
+
+@pytest.mark.parametrize("shape", ["many headers", "one endless header"])
+async def test_headers_over_64_kib_are_refused(serve: Serve, shape: str) -> None:
+    async def big_head(head: bytes, peer: Peer) -> None:
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n")
+        if shape == "many headers":
+            await peer.send(b"".join(f"X-{i}: {'v' * 1000}\r\n".encode() for i in range(70)) + b"\r\nok")
+        else:
+            await peer.send(b"X-Long: " + b"v" * (70 * 1024))  # and never an end of line
+
+    server = await serve(big_head)
+    async with _client() as client:
+        with pytest.raises(ApiTransportError, match="headers over 65536 bytes") as caught:
+            await asyncio.wait_for(client.get(f"{server.url}/x", headers={}), 2.0)
+    assert caught.value.sent is True
+
+
+async def test_headers_just_under_64_kib_are_read(serve: Serve) -> None:
+    async def big_head(head: bytes, peer: Peer) -> None:
+        headers = "".join(f"X-{i}: {'v' * 1000}\r\n" for i in range(60))
+        await peer.send(answer(headers=headers))
+
+    server = await serve(big_head)
+    async with _client() as client:
+        assert (await client.get(f"{server.url}/x", headers={})).body == b'{"ok":true}'
+
+
+@pytest.mark.parametrize("stray", [b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil", b"garbage"])
+async def test_stray_bytes_after_a_complete_answer_close_the_connection(serve: Serve, stray: bytes) -> None:
+    async def with_stray(head: bytes, peer: Peer) -> None:
+        await peer.send(answer() + stray)  # one write: the stray bytes arrive with the answer
+
+    server = await serve(with_stray)
+    async with _client() as client:
+        for _ in range(2):
+            assert (await client.get(f"{server.url}/x", headers={})).body == b'{"ok":true}'
+    assert len(server.peers) == 2  # the first connection was not reused
+
+
+async def test_stray_bytes_on_an_idle_connection_close_it(serve: Serve) -> None:
+    async def with_late_stray(head: bytes, peer: Peer) -> None:
+        await peer.send(answer())
+        await asyncio.sleep(0.02)
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")  # while the connection is idle
+
+    server = await serve(with_late_stray)
+    async with _client() as client:
+        for _ in range(2):
+            assert (await client.get(f"{server.url}/x", headers={})).body == b'{"ok":true}'
+            await asyncio.sleep(0.1)
+    assert len(server.peers) == 2
 
 
 async def test_idle_connections_expire(serve: Serve) -> None:

@@ -41,13 +41,14 @@ async def test_probe_reads_duration_and_resolution_of_an_mp4(mp4: Path) -> None:
 
     assert (info.width, info.height) == (64, 48)
     assert info.duration_s == pytest.approx(1.0, abs=0.1)
+    assert info.has_video
 
 
 async def test_probe_of_garbage_returns_unknowns_without_raising(tmp_path: Path) -> None:
     garbage = tmp_path / "not-a-video.mp4"
     garbage.write_bytes(b"\x00\x01 this is not a video " * 100)
 
-    assert await PyAvProbe().probe(garbage) == MediaInfo(None, None, None)
+    assert await PyAvProbe().probe(garbage) == MediaInfo(None, None, None, has_video=False)
 
 
 async def test_probe_of_a_truncated_mp4_never_raises(mp4: Path, tmp_path: Path) -> None:
@@ -60,4 +61,4 @@ async def test_probe_of_a_truncated_mp4_never_raises(mp4: Path, tmp_path: Path) 
 
 
 async def test_probe_of_a_missing_file_returns_unknowns(tmp_path: Path) -> None:
-    assert await PyAvProbe().probe(tmp_path / "missing.mp4") == MediaInfo(None, None, None)
+    assert await PyAvProbe().probe(tmp_path / "missing.mp4") == MediaInfo(None, None, None, has_video=False)
