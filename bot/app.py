@@ -38,6 +38,7 @@ from bot.version import VERSION
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
+    announce_network,
     build_application,
     build_blob_store,
     build_bot,
@@ -106,6 +107,7 @@ class Reelay:
         billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
         # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
         self.network = build_network(settings)
+        announce_network(self.network, settings)
         self.application = build_application(settings, self.redis, self.network) if role.takes_updates else None
         self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings, network=self.network)
         # Deliveries skip PTB's rate limiter: the notifier waits for its own limiter *before* committing

@@ -78,6 +78,12 @@ def _load(path: Path | None) -> Settings:
     return load_settings(path)
 
 
+def _check_outbound(settings: Settings) -> None:
+    from bot.wiring import check_outbound  # the proxy variables of the environment count too
+
+    check_outbound(settings)
+
+
 def _print_config_error(exc: ConfigError, *, every: bool) -> None:
     """One line per problem for ``check-config``; one line in all for a start that fails."""
     if every:
@@ -138,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser(sorted(tools)).parse_args(args_list)
     try:
         settings = _load(args.config)
+        _check_outbound(settings)
     except ConfigError as exc:
         if args.command == "doctor":
             for key, message in exc.problems:

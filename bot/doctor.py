@@ -21,7 +21,8 @@ from telegram.error import TelegramError
 from bot.redaction import url_without_password
 from bot.settings import Settings
 from bot.startup import StartupError, check_bot, check_redis
-from bot.wiring import build_blob_store, build_bot, make_redis
+from bot.wiring import build_blob_store, build_bot, build_network, make_redis
+from outbound import Network, client_session
 from poller.errors import JobError
 from providers.api_client import ApiClient
 from providers.kie_account import credit_balance
@@ -108,7 +109,7 @@ async def _info(redis: RedisClient, section: str) -> dict[str, object]:
 
 async def check_telegram(settings: Settings) -> AsyncIterator[Finding]:
     """The token works, the webhook is as the mode needs it, and the bot may post to the publish channel."""
-    bot = build_bot(settings, rate_limited=False, pool_size=2)
+    bot = build_bot(settings, rate_limited=False, pool_size=2, network=build_network(settings))
     try:
         try:
             await check_bot(bot, settings.telegram.api_base_url)
@@ -163,7 +164,8 @@ async def _publish_channel(bot: Bot, channel: int | str) -> Finding:
 
 async def check_video_store(settings: Settings) -> AsyncIterator[Finding]:
     """Write, read back (through a link, as users get it) and delete a small object under the prefix."""
-    blobs = build_blob_store(settings)
+    network = build_network(settings)
+    blobs = build_blob_store(settings, network)
     s3 = isinstance(blobs, S3BlobStore)
     name = "s3" if s3 else "video store"
     key = f"{settings.s3.prefix if s3 else ''}.reelay-doctor-{secrets.token_hex(4)}"
@@ -172,7 +174,7 @@ async def check_video_store(settings: Settings) -> AsyncIterator[Finding]:
             await blobs.start()
         await blobs.put_stream(key, _one_chunk(PROBE_BYTES), "text/plain")
         link = await blobs.url_for(key, 300)
-        read_back = await _read_link(link) if link.startswith(("http://", "https://")) else PROBE_BYTES
+        read_back = await _read_link(link, network) if link.startswith(("http://", "https://")) else PROBE_BYTES
         await blobs.delete(key)
     except (JobError, OSError, ValueError) as exc:
         setting = "s3.bucket and the S3 credentials" if s3 else "storage.local_dir"
@@ -188,11 +190,17 @@ async def check_video_store(settings: Settings) -> AsyncIterator[Finding]:
     yield Finding(name, True, f"wrote, read through a link and deleted a test object in {where}")
 
 
-async def _read_link(url: str) -> bytes:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+async def _read_link(url: str, network: Network) -> bytes:
+    async with _session_for(url, network) as session, session.get(url) as response:
         if response.status != 200:
             raise ValueError(f"the link answered HTTP {response.status}")
         return await response.read()
+
+
+def _session_for(url: str, network: Network) -> aiohttp.ClientSession:
+    """A session on the route the product takes to ``url`` (the egress proxy, or direct)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    return client_session(network.proxy_for(url), timeout=timeout, max_connections=2)
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
@@ -205,7 +213,7 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 async def check_kie(settings: Settings) -> AsyncIterator[Finding]:
     """The key works, and the account has credits left."""
     kie = settings.providers.kie
-    client = ApiClient(kie.timeout_s, 2)
+    client = ApiClient(kie.timeout_s, 2, proxy=build_network(settings).proxy_for(kie.base_url))
     try:
         balance = await credit_balance(client, kie.base_url, kie.api_key.get_secret_value())
     except JobError as exc:
@@ -239,7 +247,7 @@ async def check_public_url(settings: Settings) -> AsyncIterator[Finding]:
     except OSError:
         runner = None  # the port is taken: a Reelay may be running behind the URL already
     try:
-        answer = await _get_json(public_url.rstrip("/") + "/healthz")
+        answer = await _get_json(public_url.rstrip("/") + "/healthz", build_network(settings))
     finally:
         if runner is not None:
             await runner.cleanup()
@@ -267,10 +275,9 @@ async def _serve_nonce(host: str, port: int, nonce: str) -> web.AppRunner:
     return runner
 
 
-async def _get_json(url: str) -> dict[str, object] | None:
+async def _get_json(url: str, network: Network) -> dict[str, object] | None:
     try:
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        async with _session_for(url, network) as session, session.get(url) as response:
             body = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return None

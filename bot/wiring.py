@@ -68,14 +68,38 @@ def build_network(settings: Settings) -> Network:
     that cannot be used, naming the setting or the variable it came from."""
     net = settings.network
     try:
-        network = Network.configure(proxy_url=net.proxy_url, allow_private_addresses=net.allow_private_addresses)
+        return Network.configure(proxy_url=net.proxy_url, allow_private_addresses=net.allow_private_addresses)
     except ProxyUrlError as exc:
         raise ConfigError(exc.source, exc.message) from None
+
+
+def announce_network(network: Network, settings: Settings) -> None:
+    """Say in the log which proxy is in force (its password hidden) and whether private addresses are allowed."""
     if network.proxies.any:
         log.info("network.proxy", **network.proxies.describe())
-    if net.allow_private_addresses:
+    if settings.network.allow_private_addresses:
         log.info("network.private_addresses_allowed")
-    return network
+
+
+def check_outbound(settings: Settings) -> None:
+    """Raise :class:`ConfigError` for a proxy that cannot carry what this configuration calls (check-config and
+    doctor find it before a start would)."""
+    network = build_network(settings)
+    if settings.storage.backend == "s3":
+        s3_proxies(settings, network)
+
+
+def s3_proxies(settings: Settings, network: Network) -> dict[str, str]:
+    """botocore's ``proxies`` for the S3 endpoint; botocore speaks only to http(s) proxies, so a SOCKS one is a
+    :class:`ConfigError` unless ``NO_PROXY`` sends the endpoint direct."""
+    s3 = settings.s3
+    endpoint = s3.endpoint_url or f"https://s3.{s3.region}.amazonaws.com"
+    try:
+        return network.proxies.botocore_proxies(endpoint)
+    except ProxyNotSupported as exc:
+        raise ConfigError(
+            "network.proxy_url", f"{exc}: use an http(s) proxy, or list the S3 endpoint's host in NO_PROXY"
+        ) from None
 
 
 def make_redis(settings: Settings) -> RedisClient:
@@ -93,14 +117,7 @@ def build_blob_store(settings: Settings, network: Network | None = None) -> Blob
     if settings.storage.backend == "local":
         return LocalBlobStore(settings.storage.local_dir, public_base_url=settings.storage.local_public_url)
     s3 = settings.s3
-    network = network or build_network(settings)
-    endpoint = s3.endpoint_url or f"https://s3.{s3.region}.amazonaws.com"
-    try:
-        proxies = network.proxies.botocore_proxies(endpoint)
-    except ProxyNotSupported as exc:
-        raise ConfigError(
-            "network.proxy_url", f"{exc}: use an http(s) proxy, or list the S3 endpoint's host in NO_PROXY"
-        ) from None
+    proxies = s3_proxies(settings, network or build_network(settings))
     return S3BlobStore(
         bucket=s3.bucket,
         prefix="",

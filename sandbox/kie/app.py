@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import struct
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,12 +26,13 @@ from sandbox.kie.callbacks import CallbackSender
 from sandbox.kie.scenario import is_http_error_code
 from sandbox.kie.state import Api, KieSimulator, SimTask
 from sandbox.kie.validation import Invalid, check_market_create, check_veo_extend, check_veo_generate
-from sandbox.media import sample_mp4_path
+from sandbox.media import sample_mp4_bytes, sample_mp4_path
 
 log = structlog.get_logger(__name__)
 
 CHUNK = 64 * 1024
 _PATTERN = bytes(range(256)) * (CHUNK // 256)
+_BOX_HEADER = 8  # an MP4 box's 32-bit size and four-letter type
 
 
 def create_app(sim: KieSimulator) -> Starlette:
@@ -197,7 +199,7 @@ class _KieApi:
             return Response("not found", status_code=404, media_type="text/plain")
         generated = task.scenario.video_bytes
         path = self._video_path() if generated is None else None
-        size = path.stat().st_size if path is not None else generated or 0
+        size = path.stat().st_size if path is not None else padded_video_size(generated or 0)
         headers = {"Content-Length": str(size), "Accept-Ranges": "none"}
         if request.method == "HEAD":
             return Response(status_code=200, headers=headers, media_type="video/mp4")
@@ -206,7 +208,9 @@ class _KieApi:
             return Response(f"injected {fault}", status_code=int(fault), media_type="text/plain")
         if fault is None and path is not None:
             return FileResponse(path, media_type="video/mp4", headers={"Accept-Ranges": "none"})
-        chunks = _file_chunks(path) if path is not None else _generated_chunks(size)
+        if fault == "not_video":
+            return Response(_PATTERN, media_type="video/mp4")  # a mislabelled file: no video stream in it
+        chunks = _file_chunks(path) if path is not None else _padded_video_chunks(size)
         if fault == "truncate":
             return _CutOffResponse(chunks, size, limit=size // 2)
         if fault == "chunked":
@@ -263,8 +267,23 @@ async def _hang_until_disconnected(request: Request, seconds: float) -> None:
                 pass  # the rest of the request body, if any: keep waiting for the disconnect
 
 
-async def _generated_chunks(size: int) -> AsyncIterator[bytes]:
-    remaining = size
+def padded_video_size(requested: int) -> int:
+    """What ``[bytes=N]`` serves: N bytes, or the sample plus an empty padding box when N is smaller."""
+    return max(requested, len(sample_mp4_bytes()) + _BOX_HEADER)
+
+
+async def _padded_video_chunks(size: int) -> AsyncIterator[bytes]:
+    """The sample video, then one MP4 ``free`` box filling the rest: a playable video of exactly ``size`` bytes,
+    generated as it streams (demuxers skip ``free`` boxes)."""
+    head = sample_mp4_bytes()
+    yield head
+    padding = size - len(head)
+    if padding >= 1 << 32:  # a box this large gives its size in a 64-bit field after the type
+        yield struct.pack(">I4sQ", 1, b"free", padding)
+        remaining = padding - 16
+    else:
+        yield struct.pack(">I4s", padding, b"free")
+        remaining = padding - _BOX_HEADER
     while remaining > 0:
         chunk = _PATTERN[: min(CHUNK, remaining)]
         remaining -= len(chunk)

@@ -9,8 +9,10 @@ then override single fields, so a human in the sandbox can steer a task from the
 ``[after=20]``                           finish 20 s after creation instead (time-based)
 ``[faults=500,429]`` / ``[fault=455]``     faults injected on the next polls, before normal answers
 ``[submit_fault=429]``                   a fault answered to the create call itself
-``[bytes=5000000]``                      serve a generated 5 MB stream instead of the sample video
-``[download_faults=404,truncate]``       faults injected on the next downloads of the video
+``[bytes=5000000]``                      serve a 5 MB video instead of the sample (the sample, padded in an MP4
+                                         ``free`` box, generated as it streams)
+``[download_faults=404,truncate]``       faults injected on the next downloads of the video (``not_video``:
+                                         bytes that are no video, labelled ``video/mp4``)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ OUTCOMES: tuple[Outcome, ...] = ("success", "fail", "moderation")
 # Poll/submit faults. Besides these names, any HTTP error code ("402", "503" …) answers that status.
 NAMED_FAULTS = ("malformed", "unknown_shape", "deep_json", "timeout")
 # Download faults: an HTTP error code, a body cut short, or a body sent without Content-Length.
-NAMED_DOWNLOAD_FAULTS = ("truncate", "chunked")
+NAMED_DOWNLOAD_FAULTS = ("truncate", "chunked", "not_video")
 
 _MARKER = re.compile(r"\[(\w+)(?:=([^\]]*))?\]")
 

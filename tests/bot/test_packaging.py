@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("bot", "poller", "providers", "storage")
+PRODUCT = ("bot", "outbound", "poller", "providers", "storage")
 NOT_PRODUCT = ("sandbox", "tests", "benchmarks")
 DEV_ONLY = ("playwright", "moto", "mypy", "pytest", "ruff", "fakeredis")
 
@@ -36,6 +36,18 @@ def test_no_product_module_imports_the_sandbox_tests_or_benchmarks() -> None:
         for path in sorted((ROOT / package).rglob("*.py"))
         for module in imported_modules(path)
         if module.split(".")[0] in NOT_PRODUCT
+    ]
+
+    assert offenders == []
+
+
+def test_outbound_imports_nothing_of_ours_but_the_core() -> None:
+    ours = {*PRODUCT, *NOT_PRODUCT} - {"outbound", "poller"}
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "outbound").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in ours
     ]
 
     assert offenders == []

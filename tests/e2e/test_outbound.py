@@ -104,12 +104,12 @@ async def test_a_video_url_on_a_private_address_fails_the_job_unless_private_add
 async def test_a_download_that_is_not_a_video_is_deleted_and_never_sent(
     make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn, s3_server: S3Server, s3_bucket: str
 ) -> None:
-    kie.sim.queue_scenario(Scenario(video_bytes=200_000))  # served as video/mp4; the bytes are a pattern
+    kie.sim.queue_scenario(Scenario(download_faults=["not_video"]))  # served as video/mp4; the bytes are a pattern
     async with running(make_settings()) as reelay:
         job = await fail_one(reelay, telegram, "a mislabelled file", ErrorCode.DOWNLOAD_FAILED)
     assert job.delivery_attempts == 1  # permanent: the same bytes would come back
     assert sum(kie.sim.downloads.values()) == 1
-    assert job.error_raw == "no video stream in the 200000-byte download"
+    assert job.error_raw == "no video stream in the 65536-byte download"
     assert telegram.emulator.calls("sendVideo") == []
     assert stored_objects(s3_server, s3_bucket) == []  # uploaded while it streamed, deleted after the probe
     assert len(failure_notices(telegram, ErrorCode.DOWNLOAD_FAILED)) == 1

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from providers.parsers import parse_status
 from sandbox.kie_simulator import KieSimulator, Scenario, apply_prompt_markers, create_app
 from sandbox.media import sample_mp4_bytes
 from sandbox.serve import ThreadedServer
+from storage.probe import probe_file
 from tests.fixtures.kie import KieStandIn
 
 pytestmark = pytest.mark.integration
@@ -324,14 +326,30 @@ async def test_head_gives_the_length_without_a_body_or_a_download_count(api: Kie
     assert kie.sim.downloads == {}
 
 
-async def test_generated_stream_has_exactly_the_asked_size(api: Kie, kie: KieStandIn) -> None:
+async def test_generated_stream_is_a_video_of_exactly_the_asked_size(api: Kie, kie: KieStandIn, tmp_path: Path) -> None:
     kie.sim.queue_scenario(Scenario(video_bytes=200_001))
     task_id = await api.generate()
     await api.veo_data(task_id)
     response = await api.client.get(f"{kie.url}/files/{task_id}.mp4")
     assert len(response.content) == 200_001
-    assert response.content[:4] == bytes([0, 1, 2, 3])
+    assert response.content.startswith(sample_mp4_bytes())
     assert kie.sim.downloads == {task_id: 1}
+    (tmp_path / "v.mp4").write_bytes(response.content)
+    info = probe_file(tmp_path / "v.mp4")
+    assert info.has_video
+    assert (info.width, info.height) == (320, 180)
+
+
+async def test_a_not_video_fault_serves_bytes_without_a_video_stream_as_video_mp4(
+    api: Kie, kie: KieStandIn, tmp_path: Path
+) -> None:
+    kie.sim.queue_scenario(Scenario(download_faults=["not_video"]))
+    task_id = await api.generate()
+    await api.veo_data(task_id)
+    response = await api.client.get(f"{kie.url}/files/{task_id}.mp4")
+    assert response.headers["Content-Type"] == "video/mp4"
+    (tmp_path / "v.mp4").write_bytes(response.content)
+    assert not probe_file(tmp_path / "v.mp4").has_video
 
 
 async def test_failed_task_has_no_video(api: Kie, kie: KieStandIn) -> None:
