@@ -34,7 +34,6 @@ from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import StartupError, bind_http_socket, check_blob_store, check_bot, check_redis
-from bot.version import VERSION
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -54,6 +53,7 @@ from poller.gc_policy import settle_after_start_up
 from poller.jobs import Job
 from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
+from poller.version import VERSION
 from poller.worker import Worker
 from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from bot.redaction import masked, url_without_password
 from bot.settings import Settings, load_settings
-from bot.version import VERSION
 from poller.errors import ConfigError
+from poller.version import VERSION
 
 DEFAULT_CONFIG = Path("config.toml")
 EXIT_UNEXPECTED = 1

@@ -4,4 +4,6 @@ Provider API calls (``providers/api_client.py``: submits on aiohttp, status poll
 ``providers/keepalive_get.py``) and video downloads (``providers/download.py``, aiohttp) send this User-Agent.
 """
 
-USER_AGENT = "reelay/0.1"
+from poller.version import VERSION
+
+USER_AGENT = f"reelay/{VERSION}"

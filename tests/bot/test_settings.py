@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from bot.cli import main
 from bot.settings import Settings, load_settings
-from bot.version import VERSION
 from poller.errors import ConfigError
+from poller.version import VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = """

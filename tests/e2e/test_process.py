@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.version import VERSION
+from poller.version import VERSION
 from sandbox.serve import free_port
 from tests.e2e.conftest import ALICE, videos_in
 from tests.fixtures.kie import KieStandIn
