@@ -8,6 +8,7 @@ Every fault is retried within its bound; a job that finally fails tells the user
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -138,7 +139,12 @@ def s3_proxy(s3_server: S3Server) -> Iterator[tuple[FaultProxy, str]]:
 
 def object_puts(proxy: FaultProxy, bucket: str) -> list[int | None]:
     """The statuses of the PUTs of stored videos that went through the proxy, in order."""
-    return [s.status for s in proxy.requests if s.method == "PUT" and s.path.startswith(f"/{bucket}/videos/")]
+    return [s.status for s in proxy.requests if s.method == "PUT" and re.fullmatch(video_key(bucket), s.path)]
+
+
+def video_key(bucket: str) -> str:
+    """The path of a stored video (not of the start-up write check beside it)."""
+    return rf"/{bucket}/videos/[A-Za-z0-9_-]+\.mp4"
 
 
 # --------------------------------------------------------------------------- provider faults on polls
@@ -312,7 +318,7 @@ async def test_s3_errors_on_the_upload_are_retried_and_the_video_is_stored_and_s
 ) -> None:
     proxy, proxy_url = s3_proxy
     # One more than botocore absorbs by itself: the first delivery attempt fails, the second stores it.
-    proxy.inject(500, times=BOTOCORE_TRIES + 1, match=rf"PUT /{s3_bucket}/videos/.*")
+    proxy.inject(500, times=BOTOCORE_TRIES + 1, match=f"PUT {video_key(s3_bucket)}")
     async with running(make_settings(s3={"endpoint_url": proxy_url})) as reelay:
         job = await deliver_one(reelay, telegram, "a snail crossing a leaf [polls=1]")
 
@@ -336,7 +342,7 @@ async def test_s3_that_always_fails_ends_the_job_told_and_refunded_once(
 ) -> None:
     proxy, proxy_url = s3_proxy
     attempts = 2
-    proxy.inject(500, times=1000, match=rf"PUT /{s3_bucket}/videos/.*")
+    proxy.inject(500, times=1000, match=f"PUT {video_key(s3_bucket)}")
     settings = make_settings(s3={"endpoint_url": proxy_url}, poll={"delivery_attempts": attempts}, credits=CREDITS)
     async with running(settings) as reelay:
         job = await fail_one(reelay, telegram, "a castle made of sand [polls=1]", ErrorCode.UPLOAD_FAILED)
