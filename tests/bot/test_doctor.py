@@ -3,13 +3,15 @@ and the Telegram Bot API emulator. One line per check, ✓ or ✗ with what to d
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.cli import main
 from sandbox.serve import free_port
 from tests.fixtures.kie import KieStandIn
 from tests.fixtures.redis_server import RedisServer
@@ -17,6 +19,7 @@ from tests.fixtures.s3_server import S3Server
 from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
@@ -67,16 +70,23 @@ def config(
     return make
 
 
-def doctor(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, str]]:
+def run_doctor(path: Path) -> subprocess.CompletedProcess[str]:
+    """``reelay doctor`` as an operator runs it: its own process (it sets up logging for the whole process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELAY_")}
+    command = [sys.executable, "-m", "bot.cli", "doctor", "--config", str(path)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def doctor(path: Path) -> tuple[int, dict[str, str]]:
     """Run ``reelay doctor``; its exit code and its lines by check name (``"✓ detail"``)."""
-    code = main(["doctor", "--config", str(path)])
-    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert all(line[0] in "✓✗" for line in lines), lines
-    return code, {line[2:].split(":", 1)[0]: f"{line[0]}{line[2:].split(':', 1)[1]}" for line in lines}
+    result = run_doctor(path)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert all(line[0] in "✓✗" for line in lines), result.stdout + result.stderr
+    return result.returncode, {line[2:].split(":", 1)[0]: f"{line[0]}{line[2:].split(':', 1)[1]}" for line in lines}
 
 
-def test_everything_healthy_passes_every_check(config: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code, found = doctor(config(), capsys)
+def test_everything_healthy_passes_every_check(config: Callable[..., Path]) -> None:
+    code, found = doctor(config())
 
     assert code == 0, found
     assert set(found) == {
@@ -100,7 +110,6 @@ def test_each_broken_dependency_is_a_cross_with_what_to_do(
     make_redis_server: Callable[..., RedisServer],
     telegram: TelegramStandIn,
     kie: KieStandIn,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     plain_redis = make_redis_server(aof=False)
     lonely_channel = telegram.emulator.add_channel("Elsewhere", bots_are_admins=False)
@@ -112,7 +121,7 @@ def test_each_broken_dependency_is_a_cross_with_what_to_do(
         http={"public_url": f"http://127.0.0.1:{free_port()}"},
     )
 
-    code, found = doctor(path, capsys)
+    code, found = doctor(path)
 
     assert code == 3
     assert found["redis"].startswith("✓")
@@ -128,12 +137,10 @@ def test_each_broken_dependency_is_a_cross_with_what_to_do(
     assert "wrong-key" not in str(found)
 
 
-def test_a_rejected_token_and_an_unreachable_redis_are_named_without_the_token(
-    config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_rejected_token_and_an_unreachable_redis_are_named_without_the_token(config: Callable[..., Path]) -> None:
     path = config(telegram={"token": "999999:WRONG-TOKEN-VALUE"}, redis={"url": f"redis://127.0.0.1:{free_port()}/0"})
 
-    code, found = doctor(path, capsys)
+    code, found = doctor(path)
 
     assert code == 3
     assert found["redis"].startswith("✗")
@@ -142,15 +149,13 @@ def test_a_rejected_token_and_an_unreachable_redis_are_named_without_the_token(
     assert "WRONG-TOKEN-VALUE" not in str(found)
 
 
-def test_an_invalid_configuration_is_a_cross_per_problem_and_exit_2(
-    config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_invalid_configuration_is_a_cross_per_problem_and_exit_2(config: Callable[..., Path]) -> None:
     path = config(redis={"url": "127.0.0.1:6379"}, providers__kie={"api_key": "REPLACE-ME"})
 
-    code = main(["doctor", "--config", str(path)])
+    result = run_doctor(path)
 
-    lines = capsys.readouterr().out.splitlines()
-    assert code == 2
+    lines = result.stdout.splitlines()
+    assert result.returncode == 2
     assert sorted(lines) == [
         "✗ configuration: providers.kie.api_key: still holds the example's placeholder; put the real value here",
         "✗ configuration: redis.url: must start with redis:// or rediss:// or unix://",
