@@ -31,6 +31,7 @@ from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
+from bot.use_cases import build_access_policy, build_job_creator
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -131,6 +132,15 @@ class Reelay:
                 events=self.events,
                 finisher=self.finisher,
                 dedupe=UpdateDeduplicator(self.redis, prefix=prefix),
+                creator=build_job_creator(
+                    settings,
+                    self.redis,
+                    jobs=self.jobs,
+                    sessions=self.sessions,
+                    events=self.events,
+                    credits=self.credits,
+                ),
+                access=build_access_policy(settings, self.redis),
                 credits=self.credits,
             )
             handlers.register(self.application, services)
