@@ -18,12 +18,11 @@ import signal
 from typing import Any
 
 import structlog
-import uvicorn
 from starlette.routing import BaseRoute
 from telegram.ext import Application, ExtBot
 
 from bot import handlers
-from bot.http import EmbeddedServer, create_http_app
+from bot.http import EmbeddedServer, create_http_app, server_config
 from bot.http.api import ApiDeps, api_routes
 from bot.http.callbacks import callback_routes
 from bot.http.health import health_routes
@@ -145,12 +144,11 @@ class Reelay:
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
-            uvicorn.Config(
+            server_config(
                 create_http_app(self._routes()),
                 host=settings.http.host,
                 port=settings.http.port,
-                log_config=None,  # our structlog setup handles uvicorn's loggers
-                lifespan="off",
+                max_connections=settings.http.max_connections,
             )
         )
         self._http_task: asyncio.Task[None] | None = None
@@ -224,6 +222,7 @@ class Reelay:
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
             token=token,
+            max_attempts=settings.poll.max_attempts,
             jobs=self.jobs,
             events=self.events,
             sessions=ExternalSessions(self.redis, prefix=settings.redis.prefix),
