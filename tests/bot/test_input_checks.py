@@ -17,6 +17,11 @@ from bot.validation import prompt_problem
         ("a" * 101, texts.prompt_too_long(100, 101)),
         ("a fox\x00 in snow", texts.PROMPT_CONTROL_CHARS),
         ("a fox\x1b[31m", texts.PROMPT_CONTROL_CHARS),
+        ("a fox \udcff in snow", texts.PROMPT_NOT_TEXT),
+        ("a fox \ud83c", texts.PROMPT_NOT_TEXT),
+        ("a fox \ufdd0", texts.PROMPT_NOT_TEXT),
+        ("a fox \ufffe", texts.PROMPT_NOT_TEXT),
+        ("a fox \U0001ffff", texts.PROMPT_NOT_TEXT),
     ],
 )
 def test_bad_prompt_says_what_to_fix(prompt: str, problem: str) -> None:
@@ -24,7 +29,15 @@ def test_bad_prompt_says_what_to_fix(prompt: str, problem: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "prompt", ["a fox in snow", "line one\nline two\tindented", "日本語のプロンプト 🎬", "a" * 100]
+    "prompt",
+    [
+        "a fox in snow",
+        "line one\nline two\tindented",
+        "日本語のプロンプト 🎬",
+        "a" * 100,
+        "zero\u200bwidth",
+        "\ue000 private use",
+    ],
 )
 def test_good_prompt_passes(prompt: str) -> None:
     assert prompt_problem(prompt, max_chars=100) is None

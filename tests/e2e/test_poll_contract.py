@@ -15,7 +15,7 @@ from tests.fixtures.kie import KieStandIn
 from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.e2e
-TOKEN = "api-token-for-tests-0123"
+TOKEN = "api-token-for-tests-0123456789abcdef"
 
 
 @dataclass
@@ -82,7 +82,7 @@ async def test_a_numeric_session_id_is_a_telegram_chat(api: Api, kie: KieStandIn
     task_id = await start_task_elsewhere(kie)
 
     answer = await api.client.post(
-        "/webhook/poll-video", json={"sessionId": BOB, "taskId": task_id, "model": "veo3_fast", "attempt": 0}
+        "/webhook/poll-video", json={"sessionId": BOB, "taskId": task_id, "model": "veo3_fast", "attempt": 1}
     )
 
     assert answer.status_code == 200

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -107,7 +106,7 @@ class World:
 
 
 @pytest.fixture
-async def world(fake_redis: aioredis.Redis) -> AsyncIterator[World]:
+def world(fake_redis: aioredis.Redis) -> World:
     jobs = FlakyJobStore(fake_redis, history_ttl_s=3600)
     sessions = RedisSessionStore(fake_redis)
     credits = CountingCredits(fake_redis, initial_balance=BALANCE)
@@ -127,7 +126,7 @@ async def world(fake_redis: aioredis.Redis) -> AsyncIterator[World]:
         quota=quota,
         clock=lambda: NOON,
     )
-    yield World(creator, jobs, sessions, credits, quota, events)
+    return World(creator, jobs, sessions, credits, quota, events)
 
 
 async def test_a_job_is_charged_counted_stored_acknowledged_then_announced(world: World) -> None:
@@ -140,7 +139,8 @@ async def test_a_job_is_charged_counted_stored_acknowledged_then_announced(world
     stored = await world.jobs.get(job.id)
     assert (stored.cost, stored.billing_state, stored.prompt) == (10, "reserved", "a fox in the snow")
     session = await world.sessions.get(job.id)
-    assert session is not None and session.status_message_id == 777
+    assert session is not None
+    assert session.status_message_id == 777
     assert await world.credits.balance(ALICE) == BALANCE - 10
     assert await world.used_today() == 1
 
@@ -165,7 +165,8 @@ async def test_a_job_that_cannot_be_stored_gives_back_its_credits_and_allowance_
     assert await world.credits.balance(ALICE) == BALANCE
     assert world.credits.refunds == 1
     assert await world.used_today() == 0
-    assert world.acked == [] and world.events.published == []
+    assert world.acked == []
+    assert world.events.published == []
     assert await world.jobs.jobs_for_user(ALICE) == []
 
 
@@ -274,16 +275,19 @@ async def test_an_extension_takes_its_parents_model_and_options_and_only_its_own
     assert isinstance(mine, Created)
     assert (mine.job.parent_id, mine.job.model, mine.job.options) == (parent.job.id, "veo3_fast", JobOptions())
     session = await world.sessions.get(mine.job.id)
-    assert session is not None and dict(session.settings) == {"extends": parent.job.id}
+    assert session is not None
+    assert dict(session.settings) == {"extends": parent.job.id}
     assert theirs == VideoNotYours(parent.job.id)
     assert gone == ParentGone("Expired1234")
 
 
 async def test_a_create_cancelled_mid_way_leaves_nothing_reserved(world: World) -> None:
-    world.jobs.hold = asyncio.Event()
+    world.jobs.hold = asyncio.Event()  # never set: the create waits inside the store
     task = asyncio.create_task(world.create())
-    while await world.used_today() == 0 or await world.credits.balance(ALICE) == BALANCE:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while await world.credits.balance(ALICE) == BALANCE:  # noqa: ASYNC110 - a Redis state, not an event
+            await asyncio.sleep(0.01)
+    assert await world.used_today() == 1
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
