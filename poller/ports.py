@@ -398,6 +398,14 @@ class DailyQuota(Protocol):
         ...
 
 
+class TaskBindings(Protocol):
+    """Provider task -> the one job that follows it (a task handed over twice is one job)."""
+
+    async def bind(self, provider: str, task_id: str, job_id: str) -> str:
+        """Bind the task to ``job_id`` unless it is bound already; return the job id that is bound."""
+        ...
+
+
 # --------------------------------------------------------------------------- delivery
 
 

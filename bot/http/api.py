@@ -15,25 +15,22 @@ from __future__ import annotations
 
 import hmac
 import re
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.http.bodies import BadBody, read_json
+from poller.adopt_task import ExternalTask, adopt_task
 from poller.errors import JobError, JobNotFound
-from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import EventBus, JobStore, Session
-from poller.worker import NEW_JOB
+from poller.jobs import Job
+from poller.ports import EventBus, JobStore
 from providers.catalog import get_model
 from storage.registries import ExternalSessions, TaskIndex
 
-log = structlog.get_logger(__name__)
 _Body = TypeVar("_Body", bound=BaseModel)
 
 # Telegram chat ids (and any id a session names) fit a signed 64-bit integer; anything larger is not a chat.
@@ -178,37 +175,16 @@ async def _parse(request: Request, model: type[_Body]) -> _Body:
 
 
 async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
+    """Translate the body for the core's :func:`poller.adopt_task.adopt_task` (model and chat checked here)."""
     try:
         info = get_model(body.model)
     except JobError:
         raise _ApiError(422, f"model: unknown model {body.model!r}", "model") from None
     chat_id = await _chat_for(deps.sessions, body.session_id)
-    job_id = await deps.tasks.bind(info.provider, body.task_id, new_job_id())
-    try:
-        return await deps.jobs.get(job_id)  # the same task posted again: one job, polled once
-    except JobNotFound:
-        pass
-    now = time.time()
-    job = Job(
-        id=job_id,
-        user_id=chat_id,
-        chat_id=chat_id,
-        model=info.id,
-        prompt="",
-        provider=info.provider,
-        provider_task_id=body.task_id,
-        status=JobStatus.RUNNING,
-        attempts=body.attempt,
-        created_at=now,
-        updated_at=now,
-        transitions={JobStatus.RUNNING.value: now},
-        next_poll_at=now,
-        billing_state="external",  # started and paid for elsewhere
+    task = ExternalTask(
+        provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=body.attempt
     )
-    await deps.jobs.create(job, Session(chat_id=chat_id, user_id=chat_id))
-    await deps.events.publish(NEW_JOB, job.id)
-    log.info("job.adopted_external", job_id=job.id, task_id=body.task_id, model=info.id, chat_id=chat_id)
-    return job
+    return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks)
 
 
 async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -74,6 +75,21 @@ async def test_adopted_task_is_delivered_to_the_chat_the_session_names(
     assert status.json()["taskId"] == task_id
     assert status.json()["status"] in ("delivering", "succeeded")
     assert len(kie.sim.submissions) == 1, "Reelay did not submit anything itself"
+    assert len(videos_in(telegram, ALICE)) == 1
+
+
+async def test_the_same_task_posted_twice_at_once_is_one_job(
+    api: Api, kie: KieStandIn, telegram: TelegramStandIn
+) -> None:
+    telegram.emulator.add_user(ALICE, "Alice")
+    task_id = await start_task_elsewhere(kie)
+    body = {"sessionId": ALICE, "taskId": task_id, "model": "veo3_fast", "attempt": 1}
+
+    answers = await asyncio.gather(*(api.client.post("/webhook/poll-video", json=body) for _ in range(4)))
+
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({a.json()["jobId"] for a in answers}) == 1
+    await telegram.emulator.wait_for_async(lambda: videos_in(telegram, ALICE), timeout=20, what="the video")
     assert len(videos_in(telegram, ALICE)) == 1
 
 
