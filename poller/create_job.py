@@ -190,7 +190,9 @@ class JobCreator:
     async def _hold_and_store(self, held: _Held, request: JobRequest) -> Outcome:
         """Count the allowance, reserve the credits and store the job; any failure comes back as an outcome."""
         try:
-            refusal = await self._take_allowance(held) or await self._reserve(held)
+            refusal = await self._take_allowance(held)
+            if refusal is None:
+                refusal = await self._reserve(held)
             if refusal is not None:
                 return refusal
             # One step with the per-user active limit: two prompts at once (two bot processes) cannot both pass.
@@ -261,14 +263,19 @@ class JobCreator:
             return None
 
     async def _acknowledge_and_announce(self, job: Job, acknowledge: Acknowledge) -> None:
+        # From here the job is stored and paid for: it runs, and its video arrives, whatever fails below. So a
+        # failure is logged, never raised: an error answer would make the user try again and pay twice.
         try:
             message_id = await acknowledge(job)
             if message_id is not None:
                 await self._sessions.set_status_message(job.id, message_id)
-        finally:
-            # Announced even if the acknowledgement failed: the job is stored and paid for, so it runs.
-            # Any poller claims it; the pollers' scan of the active index is the safety net.
+        except Exception as exc:
+            log.error("job.acknowledge_failed", job_id=job.id, error=type(exc).__name__, exc_info=exc)
+        try:
+            # Any poller claims it at once; without the notice, the pollers' scan of the active index adopts it.
             await self._events.publish(NEW_JOB, job.id)
+        except Exception as exc:
+            log.error("job.announce_failed", job_id=job.id, error=type(exc).__name__)
         log.info(
             "job.created", job_id=job.id, user_id=job.user_id, model=job.model, parent_id=job.parent_id, cost=job.cost
         )

@@ -295,3 +295,15 @@ async def test_a_create_cancelled_mid_way_leaves_nothing_reserved(world: World) 
 
     assert await world.credits.balance(ALICE) == BALANCE
     assert await world.used_today() == 0
+
+
+async def test_a_failed_acknowledgement_still_announces_the_stored_job_and_raises_nothing(world: World) -> None:
+    async def failing_ack(job: Job) -> int:
+        raise ConnectionResetError("Telegram went away")
+
+    request = JobRequest(user_id=ALICE, chat_id=ALICE, prompt="a fox", model="veo3_fast")
+    outcome = await world.creator.create(request, failing_ack)
+
+    assert isinstance(outcome, Created)
+    assert world.events.published == [(NEW_JOB, outcome.job.id)]
+    assert world.credits.refunds == 0
