@@ -181,9 +181,9 @@ async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
     except JobError:
         raise _ApiError(422, f"model: unknown model {body.model!r}", "model") from None
     chat_id = await _chat_for(deps.sessions, body.session_id)
-    task = ExternalTask(
-        provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=body.attempt
-    )
+    # ``attempt`` numbers the poll that is due (the workflow's first call says 1): the ones before it are spent.
+    spent = body.attempt - 1
+    task = ExternalTask(provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=spent)
     return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks)
 
 

@@ -93,6 +93,21 @@ async def test_the_same_task_posted_twice_at_once_is_one_job(
     assert len(videos_in(telegram, ALICE)) == 1
 
 
+async def test_the_attempt_numbers_the_poll_that_is_due(api: Api, kie: KieStandIn, telegram: TelegramStandIn) -> None:
+    telegram.emulator.add_user(ALICE, "Alice")
+    last = api.reelay.settings.poll.max_attempts
+    task_id = await start_task_elsewhere(kie, "pending once, then done [polls=1]")
+
+    answer = await api.client.post(
+        "/webhook/poll-video", json={"sessionId": ALICE, "taskId": task_id, "model": "veo3_fast", "attempt": last - 1}
+    )
+    await telegram.emulator.wait_for_async(lambda: videos_in(telegram, ALICE), timeout=20, what="the video")
+
+    job = await api.reelay.jobs.get(answer.json()["jobId"])
+    assert job.attempts == last, "attempts last - 1 and last were the two polls it took"
+    assert "delayed" not in job.transitions
+
+
 async def test_a_numeric_session_id_is_a_telegram_chat(api: Api, kie: KieStandIn, telegram: TelegramStandIn) -> None:
     telegram.emulator.add_user(BOB, "Bob")
     task_id = await start_task_elsewhere(kie)
