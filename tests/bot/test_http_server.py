@@ -198,3 +198,12 @@ async def test_a_callback_token_we_could_not_have_made_is_404_without_a_lookup(p
     assert answer.status_code == 404
     assert good_shape.status_code == 404
     assert tokens.asked == ["Abc_123-xyz"], "only the well-formed token reached the store"
+
+
+@pytest.mark.parametrize(("depth", "status"), [(32, 200), (33, 400)])
+async def test_json_may_nest_32_levels_and_no_deeper(depth: int, status: int) -> None:
+    body = b"[" * depth + b"]" * depth
+    async with serving([Route("/echo", echo, methods=["POST"])]) as port, httpx.AsyncClient() as client:
+        answer = await client.post(f"http://127.0.0.1:{port}/echo", content=body)
+
+    assert answer.status_code == status

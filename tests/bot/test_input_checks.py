@@ -81,3 +81,15 @@ def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None
     assert texts.extended_job_id("a fox (video AbC_123-xyz)") is None, "only our own question counts"
     assert texts.extended_job_id(texts.EXTEND_ASK) is None
     assert texts.extended_job_id(None) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "wait"), [(11_100, "3 h 5 min"), (3600, "1 h 0 min"), (59 * 60 + 1, "1 h 0 min"), (30, "1 min")]
+)
+def test_the_daily_limit_says_when_the_next_utc_day_starts(seconds_left: float, wait: str) -> None:
+    text = texts.daily_limit(5, seconds_left)
+
+    assert (
+        text
+        == f"You have made 5 videos today, the most allowed per day. You can make more in {wait} (at midnight UTC)."
+    )
