@@ -8,10 +8,12 @@ import time
 
 import httpx
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from bot import texts
 from bot.app import Reelay
+from bot.handlers import errors
 from bot.http.telegram_webhook import SECRET_HEADER
 from sandbox.serve import free_port
 from storage.daily_quota import RedisDailyQuota
@@ -40,11 +42,13 @@ async def no_reservation_left(reelay: Reelay, user_id: int) -> bool:
 
 
 async def test_an_unexpected_error_answers_the_user_without_details_and_logs_the_update(
-    reelay: Reelay, telegram: TelegramStandIn
+    reelay: Reelay, telegram: TelegramStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tg = telegram.emulator
     await reelay.redis.set(KEYS.user_jobs(ALICE), "not a sorted set")  # /status fails: WRONGTYPE
     with capture_logs() as logs:
+        # A fresh logger: one cached by an earlier test (configure_logging caches on first use) would bypass capture.
+        monkeypatch.setattr(errors, "log", structlog.get_logger(errors.__name__))
         update = tg.send_text(ALICE, ALICE, "/status")
         assert await texts_in(telegram, ALICE) == [texts.SOMETHING_WENT_WRONG]
 
