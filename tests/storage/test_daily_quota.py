@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from storage.admissions import RedisAdmissions
 from storage.daily_quota import RedisDailyQuota
 from storage.keys import RedisKeys
 from storage.redis_support import RedisClient
@@ -80,18 +79,3 @@ async def test_a_give_back_never_goes_below_zero(any_redis: RedisClient) -> None
     await quota.give_back(take)
 
     assert await quota.used(USER, NOON) == 0
-
-
-async def test_an_invite_admits_a_user_in_every_process(redis_url: str) -> None:
-    first, second = (aioredis.from_url(redis_url, decode_responses=True) for _ in range(2))
-    try:
-        here, there = RedisAdmissions(first), RedisAdmissions(second)
-        assert not await there.admitted(USER)
-
-        await here.admit(USER)
-
-        assert await there.admitted(USER)
-        assert not await there.admitted(USER + 1)
-    finally:
-        await first.aclose()
-        await second.aclose()
