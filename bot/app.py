@@ -19,13 +19,12 @@ import socket
 from typing import Any
 
 import structlog
-import uvicorn
 from starlette.routing import BaseRoute
 from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot import handlers
-from bot.http import EmbeddedServer, create_http_app
+from bot.http import EmbeddedServer, create_http_app, server_config
 from bot.http.api import ApiDeps, api_routes
 from bot.http.callbacks import callback_routes
 from bot.http.health import health_routes
@@ -34,6 +33,7 @@ from bot.notifier import TelegramNotifier
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import StartupError, bind_http_socket, check_blob_store, check_bot, check_redis
+from bot.use_cases import build_access_policy, build_job_creator
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -140,16 +140,24 @@ class Reelay:
                 events=self.events,
                 finisher=self.finisher,
                 dedupe=UpdateDeduplicator(self.redis, prefix=prefix),
+                creator=build_job_creator(
+                    settings,
+                    self.redis,
+                    jobs=self.jobs,
+                    sessions=self.sessions,
+                    events=self.events,
+                    credits=self.credits,
+                ),
+                access=build_access_policy(settings, self.redis),
                 credits=self.credits,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
-            uvicorn.Config(
+            server_config(
                 create_http_app(self._routes()),
                 host=settings.http.host,
                 port=settings.http.port,
-                log_config=None,  # our structlog setup handles uvicorn's loggers
-                lifespan="off",
+                max_connections=settings.http.max_connections,
             )
         )
         self._http_task: asyncio.Task[None] | None = None
@@ -234,6 +242,7 @@ class Reelay:
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
             token=token,
+            max_attempts=settings.poll.max_attempts,
             jobs=self.jobs,
             events=self.events,
             sessions=ExternalSessions(self.redis, prefix=settings.redis.prefix),

@@ -61,6 +61,28 @@ class SecretRedactor:
 
 REDACTOR = SecretRedactor()
 
+_CALLBACKS = "/callbacks/"
+
+
+class AccessPathRedactor(logging.Filter):
+    """Masks provider callback tokens in uvicorn's access lines: ``/callbacks/kie/<token>`` is logged as
+    ``/callbacks/kie/***`` (the token is the callback URL's only secret, and it is not a configured one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the path argument of an access line (``client, method, path, version, status``)."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and args[2].startswith(_CALLBACKS):
+            provider = args[2][len(_CALLBACKS) :].split("/", 1)[0].split("?", 1)[0]
+            record.args = (*args[:2], f"{_CALLBACKS}{provider}/***", *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Put :class:`AccessPathRedactor` on uvicorn's access logger (once, however often it is called)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(existing, AccessPathRedactor) for existing in access.filters):
+        access.addFilter(AccessPathRedactor())
+
 
 def configure_logging(level: str = "info", fmt: str = "auto", secrets: Iterable[str] = ()) -> None:
     """Set up structlog and the stdlib root logger once, for the whole process."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.access import AccessPolicy
 from bot.settings import Settings
+from poller.create_job import JobCreator
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, SessionStore
 from storage.credits import RedisCredits
@@ -13,7 +15,8 @@ from storage.registries import UpdateDeduplicator
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """The stores, the event bus that hands new jobs to pollers, and the settings the handlers read."""
+    """The stores, the use cases, the event bus that hands new jobs to pollers, the access policy and the
+    settings the handlers read."""
 
     settings: Settings
     jobs: JobStore
@@ -21,4 +24,6 @@ class Services:
     events: EventBus
     finisher: JobFinisher
     dedupe: UpdateDeduplicator
+    creator: JobCreator
+    access: AccessPolicy
     credits: RedisCredits | None = None  # None when credits are switched off

@@ -57,8 +57,13 @@ ERRORS: dict[ErrorCode, str] = {
 
 PROMPT_EMPTY = "Please send a description of the video you want, for example: /video a cat surfing a wave."
 PROMPT_CONTROL_CHARS = "Please check the prompt: it contains control characters; send plain text only."
+PROMPT_NOT_TEXT = "Please check the prompt: it contains characters that are not text; send plain text only."
 TOO_MANY_ACTIVE = "You already have {count} videos in progress. Please wait for one to finish (see /status)."
 UNKNOWN_MODEL = "Your chosen model is no longer available; please pick another in /settings."
+NOT_STARTED = "Your video could not be started because of a problem on our side. Nothing was charged; please try again."
+SOMETHING_WENT_WRONG = "Something went wrong on our side; please try again."
+PRIVATE = "This bot is private."
+VIDEO_GONE = "This video is no longer available."
 
 PUBLISH = "📢 Publish"
 PUBLISHED = "✅ Published"
@@ -127,6 +132,15 @@ CREDITS_OFF = "Credits are not used on this bot."
 def out_of_credits(balance: int, price: int) -> str:
     """Refusal when the balance does not cover a video."""
     return f"You are out of credits: this video costs {price} and your balance is {balance}."
+
+
+def daily_limit(limit: int, seconds_left: float) -> str:
+    """Refusal once the user made ``limit`` videos today; says when the next UTC day starts."""
+    minutes = max(1, -(-int(seconds_left) // 60))  # rounded up: "in 0 min" would be wrong
+    wait = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    return (
+        f"You have made {limit} videos today, the most allowed per day. You can make more in {wait} (at midnight UTC)."
+    )
 
 
 def prompt_too_long(limit: int, actual: int) -> str:

@@ -1,25 +1,24 @@
-"""Cheap checks on a prompt before anything is stored or sent (no I/O)."""
+"""The cheap prompt checks (``poller.prompts``) in the user's words."""
 
 from __future__ import annotations
 
-import unicodedata
-
 from bot import texts
+from poller.prompts import PromptKind, PromptProblem
+from poller.prompts import prompt_problem as find_problem
+
+
+def problem_text(problem: PromptProblem) -> str:
+    """What the user must fix, as the bot says it."""
+    if problem.kind is PromptKind.EMPTY:
+        return texts.PROMPT_EMPTY
+    if problem.kind is PromptKind.TOO_LONG:
+        return texts.prompt_too_long(problem.limit, problem.actual)
+    if problem.kind is PromptKind.CONTROL_CHARS:
+        return texts.PROMPT_CONTROL_CHARS
+    return texts.PROMPT_NOT_TEXT
 
 
 def prompt_problem(prompt: str, max_chars: int) -> str | None:
-    """What the user must fix in ``prompt``, or None when it is fine."""
-    text = prompt.strip()
-    if not text:
-        return texts.PROMPT_EMPTY
-    if len(text) > max_chars:
-        return texts.prompt_too_long(max_chars, len(text))
-    # Line breaks and tabs are ordinary in a description; other control characters are not.
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
-        return texts.PROMPT_CONTROL_CHARS
-    return None
-
-
-def clean_prompt(prompt: str) -> str:
-    """The prompt as we store and send it."""
-    return prompt.strip()
+    """What the user must fix in ``prompt``, in the bot's words, or None when it is fine."""
+    problem = find_problem(prompt, max_chars)
+    return None if problem is None else problem_text(problem)

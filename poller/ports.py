@@ -333,6 +333,81 @@ class Billing(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------- creating jobs
+
+
+class ModelCatalog(Protocol):
+    """Which provider serves a model (the catalog lives with the providers)."""
+
+    def provider_for(self, model: str) -> str | None:
+        """The provider name for ``model``, or None when no provider offers it."""
+        ...
+
+
+class PriceList(Protocol):
+    """What a video costs in credits."""
+
+    def price(self, model: str, duration_s: int) -> int | None:
+        """Credits for one video of ``model`` and ``duration_s``; None when it has no price."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The outcome of reserving a job's credits: whether the job holds them, the balance after, and
+    whether the job had been reserved (or settled) before this call."""
+
+    ok: bool
+    balance: int
+    already: bool = False
+
+
+class CreditLedger(Protocol):
+    """Per-user credits as a new job needs them: reserved at creation, refunded if it is never stored."""
+
+    async def reserve(self, user_id: int, job_id: str, amount: int) -> Reservation:
+        """Take ``amount`` for ``job_id`` if the balance allows; a repeated reserve never charges again."""
+        ...
+
+    async def refund(self, user_id: int, job_id: str) -> bool:
+        """Give the job's reserved credits back; True only once (never after a capture)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaTake:
+    """One video counted against a user's daily allowance (``ok``), or refused because it is used up.
+
+    ``day`` names the UTC day it counts on (``20250131``), so a give-back after midnight still undoes the
+    right day; ``used`` is the count after this take; ``resets_at`` is when the day ends (Unix time)."""
+
+    ok: bool
+    user_id: int
+    day: str
+    used: int
+    resets_at: float
+
+
+class DailyQuota(Protocol):
+    """Videos per user per UTC day, counted atomically across processes."""
+
+    async def take(self, user_id: int, limit: int, now: float) -> QuotaTake:
+        """Count one video if fewer than ``limit`` were counted today; otherwise count nothing."""
+        ...
+
+    async def give_back(self, take: QuotaTake) -> None:
+        """Undo a successful :meth:`take` (the job was not created after all)."""
+        ...
+
+
+class TaskBindings(Protocol):
+    """Provider task -> the one job that follows it (a task handed over twice is one job)."""
+
+    async def bind(self, provider: str, task_id: str, job_id: str) -> str:
+        """Bind the task to ``job_id`` unless it is bound already; return the job id that is bound."""
+        ...
+
+
 # --------------------------------------------------------------------------- delivery
 
 

@@ -28,13 +28,13 @@ harmless; the account has no TTL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import structlog
 
 from poller.jobs import Job
+from poller.ports import Reservation
 from storage.keys import DEFAULT_PREFIX, redis_key
 from storage.redis_support import RedisClient, require_text_responses
 
@@ -102,14 +102,8 @@ return balance
 """
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveResult:
-    """The outcome of a reserve: whether the job holds credits, the balance after, and whether
-    the job had been reserved (or settled) before this call."""
-
-    ok: bool
-    balance: int
-    already: bool = False
+# The ledger's reserve answers the core's Reservation (``poller.ports``); the old name stays for callers.
+ReserveResult = Reservation
 
 
 def _job_field(job_id: str) -> str:
@@ -146,11 +140,11 @@ class RedisCredits:
         raw: Any = await self._redis.hget(self.key(user_id), _BALANCE)
         return self._initial if raw is None else int(raw)
 
-    async def reserve(self, user_id: int, job_id: str, amount: int) -> ReserveResult:
+    async def reserve(self, user_id: int, job_id: str, amount: int) -> Reservation:
         """Take ``amount`` for ``job_id`` if the balance allows; a repeated reserve never charges again."""
         _check_amount(amount)
         reply: Any = await self._reserve(keys=[self.key(user_id)], args=[_job_field(job_id), amount, self._initial])
-        result = ReserveResult(ok=bool(int(reply[0])), balance=int(reply[1]), already=bool(int(reply[2])))
+        result = Reservation(ok=bool(int(reply[0])), balance=int(reply[1]), already=bool(int(reply[2])))
         log.info("credits_reserve", user_id=user_id, job_id=job_id, amount=amount, ok=result.ok, already=result.already)
         return result
 

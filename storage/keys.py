@@ -18,6 +18,8 @@ Layout (prefix ``reelay`` by default)::
     reelay:task:<provider>:<task>   string: the job id bound to a provider task
     reelay:tg-update:<update_id>    string: marks a Telegram update as seen (redelivery)
     reelay:late-checks              zset: timed-out job ids scored by the due time of their next check
+    reelay:daily:{u<user_id>}:<day> string with a TTL: videos the user started on that UTC day (YYYYMMDD)
+    reelay:access:admitted          set: user ids admitted by an invite code (access.mode = "invite")
 
 Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
 (which touch only one job's keys) run on a cluster. Every other operation touches one key. The
@@ -135,3 +137,13 @@ class RedisKeys:
     def late_checks(self) -> str:
         """Zset of timed-out job ids scored by when their next late check is due."""
         return redis_key(self.prefix, "late-checks")
+
+    def daily_videos(self, user_id: int, day: str) -> str:
+        """The count of videos a user started on one UTC day (``day``: ``YYYYMMDD``)."""
+        if not (len(day) == 8 and day.isdigit()):
+            raise ValueError(f"a day is YYYYMMDD, got {day!r}")
+        return redis_key(self.prefix, "daily", "{u" + str(int(user_id)) + "}", day)
+
+    def admitted_users(self) -> str:
+        """The set of user ids an invite code admitted."""
+        return redis_key(self.prefix, "access", "admitted")

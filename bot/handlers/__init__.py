@@ -6,7 +6,8 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.handlers import persist
+from bot.handlers import errors, persist
+from bot.handlers.access import AccessHandlers
 from bot.handlers.admin import AdminHandlers
 from bot.handlers.buttons import ButtonHandlers
 from bot.handlers.dedupe import DedupeHandlers
@@ -19,9 +20,11 @@ from bot.services import Services
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     """Attach every handler to ``application`` (order matters: commands before plain text)."""
     DedupeHandlers(services).register(application)
+    AccessHandlers(services.access).register(application)
     AdminHandlers(services).register(application)
     StatusHandlers(services).register(application)
     SettingsHandlers(services).register(application)
     ButtonHandlers(services).register(application)
     GenerateHandlers(services).register(application)
     persist.register(application)
+    errors.register(application)

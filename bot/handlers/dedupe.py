@@ -12,6 +12,8 @@ from bot.services import Services
 
 log = structlog.get_logger(__name__)
 
+DEDUPE_GROUP = -2  # the first group of all: a duplicate is dropped before even the access check
+
 
 class DedupeHandlers:
     """A first handler group that lets each update_id through once across every bot process."""
@@ -20,8 +22,8 @@ class DedupeHandlers:
         self._s = services
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Attach in group -1, which runs before every other group."""
-        application.add_handler(TypeHandler(Update, self.check), group=-1)
+        """Attach in the first group, which runs before every other group."""
+        application.add_handler(TypeHandler(Update, self.check), group=DEDUPE_GROUP)
 
     async def check(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop a duplicate update here."""

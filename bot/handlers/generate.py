@@ -1,23 +1,36 @@
-"""Prompts become jobs: /start, /help, /video and plain text, and replies that extend a video."""
+"""Prompts become jobs: /start, /help, /video and plain text, and replies that extend a video.
+
+The rules (cheap checks, model, price, credits, limits, storing, announcing) are the core's
+(:class:`poller.create_job.JobCreator`); these handlers turn a message into a request and the outcome
+into the user's words.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from dataclasses import replace
+from typing import Any, assert_never
 
-import structlog
 from telegram import Message, Update, User
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import keyboards, preferences, texts
 from bot.services import Services
-from bot.validation import clean_prompt, prompt_problem
-from poller.errors import JobError, TooManyActive
-from poller.jobs import Job, JobOptions, new_job_id
-from poller.ports import Session
-from poller.worker import NEW_JOB
-from providers.catalog import get_model
-
-log = structlog.get_logger(__name__)
+from bot.validation import problem_text
+from poller.create_job import (
+    BadPrompt,
+    Created,
+    DailyLimitReached,
+    JobRequest,
+    NotStored,
+    OutOfCredits,
+    ParentGone,
+    Refusal,
+    TooManyInProgress,
+    UnknownModel,
+    VideoNotYours,
+)
+from poller.jobs import Job
 
 
 class GenerateHandlers:
@@ -45,9 +58,9 @@ class GenerateHandlers:
 
     async def video(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/video <prompt>``."""
-        message = update.effective_message
-        if message and update.effective_user:
-            await self._new_video(message, update.effective_user, " ".join(context.args or []), context)
+        message, user = update.effective_message, update.effective_user
+        if message and user:
+            await self._new_video(message, user, " ".join(context.args or []), context)
 
     async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A plain message: a new video, or the continuation of one when it answers our Extend question."""
@@ -56,104 +69,34 @@ class GenerateHandlers:
             return
         parent_id = self._extension_parent(message, context.bot.id)
         if parent_id is not None:
-            await self._extend(message, user, parent_id, message.text, context)
+            await self._create(message, self._request(message, user, message.text, extends=parent_id))
         else:
             await self._new_video(message, user, message.text, context)
 
-    # ------------------------------------------------------------------ new videos
-
     async def _new_video(self, message: Message, user: User, prompt: str, context: ContextTypes.DEFAULT_TYPE) -> None:
-        settings = self._s.settings
-        problem = prompt_problem(prompt, settings.limits.max_prompt_chars)
-        if problem:
-            await message.reply_text(problem)
-            return
-        prefs = preferences.load(context.user_data, settings.defaults.model, settings.defaults.aspect_ratio)
-        await self._start_job(message, user, clean_prompt(prompt), prefs.model, prefs.options(), prefs.as_strings())
-
-    async def _extend(
-        self, message: Message, user: User, parent_id: str, prompt: str, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
-        problem = prompt_problem(prompt, self._s.settings.limits.max_prompt_chars)
-        if problem:
-            await message.reply_text(problem)
-            return
-        parent = await self._s.jobs.get(parent_id)
-        if parent.user_id != user.id:
-            await message.reply_text(texts.NOT_YOURS)
-            return
-        await self._start_job(
-            message,
-            user,
-            clean_prompt(prompt),
-            parent.model,
-            parent.options,
-            {"extends": parent.id},
-            parent_id=parent.id,
+        defaults = self._s.settings.defaults
+        prefs = preferences.load(context.user_data, defaults.model, defaults.aspect_ratio)
+        request = replace(
+            self._request(message, user, prompt),
+            model=prefs.model,
+            options=prefs.options(),
+            settings=prefs.as_strings(),
         )
+        await self._create(message, request)
 
-    async def _start_job(
-        self,
-        message: Message,
-        user: User,
-        prompt: str,
-        model: str,
-        options: JobOptions,
-        snapshot: dict[str, str],
-        *,
-        parent_id: str | None = None,
-    ) -> None:
-        try:
-            info = get_model(model)
-        except JobError:
-            await message.reply_text(texts.UNKNOWN_MODEL)
-            return
-        job = Job(
-            id=new_job_id(),
-            user_id=user.id,
-            chat_id=message.chat_id,
-            model=info.id,
-            prompt=prompt,
-            options=options,
-            provider=info.provider,
-            parent_id=parent_id,
-        )
-        charged = await self._reserve_credits(message, job)
-        if charged is None:
-            return
-        job = charged
-        session = Session(
-            chat_id=message.chat_id, user_id=user.id, language=user.language_code or "en", settings=snapshot
-        )
-        # Recorded before the reply, so a crash right after the reply cannot lose the job. The per-user limit is
-        # checked in the same step: two prompts of one user at once (two bot processes) cannot both pass it.
-        try:
-            await self._s.jobs.create(job, session, max_active=self._s.settings.limits.max_active_jobs_per_user)
-        except TooManyActive as refused:
-            if job.billing_state == "reserved" and self._s.credits is not None:
-                await self._s.credits.refund(user.id, job.id)
-            await message.reply_text(texts.TOO_MANY_ACTIVE.format(count=refused.count))
-            return
-        ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
-        await self._s.sessions.set_status_message(job.id, ack.message_id)
-        # Any poller (this process in `reelay run`) claims it; the pollers' scan is the safety net.
-        await self._s.events.publish(NEW_JOB, job.id)
-        log.info("job.created", job_id=job.id, user_id=user.id, model=job.model, parent_id=parent_id, cost=job.cost)
+    @staticmethod
+    def _request(message: Message, user: User, prompt: str, *, extends: str | None = None) -> JobRequest:
+        language = user.language_code or "en"
+        return JobRequest(user_id=user.id, chat_id=message.chat_id, prompt=prompt, extends=extends, language=language)
 
-    async def _reserve_credits(self, message: Message, job: Job) -> Job | None:
-        """Take the job's price from the user's balance, or say they are short; None when refused."""
-        credits = self._s.credits
-        if credits is None:
-            return job
-        price = self._s.settings.credits.price(job.model, job.options.duration_s)
-        if price is None:
-            await message.reply_text(texts.UNKNOWN_MODEL)
-            return None
-        reserved = await credits.reserve(job.user_id, job.id, price)
-        if not reserved.ok:
-            await message.reply_text(texts.out_of_credits(reserved.balance, price))
-            return None
-        return job.replace(cost=price, billing_state="reserved")
+    async def _create(self, message: Message, request: JobRequest) -> None:
+        async def acknowledge(job: Job) -> int:
+            ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
+            return ack.message_id
+
+        outcome = await self._s.creator.create(request, acknowledge)
+        if not isinstance(outcome, Created):
+            await message.reply_text(refusal_text(outcome))
 
     @staticmethod
     def _extension_parent(message: Message, bot_id: int) -> str | None:
@@ -162,3 +105,26 @@ class GenerateHandlers:
         if question is None or question.from_user is None or question.from_user.id != bot_id:
             return None
         return texts.extended_job_id(question.text)
+
+
+def refusal_text(refusal: Refusal, now: float | None = None) -> str:
+    """Why no video was started, in the user's words."""
+    match refusal:
+        case BadPrompt(problem):
+            return problem_text(problem)
+        case ParentGone():
+            return texts.VIDEO_GONE
+        case VideoNotYours():
+            return texts.NOT_YOURS
+        case UnknownModel():
+            return texts.UNKNOWN_MODEL
+        case OutOfCredits(balance, price):
+            return texts.out_of_credits(balance, price)
+        case TooManyInProgress(count):
+            return texts.TOO_MANY_ACTIVE.format(count=count)
+        case DailyLimitReached(limit, resets_at):
+            return texts.daily_limit(limit, resets_at - (time.time() if now is None else now))
+        case NotStored():
+            return texts.NOT_STARTED
+        case _:
+            assert_never(refusal)

@@ -5,31 +5,41 @@
 - ``POST /sessions`` ``{"sessionId", "chatId"}``: say which Telegram chat a session id stands for.
 - ``GET /jobs/{id}``: a job's status as JSON.
 
-All three need ``Authorization: Bearer <http.api_token>``.
+All three need ``Authorization: Bearer <http.api_token>``. Every malformed input is a 4xx whose JSON body
+names the field (``{"error", "field"}``), never a 500: bodies over 1 MiB get 413 (``bot.http.bodies``), a body
+that is not JSON 422, JSON nested deeper than 32 levels 400, a bad field 422, a job id outside the id
+alphabet 404 without a Redis round trip.
 """
 
 from __future__ import annotations
 
 import hmac
-import time
+import re
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-import structlog
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.http.bodies import BadBody, read_json
+from poller.adopt_task import ExternalTask, adopt_task
 from poller.errors import JobError, JobNotFound
-from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import EventBus, JobStore, Session
-from poller.worker import NEW_JOB
+from poller.jobs import Job
+from poller.ports import EventBus, JobStore
 from providers.catalog import get_model
 from storage.registries import ExternalSessions, TaskIndex
 
-log = structlog.get_logger(__name__)
 _Body = TypeVar("_Body", bound=BaseModel)
+
+# Telegram chat ids (and any id a session names) fit a signed 64-bit integer; anything larger is not a chat.
+_INT64 = 2**63
+ChatId = Annotated[StrictInt, Field(ge=-_INT64, lt=_INT64)]
+# A session id of another system: a string of 1 to 200 characters (a Redis key part), or a chat id.
+SessionId = Annotated[StrictStr, Field(min_length=1, max_length=200)] | ChatId
+_CHAT_ID = re.compile(r"-?[0-9]{1,19}")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what poller.jobs.new_job_id produces, with room
 
 
 class PollVideoRequest(BaseModel):
@@ -37,10 +47,11 @@ class PollVideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    session_id: StrictStr | StrictInt = Field(alias="sessionId")
+    session_id: SessionId = Field(alias="sessionId")
     task_id: StrictStr = Field(alias="taskId", min_length=1, max_length=200, pattern=r"^[^{}\s]+$")
     model: StrictStr = Field(min_length=1, max_length=100)
-    attempt: StrictInt = Field(default=0, ge=0)
+    # The attempt the caller is at, 1 to poll.max_attempts (the upper bound is checked by the endpoint).
+    attempt: StrictInt = Field(default=1, ge=1)
 
 
 class SessionRequest(BaseModel):
@@ -48,8 +59,8 @@ class SessionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    session_id: StrictStr | StrictInt = Field(alias="sessionId")
-    chat_id: StrictInt = Field(alias="chatId")
+    session_id: SessionId = Field(alias="sessionId")
+    chat_id: ChatId = Field(alias="chatId")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class ApiDeps:
     """What the API endpoints need."""
 
     token: str | None
+    max_attempts: int
     jobs: JobStore
     events: EventBus
     sessions: ExternalSessions
@@ -76,6 +88,8 @@ def api_routes(deps: ApiDeps) -> list[Route]:
         try:
             _authorize(request, deps.token)
             body = await _parse(request, PollVideoRequest)
+            if body.attempt > deps.max_attempts:
+                raise _ApiError(422, f"attempt: must be between 1 and {deps.max_attempts}", "attempt")
             job = await _adopt_task(deps, body)
         except _ApiError as exc:
             return exc.response
@@ -93,7 +107,10 @@ def api_routes(deps: ApiDeps) -> list[Route]:
     async def get_job(request: Request) -> JSONResponse:
         try:
             _authorize(request, deps.token)
-            job = await deps.jobs.get(request.path_params["job_id"])
+            job_id = request.path_params["job_id"]
+            if not _JOB_ID.fullmatch(job_id):
+                raise JobNotFound(job_id)  # no job has such an id: not worth a Redis round trip
+            job = await deps.jobs.get(job_id)
         except _ApiError as exc:
             return exc.response
         except (JobNotFound, ValueError):
@@ -143,51 +160,31 @@ def _authorize(request: Request, token: str | None) -> None:
 
 async def _parse(request: Request, model: type[_Body]) -> _Body:
     try:
-        data = await request.json()
-    except ValueError:
-        raise _ApiError(422, "the body is not valid JSON", "body") from None
+        data = await read_json(request, invalid_status=422)
+    except BadBody as exc:
+        raise _ApiError(exc.status, exc.message, "body") from None
     if not isinstance(data, dict):
         raise _ApiError(422, "the body must be a JSON object", "body")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
+        # The top-level field only: a union adds the member that failed (sessionId.str) after it.
+        field = str(first["loc"][0]) if first["loc"] else "body"
         raise _ApiError(422, f"{field}: {first['msg']}", field) from None
 
 
 async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
+    """Translate the body for the core's :func:`poller.adopt_task.adopt_task` (model and chat checked here)."""
     try:
         info = get_model(body.model)
     except JobError:
         raise _ApiError(422, f"model: unknown model {body.model!r}", "model") from None
     chat_id = await _chat_for(deps.sessions, body.session_id)
-    job_id = await deps.tasks.bind(info.provider, body.task_id, new_job_id())
-    try:
-        return await deps.jobs.get(job_id)  # the same task posted again: one job, polled once
-    except JobNotFound:
-        pass
-    now = time.time()
-    job = Job(
-        id=job_id,
-        user_id=chat_id,
-        chat_id=chat_id,
-        model=info.id,
-        prompt="",
-        provider=info.provider,
-        provider_task_id=body.task_id,
-        status=JobStatus.RUNNING,
-        attempts=body.attempt,
-        created_at=now,
-        updated_at=now,
-        transitions={JobStatus.RUNNING.value: now},
-        next_poll_at=now,
-        billing_state="external",  # started and paid for elsewhere
-    )
-    await deps.jobs.create(job, Session(chat_id=chat_id, user_id=chat_id))
-    await deps.events.publish(NEW_JOB, job.id)
-    log.info("job.adopted_external", job_id=job.id, task_id=body.task_id, model=info.id, chat_id=chat_id)
-    return job
+    # ``attempt`` numbers the poll that is due (the workflow's first call says 1): the ones before it are spent.
+    spent = body.attempt - 1
+    task = ExternalTask(provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=spent)
+    return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks)
 
 
 async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:
@@ -195,9 +192,8 @@ async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:
     chat_id = await sessions.chat_for(key)
     if chat_id is not None:
         return chat_id
-    try:
+    if _CHAT_ID.fullmatch(key) and -_INT64 <= int(key) < _INT64:
         return int(key)  # a Telegram chat id used directly as the session id
-    except ValueError:
-        raise _ApiError(
-            422, "sessionId: unknown session; register it with POST /sessions or use a Telegram chat id", "sessionId"
-        ) from None
+    raise _ApiError(
+        422, "sessionId: unknown session; register it with POST /sessions or use a Telegram chat id", "sessionId"
+    )

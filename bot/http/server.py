@@ -1,4 +1,4 @@
-"""uvicorn embedded in a Reelay process."""
+"""uvicorn embedded in a Reelay process, configured for the open internet."""
 
 from __future__ import annotations
 
@@ -6,6 +6,27 @@ import contextlib
 from collections.abc import Generator
 
 import uvicorn
+from starlette.types import ASGIApp
+
+from bot.http.header_timeout import HEADER_TIMEOUT_S, header_timeout_protocol
+from bot.logs import redact_access_log
+
+
+def server_config(
+    app: ASGIApp, *, host: str, port: int, max_connections: int, header_timeout_s: float = HEADER_TIMEOUT_S
+) -> uvicorn.Config:
+    """uvicorn's configuration: at most ``max_connections`` served at once (503 beyond), request headers due
+    within ``header_timeout_s``, access lines without callback tokens, logs through our structlog setup."""
+    redact_access_log()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=header_timeout_protocol(header_timeout_s),
+        limit_concurrency=max_connections,
+        log_config=None,  # our structlog setup handles uvicorn's loggers
+        lifespan="off",
+    )
 
 
 class EmbeddedServer(uvicorn.Server):

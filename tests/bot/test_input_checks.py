@@ -17,6 +17,11 @@ from bot.validation import prompt_problem
         ("a" * 101, texts.prompt_too_long(100, 101)),
         ("a fox\x00 in snow", texts.PROMPT_CONTROL_CHARS),
         ("a fox\x1b[31m", texts.PROMPT_CONTROL_CHARS),
+        ("a fox \udcff in snow", texts.PROMPT_NOT_TEXT),
+        ("a fox \ud83c", texts.PROMPT_NOT_TEXT),
+        ("a fox \ufdd0", texts.PROMPT_NOT_TEXT),
+        ("a fox \ufffe", texts.PROMPT_NOT_TEXT),
+        ("a fox \U0001ffff", texts.PROMPT_NOT_TEXT),
     ],
 )
 def test_bad_prompt_says_what_to_fix(prompt: str, problem: str) -> None:
@@ -24,7 +29,15 @@ def test_bad_prompt_says_what_to_fix(prompt: str, problem: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "prompt", ["a fox in snow", "line one\nline two\tindented", "日本語のプロンプト 🎬", "a" * 100]
+    "prompt",
+    [
+        "a fox in snow",
+        "line one\nline two\tindented",
+        "日本語のプロンプト 🎬",
+        "a" * 100,
+        "zero\u200bwidth",
+        "\ue000 private use",
+    ],
 )
 def test_good_prompt_passes(prompt: str) -> None:
     assert prompt_problem(prompt, max_chars=100) is None
@@ -68,3 +81,15 @@ def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None
     assert texts.extended_job_id("a fox (video AbC_123-xyz)") is None, "only our own question counts"
     assert texts.extended_job_id(texts.EXTEND_ASK) is None
     assert texts.extended_job_id(None) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "wait"), [(11_100, "3 h 5 min"), (3600, "1 h 0 min"), (59 * 60 + 1, "1 h 0 min"), (30, "1 min")]
+)
+def test_the_daily_limit_says_when_the_next_utc_day_starts(seconds_left: float, wait: str) -> None:
+    text = texts.daily_limit(5, seconds_left)
+
+    assert (
+        text
+        == f"You have made 5 videos today, the most allowed per day. You can make more in {wait} (at midnight UTC)."
+    )

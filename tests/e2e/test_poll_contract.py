@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from tests.fixtures.kie import KieStandIn
 from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.e2e
-TOKEN = "api-token-for-tests-0123"
+TOKEN = "api-token-for-tests-0123456789abcdef"
 
 
 @dataclass
@@ -77,12 +78,42 @@ async def test_adopted_task_is_delivered_to_the_chat_the_session_names(
     assert len(videos_in(telegram, ALICE)) == 1
 
 
+async def test_the_same_task_posted_twice_at_once_is_one_job(
+    api: Api, kie: KieStandIn, telegram: TelegramStandIn
+) -> None:
+    telegram.emulator.add_user(ALICE, "Alice")
+    task_id = await start_task_elsewhere(kie)
+    body = {"sessionId": ALICE, "taskId": task_id, "model": "veo3_fast", "attempt": 1}
+
+    answers = await asyncio.gather(*(api.client.post("/webhook/poll-video", json=body) for _ in range(4)))
+
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({a.json()["jobId"] for a in answers}) == 1
+    await telegram.emulator.wait_for_async(lambda: videos_in(telegram, ALICE), timeout=20, what="the video")
+    assert len(videos_in(telegram, ALICE)) == 1
+
+
+async def test_the_attempt_numbers_the_poll_that_is_due(api: Api, kie: KieStandIn, telegram: TelegramStandIn) -> None:
+    telegram.emulator.add_user(ALICE, "Alice")
+    last = api.reelay.settings.poll.max_attempts
+    task_id = await start_task_elsewhere(kie, "pending once, then done [polls=1]")
+
+    answer = await api.client.post(
+        "/webhook/poll-video", json={"sessionId": ALICE, "taskId": task_id, "model": "veo3_fast", "attempt": last - 1}
+    )
+    await telegram.emulator.wait_for_async(lambda: videos_in(telegram, ALICE), timeout=20, what="the video")
+
+    job = await api.reelay.jobs.get(answer.json()["jobId"])
+    assert job.attempts == last, "attempts last - 1 and last were the two polls it took"
+    assert "delayed" not in job.transitions
+
+
 async def test_a_numeric_session_id_is_a_telegram_chat(api: Api, kie: KieStandIn, telegram: TelegramStandIn) -> None:
     telegram.emulator.add_user(BOB, "Bob")
     task_id = await start_task_elsewhere(kie)
 
     answer = await api.client.post(
-        "/webhook/poll-video", json={"sessionId": BOB, "taskId": task_id, "model": "veo3_fast", "attempt": 0}
+        "/webhook/poll-video", json={"sessionId": BOB, "taskId": task_id, "model": "veo3_fast", "attempt": 1}
     )
 
     assert answer.status_code == 200

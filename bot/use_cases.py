@@ -1,0 +1,67 @@
+"""The core's use cases and the access policy, built from the settings for the entry points (the Telegram
+handlers)."""
+
+from __future__ import annotations
+
+from bot.access import AccessPolicy
+from bot.settings import Settings
+from poller.create_job import CreationRules, JobCreator
+from poller.errors import JobError
+from poller.ports import CreditLedger, EventBus, JobStore, SessionStore
+from providers.catalog import get_model
+from storage.admissions import RedisAdmissions
+from storage.daily_quota import RedisDailyQuota
+from storage.redis_support import RedisClient
+
+
+class CatalogModels:
+    """``poller.ports.ModelCatalog`` on the providers' model catalog."""
+
+    def provider_for(self, model: str) -> str | None:
+        """The provider that serves ``model``, or None for a model the catalog does not have."""
+        try:
+            return get_model(model).provider
+        except JobError:
+            return None
+
+
+def build_job_creator(
+    settings: Settings,
+    redis: RedisClient,
+    *,
+    jobs: JobStore,
+    sessions: SessionStore,
+    events: EventBus,
+    credits: CreditLedger | None,
+) -> JobCreator:
+    """The create-a-job use case with the configured limits, credits (when enabled) and daily allowance."""
+    limits = settings.limits
+    rules = CreationRules(
+        max_prompt_chars=limits.max_prompt_chars,
+        max_active_per_user=limits.max_active_jobs_per_user,
+        daily_videos_per_user=limits.daily_videos_per_user,
+        unlimited_user_ids=frozenset(settings.admin.user_ids),
+    )
+    quota = RedisDailyQuota(redis, prefix=settings.redis.prefix) if limits.daily_videos_per_user is not None else None
+    return JobCreator(
+        jobs=jobs,
+        sessions=sessions,
+        events=events,
+        models=CatalogModels(),
+        rules=rules,
+        credits=credits,
+        prices=settings.credits if credits is not None else None,
+        quota=quota,
+    )
+
+
+def build_access_policy(settings: Settings, redis: RedisClient) -> AccessPolicy:
+    """Who may use the bot, from ``[access]`` and the admins."""
+    access = settings.access
+    return AccessPolicy(
+        access.mode,
+        user_ids=access.user_ids,
+        admin_ids=settings.admin.user_ids,
+        invite_codes=[code.get_secret_value() for code in access.invite_codes],
+        admissions=RedisAdmissions(redis, prefix=settings.redis.prefix) if access.mode == "invite" else None,
+    )
