@@ -158,6 +158,7 @@ class Reelay:
                 host=settings.http.host,
                 port=settings.http.port,
                 max_connections=settings.http.max_connections,
+                header_timeout_s=settings.http.header_timeout_s,
             )
         )
         self._http_task: asyncio.Task[None] | None = None

@@ -119,6 +119,7 @@ class HttpSettings(_Section):
     public_url: str | None = None
     api_token: SecretStr | None = None
     max_connections: int = Field(default=1000, gt=0)  # uvicorn's limit_concurrency: 503 beyond it
+    header_timeout_s: float = Field(default=10.0, gt=0)  # a request's headers must arrive within this (slowloris)
 
 
 class NetworkSettings(_Section):
