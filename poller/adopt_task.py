@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from poller.errors import InvalidTransition, JobNotFound
+from poller.events import JobEvents, JobSource, NoEvents
 from poller.jobs import Job, JobStatus, new_job_id
 from poller.ports import EventBus, JobStore, Session, TaskBindings
 from poller.worker import NEW_JOB
@@ -40,6 +41,7 @@ async def adopt_task(
     tasks: TaskBindings,
     new_id: Callable[[], str] = new_job_id,
     clock: Callable[[], float] = time.time,
+    listeners: JobEvents | None = None,
 ) -> Job:
     """The job that follows ``task``: the one already bound to it, or a new running job, announced."""
     job_id = await tasks.bind(task.provider, task.task_id, new_id())
@@ -68,6 +70,7 @@ async def adopt_task(
     except InvalidTransition:
         # The same task posted twice at the same instant: both bound it to this id, the other stored it first.
         return await jobs.get(job_id)
+    await (listeners or NoEvents()).job_created(job, JobSource.POLL_VIDEO)
     await events.publish(NEW_JOB, job.id)
     log.info("job.adopted_external", job_id=job.id, task_id=task.task_id, model=task.model, chat_id=task.chat_id)
     return job

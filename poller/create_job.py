@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from poller.errors import JobNotFound, TooManyActive
+from poller.events import CreditMove, JobEvents, JobSource, NoEvents
 from poller.jobs import Job, JobOptions, new_job_id
 from poller.ports import (
     CreditLedger,
@@ -131,6 +132,7 @@ class JobCreator:
         quota: DailyQuota | None = None,
         new_id: Callable[[], str] = new_job_id,
         clock: Callable[[], float] = time.time,
+        listeners: JobEvents | None = None,
     ) -> None:
         if (credits is None) != (prices is None):
             raise ValueError("credits and prices go together")
@@ -140,8 +142,11 @@ class JobCreator:
         self._models, self._rules = models, rules
         self._credits, self._prices, self._quota = credits, prices, quota
         self._new_id, self._clock = new_id, clock
+        self._listeners: JobEvents = listeners or NoEvents()
 
-    async def create(self, request: JobRequest, acknowledge: Acknowledge) -> Outcome:
+    async def create(
+        self, request: JobRequest, acknowledge: Acknowledge, source: JobSource = JobSource.TELEGRAM
+    ) -> Outcome:
         """Create the job the request asks for, or say why not; nothing stays reserved unless it is stored."""
         problem = prompt_problem(request.prompt, self._rules.max_prompt_chars)
         if problem is not None:
@@ -160,6 +165,9 @@ class JobCreator:
         if not isinstance(outcome, Created):
             await self._give_back(held)
             return outcome
+        if held.credits:
+            self._listeners.credits_moved(CreditMove.RESERVED, outcome.job.cost)
+        await self._listeners.job_created(outcome.job, source)
         await self._acknowledge_and_announce(outcome.job, acknowledge)
         return outcome
 
@@ -238,7 +246,8 @@ class JobCreator:
         if held.credits and self._credits is not None:
             held.credits = False
             try:
-                await self._credits.refund(job.user_id, job.id)  # idempotent per job in the ledger itself
+                # Idempotent per job in the ledger itself. Never reported as reserved, so not as refunded either.
+                await self._credits.refund(job.user_id, job.id)
             except Exception as exc:
                 log.error("job.refund_failed", job_id=job.id, user_id=job.user_id, error=type(exc).__name__)
         if held.allowance is not None and self._quota is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from typing import BinaryIO
 import structlog
 
 from poller.errors import ErrorCode, InvalidTransition, JobError
+from poller.events import CreditMove, JobEvents, NoEvents, ProviderOperation
 from poller.finish import log_completion
 from poller.jobs import Job, JobStatus, VideoOutput
 from poller.ports import (
@@ -53,6 +55,7 @@ class DeliveryPipeline:
         key_prefix: str = "videos/",
         link_ttl_s: int = 7 * 86400,
         temp_dir: Path | None = None,
+        events: JobEvents | None = None,
     ) -> None:
         self._jobs = jobs
         self._sessions = sessions
@@ -64,6 +67,7 @@ class DeliveryPipeline:
         self._key_prefix = key_prefix
         self._link_ttl_s = link_ttl_s
         self._temp_dir = temp_dir
+        self._events: JobEvents = events or NoEvents()
 
     async def deliver(self, job: Job) -> Job:
         """Run the remaining delivery steps of ``job``; raise :class:`JobError` for a retry."""
@@ -80,7 +84,8 @@ class DeliveryPipeline:
         # Captured once the video is in the chat and before the job is marked done, so a crash in between
         # is repaired by the next attempt (capture is idempotent). Never charged twice: a late delivery
         # after a timeout finds the credits already refunded and charges nothing.
-        await self._billing.capture(job)
+        if await self._billing.capture(job):
+            self._events.credits_moved(CreditMove.CAPTURED, job.cost)
         job = await self._jobs.transition(
             job.id,
             JobStatus.SUCCEEDED,
@@ -89,22 +94,22 @@ class DeliveryPipeline:
         )
         await self._sessions.delete(job.id)
         log_completion(job)
+        await self._events.job_ended(job)
         return job
 
     async def _fetch(self, job: Job, path: Path) -> VideoOutput:
         """Download to ``path``; upload to the blob store too unless an earlier attempt already did."""
         assert job.result_url is not None
         key = f"{self._key_prefix}{job.id}.mp4"
-        with path.open("wb") as file:
-            async with self._downloader.open(job.result_url) as chunks:
-                teed = _tee_to_file(chunks, file)
-                if job.output is None:
-                    stored = await self._blobs.put_stream(key, teed, "video/mp4")
-                    size = stored.size_bytes
-                else:
-                    size = 0
-                    async for chunk in teed:
-                        size += len(chunk)
+        started = time.perf_counter()
+        try:
+            size = await self._download(job, job.result_url, key, path)
+        except JobError as exc:
+            # An upload that failed is the store's fault, not the provider's: reported without an error.
+            error = exc if exc.code is ErrorCode.DOWNLOAD_FAILED else None
+            self._events.provider_called(job.provider, ProviderOperation.DOWNLOAD, time.perf_counter() - started, error)
+            raise
+        self._events.provider_called(job.provider, ProviderOperation.DOWNLOAD, time.perf_counter() - started, None)
         info = await self._probe.probe(path)
         if not info.has_video:
             await self._discard(key)
@@ -130,6 +135,20 @@ class DeliveryPipeline:
             await self._blobs.delete(key)
         except JobError as exc:
             log.error("delivery.discard_failed", key=key, error=exc.raw)
+
+    async def _download(self, job: Job, url: str, key: str, path: Path) -> int:
+        """Stream the video to ``path`` and, unless an earlier attempt stored it, to the blob store; its size."""
+        with path.open("wb") as file:
+            async with self._downloader.open(url) as chunks:
+                teed = _tee_to_file(chunks, file)
+                if job.output is not None:
+                    size = 0
+                    async for chunk in teed:
+                        size += len(chunk)
+                    return size
+                stored = await self._blobs.put_stream(key, teed, "video/mp4")
+        self._events.video_stored(stored.size_bytes)
+        return stored.size_bytes
 
     async def _send_once(self, job: Job, session: Session, video: LocalVideo) -> str:
         if await self._jobs.claimed(job.id, SEND_EFFECT):

@@ -18,6 +18,7 @@ import structlog
 
 from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
+from poller.events import JobEvents, NoEvents, PollOutcome, ProviderOperation
 from poller.finish import JobFinisher
 from poller.jobs import ACTIVE_STATES, Job, JobStatus
 from poller.ports import (
@@ -41,6 +42,15 @@ REPORTED_JOBS_KEPT = 10_000
 # Below the Redis pool size (storage.redis_support.POOL_SIZE), leaving connections for everything else.
 READS_IN_FLIGHT = 32
 CallbackUrlFor = Callable[[Job], Awaitable[str | None]]
+# (what the answer said, whether it came without an error) -> what the poll learned, for the listeners.
+_OUTCOMES = {
+    (TaskState.PENDING, True): PollOutcome.RUNNING,
+    (TaskState.PENDING, False): PollOutcome.TRANSIENT_ERROR,
+    (TaskState.SUCCEEDED, True): PollOutcome.SUCCEEDED,
+    (TaskState.SUCCEEDED, False): PollOutcome.SUCCEEDED,
+    (TaskState.FAILED, True): PollOutcome.FAILED,
+    (TaskState.FAILED, False): PollOutcome.FAILED,
+}
 
 
 async def _no_callback(job: Job) -> str | None:
@@ -63,6 +73,7 @@ class Engine:
         policy: PollPolicy,
         max_polls_in_flight: int,
         callback_url_for: CallbackUrlFor = _no_callback,
+        events: JobEvents | None = None,
     ) -> None:
         self.process_id = process_id
         self._jobs = jobs
@@ -73,6 +84,9 @@ class Engine:
         self._notifier = notifier
         self.policy = policy
         self._callback_url_for = callback_url_for
+        self._events: JobEvents = events or NoEvents()
+        # When each held job's next step was planned to start (for its lateness), set wherever it is scheduled.
+        self._planned: dict[str, float] = {}
         # Polls wait here, not inside the HTTP pool: an unbounded poller collapses once thousands
         # of due polls queue in httpx's pool (measured; see docs/performance.md).
         self._poll_slots = asyncio.Semaphore(max_polls_in_flight)
@@ -152,6 +166,7 @@ class Engine:
     def forget(self, job_id: str) -> None:
         """Stop working on a job (it ended, or another process holds it now)."""
         self.owned.discard(job_id)
+        self._planned.pop(job_id, None)
         entry = self.scheduler.get_job(job_id)
         if entry is not None:
             entry.remove()
@@ -166,6 +181,7 @@ class Engine:
 
     def _schedule_at(self, job_id: str, when: float) -> None:
         if job_id in self.owned:
+            self._planned[job_id] = when
             self.scheduler.run_at(self._step, job_id, when, job_id)
 
     # ------------------------------------------------------------------ the step
@@ -179,6 +195,9 @@ class Engine:
             return
         self._busy.add(job_id)
         self._idle.clear()
+        planned = self._planned.pop(job_id, None)
+        if planned is not None:
+            self._events.step_started(max(0.0, time.time() - planned))
         try:
             await self._step_held_job(job_id)
         except JobNotFound:
@@ -265,11 +284,23 @@ class Engine:
         callback_url = await self._callback_url_for(job)
         if job.parent_id is None:
             request = SubmitRequest(model=job.model, prompt=job.prompt, options=job.options, callback_url=callback_url)
-            return await provider.submit(request)
+            return await self._timed_call(job, ProviderOperation.SUBMIT, provider.submit(request))
         parent = await self._jobs.get(job.parent_id)
         if not parent.provider_task_id or not provider.supports_extend(parent.model):
             raise JobError(ErrorCode.INVALID_INPUT, f"job {parent.id} cannot be extended", request_sent=False)
-        return await provider.extend(parent.provider_task_id, job.prompt, job.model, callback_url)
+        extend = provider.extend(parent.provider_task_id, job.prompt, job.model, callback_url)
+        return await self._timed_call(job, ProviderOperation.EXTEND, extend)
+
+    async def _timed_call(self, job: Job, operation: ProviderOperation, call: Awaitable[str]) -> str:
+        """Await a provider call and report how long it took and how it failed."""
+        started = time.perf_counter()
+        try:
+            answer = await call
+        except JobError as exc:
+            self._events.provider_called(job.provider, operation, time.perf_counter() - started, exc)
+            raise
+        self._events.provider_called(job.provider, operation, time.perf_counter() - started, None)
+        return answer
 
     async def _submit_failed(self, job: Job, exc: JobError) -> None:
         failures = job.attempts + 1
@@ -307,22 +338,31 @@ class Engine:
     async def check(self, job: Job) -> PollResult:
         """Ask the provider about a job's task (bounded by the poll slots); errors become results."""
         assert job.provider_task_id is not None
+        started = time.perf_counter()
         try:
             provider = self._providers.for_model(job.model)
             async with self._poll_slots:
-                return await provider.poll(job.provider_task_id)
+                started = time.perf_counter()  # the call's own time, not the wait for a slot
+                result = await provider.poll(job.provider_task_id)
         except JobError as exc:
-            return PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
+            result = PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
         except Exception as exc:
             # An answer no parser survived (400 kB of nested brackets) must cost an attempt like any
             # malformed answer, or the job would poll forever without reaching its attempt limit.
             error = self._unexpected(job.id, exc, ErrorCode.PROVIDER_UNAVAILABLE)
-            return PollResult(state=TaskState.PENDING, error=error)
+            result = PollResult(state=TaskState.PENDING, error=error)
+        self._events.polled(
+            job.provider, _OUTCOMES[result.state, result.error is None], time.perf_counter() - started, result.error
+        )
+        return result
 
     async def _act_on(self, job: Job, result: PollResult) -> None:
         attempts = job.attempts
         if result.state is TaskState.SUCCEEDED and result.video_url:
-            job = await self._jobs.transition(job.id, JobStatus.DELIVERING, fields={"result_url": result.video_url})
+            fields = {"result_url": result.video_url}
+            if result.cost is not None:
+                fields["provider_cost"] = repr(result.cost)  # what the provider says it charged
+            job = await self._jobs.transition(job.id, JobStatus.DELIVERING, fields=fields)
             log.info("job.generated", attempts=attempts, parser=result.parser)
             await self._deliver(job)
             return

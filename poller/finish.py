@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import structlog
 
 from poller.errors import ErrorCode
+from poller.events import CreditMove, JobEvents, NoEvents
 from poller.jobs import Job
 from poller.ports import Billing, LateCheckQueue, Notifier, SessionStore
 
@@ -50,10 +51,12 @@ class JobFinisher:
         billing: Billing,
         late_checks: LateCheckQueue | None = None,
         late_check_delays_s: Sequence[float] = (),
+        events: JobEvents | None = None,
     ) -> None:
         self._sessions = sessions
         self._notifier = notifier
         self._billing = billing
+        self._events: JobEvents = events or NoEvents()
         self._late_checks = late_checks
         self._late_delays = tuple(late_check_delays_s)
 
@@ -63,11 +66,17 @@ class JobFinisher:
         The refund is idempotent, and a refunded job is never charged: if the failure then loses a race
         (another process delivered the video after all), the user simply does not pay for it.
         """
-        return await self._billing.refund(job)
+        return await self._refund(job)
+
+    async def _refund(self, job: Job) -> bool:
+        refunded = await self._billing.refund(job)
+        if refunded:
+            self._events.credits_moved(CreditMove.REFUNDED, job.cost)
+        return refunded
 
     async def ended(self, job: Job) -> None:
         """Run the endings of ``job`` (already in ``failed`` or ``cancelled``)."""
-        refunded = await self._billing.refund(job)
+        refunded = await self._refund(job)
         if job.error_code is ErrorCode.TIMEOUT and self._late_checks is not None and self._late_delays:
             # The provider may still finish: the reconciler looks again over the following day.
             await self._late_checks.schedule(job.id, time.time() + self._late_delays[0])
@@ -80,3 +89,4 @@ class JobFinisher:
         await self._sessions.delete(job.id)
         log.info("job.ended", job_id=job.id, status=job.status.value, refunded=refunded)
         log_completion(job)
+        await self._events.job_ended(job)

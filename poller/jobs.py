@@ -53,6 +53,12 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+# Failures that are the provider's final answer about the task (not ours, not the user's cancel or a timeout).
+PROVIDER_VERDICTS = frozenset(
+    {ErrorCode.INVALID_INPUT, ErrorCode.MODERATION_REJECTED, ErrorCode.PROVIDER_ERROR, ErrorCode.INSUFFICIENT_CREDITS}
+)
+
+
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
     """Whether the table allows ``current -> target``."""
     return current in ALLOWED_TRANSITIONS[target]
@@ -156,11 +162,24 @@ class Job:
     callback_token: str | None = None
     # How many of the reconciler's late checks (after a timeout) have run.
     late_checks: int = 0
+    # What the provider said the task cost, in its own credits (KIE's creditsConsumed), when it said so.
+    provider_cost: float | None = None
 
     @property
     def is_extension(self) -> bool:
         """Whether this job extends an earlier video (the Extend button)."""
         return self.parent_id is not None
+
+    def generation_s(self) -> float | None:
+        """From the submit (or, for a task adopted from elsewhere, from when polling began) to the provider's final
+        answer: its success (``delivering``) or, for a job the provider failed, the failure. None otherwise."""
+        start = self.transitions.get(JobStatus.VALIDATING.value, self.transitions.get(JobStatus.RUNNING.value))
+        if start is None:
+            return None
+        end = self.transitions.get(JobStatus.DELIVERING.value)
+        if end is None and self.status is JobStatus.FAILED and self.error_code in PROVIDER_VERDICTS:
+            end = self.transitions.get(JobStatus.FAILED.value)
+        return max(0.0, end - start) if end is not None else None
 
     def elapsed_s(self, now: float | None = None) -> float:
         """Seconds from creation to the last transition (or to ``now`` while active)."""
@@ -206,6 +225,7 @@ class Job:
             "owner": self.owner,
             "callback_token": self.callback_token,
             "late_checks": self.late_checks,
+            "provider_cost": self.provider_cost,
         }
         for status, at in self.transitions.items():
             raw[f"at_{status}"] = at
@@ -256,6 +276,7 @@ class Job:
             owner=get("owner", ""),
             callback_token=get("callback_token"),
             late_checks=int(get("late_checks", "0")),
+            provider_cost=_opt_float(get("provider_cost")),
         )
 
 

@@ -48,6 +48,7 @@ class PollResult:
     error: JobError | None = None
     progress: float | None = None
     parser: str = ""  # which format parser recognised the answer (for logs)
+    cost: float | None = None  # what the provider says the task cost (its own credits), when it says so
 
 
 @runtime_checkable

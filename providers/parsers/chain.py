@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 
 from poller.errors import ErrorCode, JobError
 from poller.ports import PollResult, TaskState
+from providers.parsers.common import unwrap
 from providers.parsers.fal import fal_queue_status, fal_result, fal_webhook
 from providers.parsers.generic import generic_video_url
 from providers.parsers.kie import (
@@ -72,9 +74,29 @@ def parse_status(payload: object, parsers: tuple[Parser, ...] = PARSERS) -> Poll
             log.exception("parser.crashed", parser=parser.__name__, body=truncate(payload))
             continue
         if result is not None:
+            if result.state is TaskState.SUCCEEDED and result.cost is None:
+                cost = reported_cost(payload)
+                if cost is not None:
+                    return replace(result, cost=cost)
             return result
     log.warning("parser.unknown_shape", body=truncate(payload))
     return PollResult(TaskState.PENDING, parser="unknown")
+
+
+# Where providers say what a task cost in their own credits (KIE: creditsConsumed on record-info and callbacks).
+COST_KEYS = ("creditsConsumed", "credits_consumed", "costCredits", "cost_credits")
+
+
+def reported_cost(payload: object) -> float | None:
+    """The cost the answer reports for the task, in the provider's credits; None when it reports none."""
+    for holder in (unwrap(payload), payload):
+        if not isinstance(holder, dict):
+            continue
+        for key in COST_KEYS:
+            value = holder.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+                return float(value)
+    return None
 
 
 def truncate(payload: object, limit: int = RAW_LOG_CHARS) -> str:

@@ -1,0 +1,169 @@
+"""What happens to jobs, reported by the core to whoever listens: Prometheus, the analytics store, webhooks.
+
+The core calls a :class:`JobEvents` at the moments that matter (a job created, a provider called, a poll answered,
+a step started late, a video stored, credits moved, a job ended) and knows nothing of what listens. The per-poll
+reports are plain calls (the engine's hot path: a listener must only count); the once-per-job ones are awaited,
+so a listener may write to Redis. :class:`Listeners` fans out to several and keeps a failing listener from ever
+failing the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Protocol
+
+import structlog
+
+from poller.errors import JobError
+from poller.jobs import Job
+
+log = structlog.get_logger(__name__)
+
+
+class JobSource(StrEnum):
+    """Which entry point created a job."""
+
+    TELEGRAM = "telegram"
+    API = "api"
+    POLL_VIDEO = "poll_video"
+
+
+class PollOutcome(StrEnum):
+    """What one status poll learned."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TRANSIENT_ERROR = "transient_error"
+
+
+class ProviderOperation(StrEnum):
+    """The calls Reelay makes to a provider."""
+
+    SUBMIT = "submit"
+    POLL = "poll"
+    EXTEND = "extend"
+    DOWNLOAD = "download"
+
+
+class CreditMove(StrEnum):
+    """How a job's credits moved."""
+
+    RESERVED = "reserved"
+    CAPTURED = "captured"
+    REFUNDED = "refunded"
+
+
+class JobEvents(Protocol):
+    """A listener to what happens to jobs. Plain calls must be cheap and never raise."""
+
+    async def job_created(self, job: Job, source: JobSource) -> None:
+        """A job was stored (once per job)."""
+        ...
+
+    async def job_ended(self, job: Job) -> None:
+        """A job reached ``succeeded``, ``failed`` or ``cancelled`` here (``job`` as stored by that change)."""
+        ...
+
+    def provider_called(
+        self, provider: str, operation: ProviderOperation, seconds: float, error: JobError | None
+    ) -> None:
+        """A call to a provider finished (``error``: its normalized failure)."""
+        ...
+
+    def polled(self, provider: str, outcome: PollOutcome, seconds: float, error: JobError | None) -> None:
+        """A status poll finished: what it learned, how long the call took."""
+        ...
+
+    def step_started(self, lateness_s: float) -> None:
+        """A job's step started ``lateness_s`` after the time planned for it."""
+        ...
+
+    def video_stored(self, size_bytes: int) -> None:
+        """A finished video was written to the blob store."""
+        ...
+
+    def credits_moved(self, move: CreditMove, amount: int) -> None:
+        """A job's credits were reserved, captured or refunded (each once per job)."""
+        ...
+
+
+class NoEvents:
+    """Nobody listens."""
+
+    async def job_created(self, job: Job, source: JobSource) -> None:
+        """Nothing."""
+
+    async def job_ended(self, job: Job) -> None:
+        """Nothing."""
+
+    def provider_called(
+        self, provider: str, operation: ProviderOperation, seconds: float, error: JobError | None
+    ) -> None:
+        """Nothing."""
+
+    def polled(self, provider: str, outcome: PollOutcome, seconds: float, error: JobError | None) -> None:
+        """Nothing."""
+
+    def step_started(self, lateness_s: float) -> None:
+        """Nothing."""
+
+    def video_stored(self, size_bytes: int) -> None:
+        """Nothing."""
+
+    def credits_moved(self, move: CreditMove, amount: int) -> None:
+        """Nothing."""
+
+
+class Listeners:
+    """Several listeners as one. A listener that raises is logged and skipped: a report never fails a job."""
+
+    def __init__(self, listeners: Iterable[JobEvents] = ()) -> None:
+        self._listeners = tuple(listeners)
+
+    def __iter__(self) -> Iterator[JobEvents]:
+        return iter(self._listeners)
+
+    async def job_created(self, job: Job, source: JobSource) -> None:
+        """Tell every listener, in order."""
+        for listener in self._listeners:
+            try:
+                await listener.job_created(job, source)
+            except Exception as exc:
+                log.error("events.listener_failed", event="job_created", job_id=job.id, error=type(exc).__name__)
+
+    async def job_ended(self, job: Job) -> None:
+        """Tell every listener, in order."""
+        for listener in self._listeners:
+            try:
+                await listener.job_ended(job)
+            except Exception as exc:
+                log.error("events.listener_failed", event="job_ended", job_id=job.id, error=type(exc).__name__)
+
+    def provider_called(
+        self, provider: str, operation: ProviderOperation, seconds: float, error: JobError | None
+    ) -> None:
+        """Tell every listener."""
+        for listener in self._listeners:
+            listener.provider_called(provider, operation, seconds, error)
+
+    def polled(self, provider: str, outcome: PollOutcome, seconds: float, error: JobError | None) -> None:
+        """Tell every listener."""
+        for listener in self._listeners:
+            listener.polled(provider, outcome, seconds, error)
+
+    def step_started(self, lateness_s: float) -> None:
+        """Tell every listener."""
+        for listener in self._listeners:
+            listener.step_started(lateness_s)
+
+    def video_stored(self, size_bytes: int) -> None:
+        """Tell every listener."""
+        for listener in self._listeners:
+            listener.video_stored(size_bytes)
+
+    def credits_moved(self, move: CreditMove, amount: int) -> None:
+        """Tell every listener."""
+        for listener in self._listeners:
+            listener.credits_moved(move, amount)
