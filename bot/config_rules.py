@@ -50,14 +50,11 @@ def problems(settings: Settings) -> list[Problem]:
     found += _access_problems(settings)
     if settings.storage.backend == "s3" and not settings.s3.bucket:
         found.append(("s3.bucket", "is required when storage.backend = 's3'"))
-    token = settings.http.api_token
-    if token is not None and len(token.get_secret_value()) < MIN_API_TOKEN_CHARS:
-        found.append(
-            (
-                "http.api_token",
-                f"must be at least {MIN_API_TOKEN_CHARS} characters (generate one: {GENERATE_TOKEN_HINT})",
-            )
-        )
+    for name in ("api_token", "metrics_token", "console_token"):
+        token = getattr(settings.http, name)
+        if token is not None and len(token.get_secret_value()) < MIN_API_TOKEN_CHARS:
+            message = f"must be at least {MIN_API_TOKEN_CHARS} characters (generate one: {GENERATE_TOKEN_HINT})"
+            found.append((f"http.{name}", message))
     if settings.credits.enabled:
         found += _price_problems(settings)
     return found

@@ -53,6 +53,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.s3.secret_access_key,
         settings.telegram.webhook_secret,
         settings.http.api_token,
+        settings.http.metrics_token,
+        settings.http.console_token,
         *settings.access.invite_codes,
     ]
     values = [secret.get_secret_value() for secret in candidates if secret is not None]

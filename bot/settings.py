@@ -82,6 +82,7 @@ class KieSettings(_Section):
     api_key: SecretStr
     timeout_s: float = Field(default=30.0, gt=0)  # the whole call, however slowly the answer trickles in
     max_connections: int = Field(default=20, gt=0)
+    balance_refresh_s: float = Field(default=300.0, gt=0)  # how often reelay_provider_balance asks KIE
 
 
 class ProvidersSettings(_Section):
@@ -120,6 +121,8 @@ class HttpSettings(_Section):
     api_token: SecretStr | None = None
     max_connections: int = Field(default=1000, gt=0)  # uvicorn's limit_concurrency: 503 beyond it
     header_timeout_s: float = Field(default=10.0, gt=0)  # a request's headers must arrive within this (slowloris)
+    metrics_token: SecretStr | None = None  # bearer token for /metrics (unset: open, like most exporters)
+    console_token: SecretStr | None = None  # the operator console's sign-in token (unset: the console is off)
 
 
 class NetworkSettings(_Section):
@@ -185,6 +188,12 @@ class DefaultsSettings(_Section):
     aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
 
 
+class AnalyticsSettings(_Section):
+    """The per-model, per-hour aggregates kept in Redis (``reelay stats``, ``/stats``, the console)."""
+
+    retention_days: int = Field(default=90, gt=0)
+
+
 class LogSettings(_Section):
     """Log level and format (``auto``: JSON unless stderr is a terminal)."""
 
@@ -212,6 +221,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     access: AccessSettings = AccessSettings()
     network: NetworkSettings = NetworkSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -61,6 +61,28 @@ end
 return 0
 """
 
+# A cluster keeps the status counts in this separate step too, idempotently: the counts hash remembers, per
+# active job, the revision and status it last counted (``c:<id>`` -> ``rev|status``); a step for an older or the
+# same revision changes nothing, a newer one moves the job's count from its old status to its new one, and an
+# ended job's entry goes. (One node counts in the change's own script and needs none of this.)
+# KEYS: counts.  ARGV: id, rev, status, terminal (1/0).
+_COUNT = """
+local field = 'c:' .. ARGV[1]
+local seen = redis.call('HGET', KEYS[1], field)
+if seen then
+  local bar = string.find(seen, '|', 1, true)
+  if tonumber(string.sub(seen, 1, bar - 1)) >= tonumber(ARGV[2]) then return 0 end
+  redis.call('HINCRBY', KEYS[1], string.sub(seen, bar + 1), -1)
+end
+if ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[1], field)
+else
+  redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+  redis.call('HSET', KEYS[1], field, ARGV[2] .. '|' .. ARGV[3])
+end
+return 1
+"""
+
 _UPKEEP_RETRIES = (0.05, 0.2, 0.5)
 # What can fail an index step after the job step succeeded (network, restart, cluster failover).
 UPKEEP_ERRORS = (RedisError, RedisClusterException, OSError)
@@ -94,13 +116,17 @@ def delayed_since(job: Job) -> float:
 class JobIndexes:
     """Upkeep and healing of the active and delayed indexes (the rules are in the module docstring)."""
 
-    def __init__(self, redis: RedisClient, keys: RedisKeys, *, grace_s: float) -> None:
+    def __init__(self, redis: RedisClient, keys: RedisKeys, *, grace_s: float, counts: bool = False) -> None:
+        """``counts``: also keep the status counts and the ended outbox here (a cluster; one node does both in
+        the change's own script)."""
         if grace_s <= 0:
             raise ValueError("grace_s must be positive")
         self._redis = redis
         self._keys = keys
         self._grace_s = grace_s
+        self._counts = counts
         self._remove_if_not_newer = redis.register_script(_REMOVE_IF_NOT_NEWER)
+        self._count = redis.register_script(_COUNT)
 
     async def reserve(self, job_id: str, placeholder: int) -> bool:
         """Index a job about to be created (before its hash exists); True if the id was not indexed."""
@@ -148,6 +174,11 @@ class JobIndexes:
             steps.append(self._redis.zadd(self._keys.delayed_jobs(), {job_id: since or time.time()}))
         elif status not in MAY_BECOME_DELAYED:
             steps.append(self._redis.zrem(self._keys.delayed_jobs(), job_id))
+        if self._counts:
+            terminal = "1" if status.terminal else "0"
+            steps.append(self._count(keys=[self._keys.job_counts()], args=[job_id, rev, status.value, terminal]))
+            if status.terminal:  # NX: a repeated step leaves the time it first ended
+                steps.append(self._redis.zadd(self._keys.ended_jobs(), {job_id: time.time()}, nx=True))
         await asyncio.gather(*steps)
 
     async def _forget_missing(self, job_id: str, score: float | None) -> None:

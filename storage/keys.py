@@ -18,6 +18,12 @@ Layout (prefix ``reelay`` by default)::
     reelay:task:<provider>:<task>   string: the job id bound to a provider task
     reelay:tg-update:<update_id>    string: marks a Telegram update as seen (redelivery)
     reelay:late-checks              zset: timed-out job ids scored by the due time of their next check
+    reelay:jobs:counts              hash: jobs in each non-terminal status (on a cluster also c:<id> -> rev|status)
+    reelay:jobs:ended               zset: the ended-jobs outbox (job id -> when it ended), drained by the analytics
+    reelay:jobs:hour:<YYYYMMDDHH>   list: ids of the jobs created in that UTC hour (newest-first listings)
+    reelay:stats:{<model>:<hour>}   hash: one model's analytics for one UTC hour (storage.analytics)
+    reelay:stats:{<model>:<hour>}:seen  set: the jobs already counted in it (a job is counted once)
+    reelay:stats:models             set: every model with analytics
     reelay:daily:{u<user_id>}:<day> string with a TTL: videos the user started on that UTC day (YYYYMMDD)
     reelay:access:admitted          set: user ids admitted by an invite code (access.mode = "invite")
 
@@ -32,6 +38,8 @@ keys collide. Parts longer than :data:`MAX_PART_LENGTH` are refused with :class:
 
 from __future__ import annotations
 
+import calendar
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -138,6 +146,30 @@ class RedisKeys:
         """Zset of timed-out job ids scored by when their next late check is due."""
         return redis_key(self.prefix, "late-checks")
 
+    def job_counts(self) -> str:
+        """Hash of how many jobs are in each non-terminal status."""
+        return redis_key(self.prefix, "jobs", "counts")
+
+    def ended_jobs(self) -> str:
+        """Zset of jobs that ended and are not yet in the analytics (the outbox), scored by when they ended."""
+        return redis_key(self.prefix, "jobs", "ended")
+
+    def jobs_created_in(self, hour: int) -> str:
+        """List of the ids of the jobs created in a UTC hour (``hour``: :func:`hour_of`, YYYYMMDDHH)."""
+        return redis_key(self.prefix, "jobs", "hour", str(hour))
+
+    def stats(self, model: str, hour: int) -> str:
+        """One model's analytics for one UTC hour (its own hash tag, so it and its seen-set share a slot)."""
+        return redis_key(self.prefix, "stats", "{" + _escaped(model, "model") + ":" + str(hour) + "}")
+
+    def stats_seen(self, model: str, hour: int) -> str:
+        """The ids of the jobs counted in :meth:`stats` (a job is counted once)."""
+        return self.stats(model, hour) + ":seen"
+
+    def stats_models(self) -> str:
+        """Every model that has analytics."""
+        return redis_key(self.prefix, "stats", "models")
+
     def daily_videos(self, user_id: int, day: str) -> str:
         """The count of videos a user started on one UTC day (``day``: ``YYYYMMDD``)."""
         if not (len(day) == 8 and day.isdigit()):
@@ -147,3 +179,17 @@ class RedisKeys:
     def admitted_users(self) -> str:
         """The set of user ids an invite code admitted."""
         return redis_key(self.prefix, "access", "admitted")
+
+
+def hour_of(unix_time: float) -> int:
+    """The UTC hour a moment falls in, as YYYYMMDDHH (an int that sorts and reads as a time)."""
+    moment = time.gmtime(unix_time)
+    return ((moment.tm_year * 100 + moment.tm_mon) * 100 + moment.tm_mday) * 100 + moment.tm_hour
+
+
+def hour_start(hour: int) -> float:
+    """The Unix time a :func:`hour_of` hour begins."""
+    year, rest = divmod(hour, 1_000_000)
+    month, rest = divmod(rest, 10_000)
+    day, hh = divmod(rest, 100)
+    return float(calendar.timegm((year, month, day, hh, 0, 0)))

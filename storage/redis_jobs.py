@@ -28,10 +28,10 @@ from poller.jobs import ALLOWED_TRANSITIONS, Job, JobStatus
 from poller.ports import Session
 from poller.schedule import AttemptTiming
 from storage.job_index import MAY_BECOME_DELAYED, REV_FIELD, UPKEEP_ERRORS, JobIndexes, delayed_since, now_ms
-from storage.keys import DEFAULT_PREFIX, RedisKeys
+from storage.keys import DEFAULT_PREFIX, RedisKeys, hour_of
 from storage.pipelined_commands import PipelinedCommands
 from storage.redis_sessions import session_to_fields
-from storage.redis_support import RedisClient, require_text_responses, text_hash, text_list
+from storage.redis_support import RedisClient, hash_mapping, require_text_responses, text_hash, text_list
 from storage.script_batcher import ScriptBatcher
 
 log = structlog.get_logger(__name__)
@@ -90,9 +90,12 @@ end
 # instead of six (reserve, create, re-add, re-read, per-user index), which were six of the nine
 # round trips before a prompt's ack. Nothing can interleave, so none of the ordering rules of storage.job_index is
 # needed; the indexes end as JobIndexes.after_change and the per-user upkeep would leave them.
-# KEYS: job, session, effects, active, delayed, user's jobs.
+# It also counts the job in its status (reelay_jobs_active) and lists it under the hour it was created (the
+# console's newest-first list).
+# KEYS: job, session, effects, active, delayed, user's jobs, status counts, the creation hour's list.
 # ARGV: id, rev, terminal (1/0), delayed since ('' unless delayed), drop from delayed (1/0),
-#       created at, user history, user index ttl, _REFUSE_OVER_LIMIT's three, then _WRITE_NEW_JOB's arguments.
+#       created at, user history, user index ttl (also the hour list's), _REFUSE_OVER_LIMIT's three, then
+#       _WRITE_NEW_JOB's arguments.
 _CREATE_ON_ONE_NODE = (
     "local o = 11\n"
     + _REFUSE_EXISTING
@@ -114,6 +117,9 @@ end
 redis.call('ZADD', KEYS[6], ARGV[6], id)
 redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -(tonumber(ARGV[7]) + 1))
 redis.call('EXPIRE', KEYS[6], ARGV[8])
+if ARGV[3] ~= '1' then redis.call('HINCRBY', KEYS[7], redis.call('HGET', KEYS[1], 'status'), 1) end
+redis.call('RPUSH', KEYS[8], id)
+redis.call('EXPIRE', KEYS[8], ARGV[8])
 return {'ok'}
 """
 )
@@ -158,8 +164,10 @@ return out
 _TRANSITION = "local o = 0\n" + _CHANGE_STATUS + _RETURN_JOB
 
 # One node: the indexes follow in the same atomic step (as _CREATE_ON_ONE_NODE does for a new job), so a
-# change is one round trip instead of three or four (the change, the re-add or removal, the re-read).
-# KEYS: job, session, effects, active, delayed.  ARGV: id, drop from delayed (1/0), then _TRANSITION's.
+# change is one round trip instead of three or four (the change, the re-add or removal, the re-read). The status
+# counts move with it, and a job that ends is queued for the analytics (the ended outbox).
+# KEYS: job, session, effects, active, delayed, status counts, ended.
+# ARGV: id, drop from delayed (1/0), then _TRANSITION's.
 _TRANSITION_ON_ONE_NODE = (
     "local o = 2\n"
     + _CHANGE_STATUS
@@ -175,6 +183,15 @@ if target == 'delayed' then
   redis.call('ZADD', KEYS[5], now, id)
 elseif ARGV[2] == '1' then
   redis.call('ZREM', KEYS[5], id)
+end
+local ended = """
+    + _TERMINAL_SET
+    + """
+if not ended[current] then redis.call('HINCRBY', KEYS[6], current, -1) end
+if ARGV[o + 3] == '1' then
+  redis.call('ZADD', KEYS[7], now, id)
+else
+  redis.call('HINCRBY', KEYS[6], target, 1)
 end
 """
     + _RETURN_JOB
@@ -254,10 +271,10 @@ class RedisJobStore:
         self._keys = RedisKeys(prefix)
         self._ttl = history_ttl_s
         self._user_history = user_history
-        self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s)
         # A cluster spreads the indexes over other slots than the job's: there, a create or a status change
         # takes several steps (storage.job_index); one node does each in one script.
         one_node = not isinstance(redis, RedisCluster)
+        self._indexes = JobIndexes(redis, self._keys, grace_s=index_grace_s, counts=not one_node)
         self._create = redis.register_script(_CREATE)
         self._create_on_one_node = ScriptBatcher(redis, _CREATE_ON_ONE_NODE) if one_node else None
         self._transition = redis.register_script(_TRANSITION)
@@ -319,6 +336,8 @@ class RedisJobStore:
                 keys.active_jobs(),
                 keys.delayed_jobs(),
                 keys.user_jobs(job.user_id),
+                keys.job_counts(),
+                keys.jobs_created_in(hour_of(job.created_at)),
             ],
             [
                 job.id,
@@ -354,6 +373,9 @@ class RedisJobStore:
                 pipe.zadd(user_key, {job.id: job.created_at})
                 pipe.zremrangebyrank(user_key, 0, -(self._user_history + 1))
                 pipe.expire(user_key, self._ttl)
+                hour_key = self._keys.jobs_created_in(hour_of(job.created_at))
+                pipe.rpush(hour_key, job.id)
+                pipe.expire(hour_key, self._ttl)
                 await pipe.execute()
         except UPKEEP_ERRORS as exc:
             log.error("user_index.upkeep_failed", job_id=job.id, error=type(exc).__name__)
@@ -404,7 +426,7 @@ class RedisJobStore:
         one_node = self._transition_on_one_node
         if one_node is not None:
             drop_delayed = "0" if target is JobStatus.DELAYED or target in MAY_BECOME_DELAYED else "1"
-            index_keys = [keys.active_jobs(), keys.delayed_jobs()]
+            index_keys = [keys.active_jobs(), keys.delayed_jobs(), keys.job_counts(), keys.ended_jobs()]
             reply = await one_node.call([*job_keys, *index_keys], [job_id, drop_delayed, *args])
         else:
             reply = await self._transition(keys=job_keys, args=args)
@@ -488,6 +510,37 @@ class RedisJobStore:
             batches.append(members)
             if cursor == "0":
                 return list(dict.fromkeys(chain.from_iterable(batches)))  # a rehash may repeat ids
+
+    async def active_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each non-terminal status, deployment-wide (one read of the counts hash)."""
+        statuses = [status for status in JobStatus if not status.terminal]
+        values = await self._redis.hmget(self._keys.job_counts(), [status.value for status in statuses])
+        # Never below zero: a deployment upgraded with jobs in flight counts them from their next change on.
+        return {status: max(0, int(value or 0)) for status, value in zip(statuses, values, strict=True)}
+
+    async def ensure_counts(self) -> bool:
+        """Count the active jobs by status once, where the counts were never kept (an upgrade): True if it did.
+
+        Taken by one process (SET NX), from a scan of the active index; jobs changing during the scan can leave a
+        count off by their number, which their next changes carry.
+        """
+        key = self._keys.job_counts()
+        if await self._redis.exists(key) or not await self._redis.set(key + ":recount", "1", nx=True, ex=600):
+            return False
+        counts: dict[str, int] = {}
+        ids = await self.active_job_ids()
+        for start in range(0, len(ids), SCAN_BATCH):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in ids[start : start + SCAN_BATCH]:
+                    pipe.hget(self._keys.job(job_id), "status")
+                statuses: list[str | None] = await pipe.execute()
+            for status in statuses:
+                if status is not None and status not in _TERMINAL:
+                    counts[status] = counts.get(status, 0) + 1
+        if counts:
+            await self._redis.hset(key, mapping=hash_mapping({k: str(v) for k, v in counts.items()}))
+        log.info("job_counts.recounted", counts=counts)
+        return True
 
     async def active_count(self) -> int:
         """How many jobs are not yet in a terminal state (for metrics)."""
