@@ -14,6 +14,8 @@ Use it where ``HTTPXRequest`` would be: ``ApplicationBuilder().request(AiohttpRe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -41,7 +43,9 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
         proxy: Proxy | None = None,
+        on_answer: Callable[[str, int | None], None] | None = None,
     ) -> None:
+        """``on_answer(method, status)`` hears every request's Bot API method and HTTP status (None: no answer)."""
         if connection_pool_size < 1:
             raise ValueError("connection_pool_size must be at least 1")
         self._pool_size = connection_pool_size
@@ -53,6 +57,7 @@ class AiohttpRequest(BaseRequest):
         }
         self._media_write_timeout = media_write_timeout
         self._proxy = proxy
+        self._on_answer = on_answer
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -104,9 +109,12 @@ class AiohttpRequest(BaseRequest):
         body: aiohttp.FormData | dict[str, str] | None = None
         if request_data is not None:
             body = _form(request_data) if files else request_data.json_parameters
+        status: int | None = None
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as response:
-                return response.status, await response.read()
+                answer = await response.read()
+                status = response.status
+                return status, answer
         except TimeoutError as exc:  # aiohttp's timeouts subclass it (asyncio.TimeoutError is an alias)
             raise TimedOut from exc
         except aiohttp.ClientError as exc:
@@ -114,6 +122,9 @@ class AiohttpRequest(BaseRequest):
             # And a proxy's error may quote the proxy URL with its password.
             detail = without_credentials(str(exc).replace(url, "<Bot API URL>"))
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {detail}") from exc
+        finally:
+            if self._on_answer is not None:
+                self._on_answer(url.rpartition("/")[2], status)  # the URL ends in the method's name
 
     def _given(self, value: ODVInput[float], name: str) -> float | None:
         return self._defaults[name] if isinstance(value, DefaultValue) else value

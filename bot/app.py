@@ -30,6 +30,7 @@ from bot.http.callbacks import callback_routes
 from bot.http.health import health_routes
 from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
+from bot.observability import build_metrics_route, build_observability
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import StartupError, bind_http_socket, check_blob_store, check_bot, check_redis
@@ -105,14 +106,22 @@ class Reelay:
             else None
         )
         billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
+        # Metrics and analytics listen to what the core reports; /metrics reads the rest at scrape time.
+        self.observability = build_observability(settings, self.redis)
+        self.listeners = self.observability.listeners
         # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
         self.network = build_network(settings)
         announce_network(self.network, settings)
-        self.application = build_application(settings, self.redis, self.network) if role.takes_updates else None
-        self.bot: ExtBot[Any] = self.application.bot if self.application else build_bot(settings, network=self.network)
+        on_answer = self.observability.on_telegram_answer
+        self.application = (
+            build_application(settings, self.redis, self.network, on_answer) if role.takes_updates else None
+        )
+        self.bot: ExtBot[Any] = (
+            self.application.bot if self.application else build_bot(settings, network=self.network, on_answer=on_answer)
+        )
         # Deliveries skip PTB's rate limiter: the notifier waits for its own limiter *before* committing
         # the send, so a crash can only leave the request itself in doubt (see TelegramNotifier).
-        self.send_bot = build_bot(settings, rate_limited=False, network=self.network)
+        self.send_bot = build_bot(settings, rate_limited=False, network=self.network, on_answer=on_answer)
         self.notifier = TelegramNotifier(
             self.bot,
             send_bot=self.send_bot,
@@ -126,6 +135,7 @@ class Reelay:
             billing=billing,
             late_checks=self.late_checks,
             late_check_delays_s=settings.poll.late_check_delays_s,
+            events=self.listeners,
         )
         self.worker: Worker | None = None
         self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
@@ -147,6 +157,7 @@ class Reelay:
                     sessions=self.sessions,
                     events=self.events,
                     credits=self.credits,
+                    listeners=self.listeners,
                 ),
                 access=build_access_policy(settings, self.redis),
                 credits=self.credits,
@@ -195,6 +206,7 @@ class Reelay:
             billing=billing,
             key_prefix=settings.s3.prefix if settings.storage.backend == "s3" else "",
             link_ttl_s=settings.storage.link_ttl_s,
+            events=self.listeners,
         )
         engine = Engine(
             process_id=self.process_id,
@@ -207,17 +219,24 @@ class Reelay:
             policy=poll_policy(settings),
             max_polls_in_flight=settings.polls_in_flight,
             callback_url_for=self._callback_url_for,
+            events=self.listeners,
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
         )
+        analytics = self.observability.analytics
+
+        async def tick() -> None:
+            await reconciler.run_due()
+            await analytics.sweep(self.jobs)  # ended jobs a stopped process left unrecorded
+
         return Worker(
             engine=engine,
             jobs=self.jobs,
             leases=self.leases,
             events=self.events,
             lease_s=settings.lease_s,
-            on_tick=reconciler.run_due,
+            on_tick=tick,
             shutdown_grace_s=settings.poll.shutdown_grace_s,
         )
 
@@ -248,9 +267,15 @@ class Reelay:
             events=self.events,
             sessions=ExternalSessions(self.redis, prefix=settings.redis.prefix),
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
+            listeners=self.listeners,
         )
         routes += api_routes(deps)
+        held = self._held_jobs if self.worker is not None else None
+        routes.append(build_metrics_route(self.observability, settings, self.network, jobs=self.jobs, held=held))
         return routes
+
+    def _held_jobs(self) -> int:
+        return len(self.worker.engine.owned) if self.worker is not None else 0
 
     @property
     def http_port(self) -> int | None:
@@ -282,6 +307,7 @@ class Reelay:
         settings = self.settings
         self._socket = bind_http_socket(settings.http.host, settings.http.port)
         await check_redis(self.redis, settings.redis.url)
+        await self.jobs.ensure_counts()  # once, after an upgrade from a release that kept no counts
         if self.blobs is not None:
             if isinstance(self.blobs, S3BlobStore):
                 await self.blobs.start()

@@ -7,6 +7,7 @@ from bot.access import AccessPolicy
 from bot.settings import Settings
 from poller.create_job import CreationRules, JobCreator
 from poller.errors import JobError
+from poller.events import JobEvents
 from poller.ports import CreditLedger, EventBus, JobStore, SessionStore
 from providers.catalog import get_model
 from storage.admissions import RedisAdmissions
@@ -33,6 +34,7 @@ def build_job_creator(
     sessions: SessionStore,
     events: EventBus,
     credits: CreditLedger | None,
+    listeners: JobEvents | None = None,
 ) -> JobCreator:
     """The create-a-job use case with the configured limits, credits (when enabled) and daily allowance."""
     limits = settings.limits
@@ -52,6 +54,7 @@ def build_job_creator(
         credits=credits,
         prices=settings.credits if credits is not None else None,
         quota=quota,
+        listeners=listeners,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -135,7 +136,10 @@ CONCURRENT_UPDATES = 64
 
 
 def build_application(
-    settings: Settings, redis: RedisClient, network: Network | None = None
+    settings: Settings,
+    redis: RedisClient,
+    network: Network | None = None,
+    on_answer: Callable[[str, int | None], None] | None = None,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot Application: our Bot API base URL (through the egress proxy when one applies),
     Redis persistence, rate limiter."""
@@ -154,8 +158,8 @@ def build_application(
         .concurrent_updates(CONCURRENT_UPDATES)
         # PTB's networking on aiohttp: about a quarter of HTTPXRequest's CPU per Bot API call
         # (docs/performance.md §2), so one bot process acknowledges several times more prompts per core.
-        .request(AiohttpRequest(CONCURRENT_UPDATES, proxy=proxy))
-        .get_updates_request(AiohttpRequest(1, proxy=proxy))
+        .request(AiohttpRequest(CONCURRENT_UPDATES, proxy=proxy, on_answer=on_answer))
+        .get_updates_request(AiohttpRequest(1, proxy=proxy, on_answer=on_answer))
     )
     if tg.mode == "webhook":
         builder = builder.updater(None)  # updates arrive through our Starlette route
@@ -171,6 +175,7 @@ def build_bot(
     rate_limited: bool = True,
     pool_size: int = SEND_POOL_SIZE,
     network: Network | None = None,
+    on_answer: Callable[[str, int | None], None] | None = None,
 ) -> ExtBot[Any]:
     """A bot for sending only (no updates): same base URL and route, with or without PTB's rate limiter.
 
@@ -182,7 +187,7 @@ def build_bot(
         tg.token.get_secret_value(),
         base_url=tg.api_base_url,
         base_file_url=tg.file_url,
-        request=AiohttpRequest(pool_size, proxy=proxy),
+        request=AiohttpRequest(pool_size, proxy=proxy, on_answer=on_answer),
         rate_limiter=PriorityRateLimiter(max_retries=3) if rate_limited else None,
     )
 

@@ -522,23 +522,30 @@ class RedisJobStore:
         """Count the active jobs by status once, where the counts were never kept (an upgrade): True if it did.
 
         Taken by one process (SET NX), from a scan of the active index; jobs changing during the scan can leave a
-        count off by their number, which their next changes carry.
+        count off by their number. On a cluster each job's counted revision is written too, as its index step
+        would have (storage.job_index).
         """
         key = self._keys.job_counts()
         if await self._redis.exists(key) or not await self._redis.set(key + ":recount", "1", nx=True, ex=600):
             return False
         counts: dict[str, int] = {}
+        seen: dict[str, str] = {}
         ids = await self.active_job_ids()
         for start in range(0, len(ids), SCAN_BATCH):
+            batch = ids[start : start + SCAN_BATCH]
             async with self._redis.pipeline(transaction=False) as pipe:
-                for job_id in ids[start : start + SCAN_BATCH]:
-                    pipe.hget(self._keys.job(job_id), "status")
-                statuses: list[str | None] = await pipe.execute()
-            for status in statuses:
+                for job_id in batch:
+                    pipe.hmget(self._keys.job(job_id), ["status", REV_FIELD])
+                replies: list[list[str | None]] = await pipe.execute()
+            for job_id, (status, rev) in zip(batch, replies, strict=True):
                 if status is not None and status not in _TERMINAL:
                     counts[status] = counts.get(status, 0) + 1
-        if counts:
-            await self._redis.hset(key, mapping=hash_mapping({k: str(v) for k, v in counts.items()}))
+                    seen[f"c:{job_id}"] = f"{rev or 0}|{status}"
+        fields = {status: str(count) for status, count in counts.items()}
+        if self._create_on_one_node is None:
+            fields.update(seen)
+        if fields:
+            await self._redis.hset(key, mapping=hash_mapping(fields))
         log.info("job_counts.recounted", counts=counts)
         return True
 

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from bot.http.bodies import BadBody, read_json
 from poller.adopt_task import ExternalTask, adopt_task
 from poller.errors import JobError, JobNotFound
+from poller.events import JobEvents
 from poller.jobs import Job
 from poller.ports import EventBus, JobStore
 from providers.catalog import get_model
@@ -73,6 +74,7 @@ class ApiDeps:
     events: EventBus
     sessions: ExternalSessions
     tasks: TaskIndex
+    listeners: JobEvents | None = None  # who hears of the jobs the endpoints create
 
 
 class _ApiError(Exception):
@@ -184,7 +186,7 @@ async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
     # ``attempt`` numbers the poll that is due (the workflow's first call says 1): the ones before it are spent.
     spent = body.attempt - 1
     task = ExternalTask(provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=spent)
-    return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks)
+    return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks, listeners=deps.listeners)
 
 
 async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:
