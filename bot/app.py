@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 from starlette.routing import BaseRoute
+from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
@@ -81,6 +82,10 @@ BOT_COMMANDS = [
     ("cancel", "Stop the video being made"),
     ("balance", "Your credits"),
     ("help", "How it works"),
+]
+ADMIN_COMMANDS = [
+    ("grant", "Give credits: /grant <user_id> <credits>"),
+    ("stats", "Videos of the last 24 hours, per model"),
 ]
 CALLBACK_TOKEN_TTL_S = 3 * 86400
 
@@ -160,6 +165,7 @@ class Reelay:
                     listeners=self.listeners,
                 ),
                 access=build_access_policy(settings, self.redis),
+                analytics=self.observability.analytics,
                 credits=self.credits,
             )
             handlers.register(self.application, services)
@@ -342,7 +348,7 @@ class Reelay:
         await check_bot(application.bot, self.settings.telegram.api_base_url)
         await application.initialize()
         with contextlib.suppress(Exception):  # cosmetic; never block start-up on it
-            await application.bot.set_my_commands(BOT_COMMANDS)
+            await self._set_commands(application.bot)
         await application.start()
         tg = self.settings.telegram
         if tg.mode == "webhook":
@@ -358,6 +364,13 @@ class Reelay:
         else:
             assert application.updater is not None
             await application.updater.start_polling(drop_pending_updates=False)
+
+    async def _set_commands(self, bot: ExtBot[Any]) -> None:
+        """The command menu: everyone's, and the admins' (with /grant and /stats) in each admin's own chat."""
+        await bot.set_my_commands(BOT_COMMANDS)
+        for admin_id in self.settings.admin.user_ids:
+            with contextlib.suppress(TelegramError):  # an admin who never wrote to the bot has no chat yet
+                await bot.set_my_commands([*BOT_COMMANDS, *ADMIN_COMMANDS], scope=BotCommandScopeChat(admin_id))
 
     async def stop(self) -> None:
         """Stop taking new work, let running steps finish and hand leases back, then close connections."""

@@ -15,11 +15,15 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.redaction import masked, url_without_password
 from bot.settings import Settings, load_settings
 from poller.errors import ConfigError
 from poller.version import VERSION
+
+if TYPE_CHECKING:
+    from storage.analytics import Summary
 
 DEFAULT_CONFIG = Path("config.toml")
 EXIT_UNEXPECTED = 1
@@ -33,6 +37,7 @@ _COMMANDS = {
     "poller": "run the polling engine and the HTTP server, without Telegram updates (any number)",
     "check-config": "validate the configuration and print it with secrets hidden",
     "doctor": "check every dependency (Redis, Telegram, S3, KIE, the public URL) before the first user does",
+    "stats": "print per model: jobs, success rate, generation time, attempts, failures and cost (from Redis)",
 }
 
 
@@ -48,6 +53,9 @@ def _parser(tools: Sequence[str]) -> argparse.ArgumentParser:
             default=None,
             help=f"TOML file (default: {DEFAULT_CONFIG} if present); REELAY_<SECTION>__<KEY> variables override it",
         )
+    stats = commands.choices["stats"]
+    stats.add_argument("--since", default="24h", help="how far back: 24h, 7d, 30d (any <n>h or <n>d; default 24h)")
+    stats.add_argument("--json", action="store_true", help="the same numbers as JSON")
     for name in tools:
         commands.add_parser(name, help=f"a tool installed beside Reelay (reelay {name} --help)", add_help=False)
     return parser
@@ -135,6 +143,43 @@ def _doctor(settings: Settings) -> int:
     return 0 if passed else EXIT_DEPENDENCY
 
 
+def _stats(settings: Settings, since: str, as_json: bool) -> int:
+    from bot.stats_report import format_summary, parse_since
+
+    try:
+        seconds = parse_since(since)
+    except ValueError as exc:
+        print(f"reelay: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from bot.startup import StartupError
+
+    try:
+        summary = asyncio.run(_read_summary(settings, seconds))
+    except StartupError as exc:
+        print(f"reelay: {exc}", file=sys.stderr)
+        return EXIT_DEPENDENCY
+    print(json.dumps(summary.as_json(), indent=2) if as_json else format_summary(summary))
+    return 0
+
+
+async def _read_summary(settings: Settings, seconds: int) -> Summary:
+    import time
+
+    from bot.startup import check_redis
+    from bot.wiring import make_redis
+    from storage.analytics import RedisAnalytics
+
+    redis = make_redis(settings)
+    try:
+        await check_redis(redis, settings.redis.url)
+        analytics = RedisAnalytics(
+            redis, prefix=settings.redis.prefix, retention_days=settings.analytics.retention_days
+        )
+        return await analytics.summary(time.time() - seconds)
+    finally:
+        await redis.aclose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reelay`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -156,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(settings)
     if args.command == "doctor":
         return _doctor(settings)
+    if args.command == "stats":
+        return _stats(settings, args.since, args.json)
     return _serve(settings, args.command)
 
 

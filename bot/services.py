@@ -9,6 +9,7 @@ from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, SessionStore
+from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
 from storage.registries import UpdateDeduplicator
 
@@ -26,4 +27,5 @@ class Services:
     dedupe: UpdateDeduplicator
     creator: JobCreator
     access: AccessPolicy
+    analytics: RedisAnalytics
     credits: RedisCredits | None = None  # None when credits are switched off

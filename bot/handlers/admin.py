@@ -1,7 +1,8 @@
-"""/balance for everyone, /grant for the admins listed in ``admin.user_ids``."""
+"""/balance for everyone; /grant and /stats for the admins listed in ``admin.user_ids``."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -10,12 +11,15 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
 from bot.services import Services
+from bot.stats_report import format_summary
 
 log = structlog.get_logger(__name__)
 
+STATS_WINDOW_S = 86400  # /stats: the last 24 hours
+
 
 class AdminHandlers:
-    """Credits commands."""
+    """Credits and analytics commands."""
 
     def __init__(self, services: Services) -> None:
         self._s = services
@@ -24,6 +28,19 @@ class AdminHandlers:
         """Attach the handlers."""
         application.add_handler(CommandHandler("balance", self.balance))
         application.add_handler(CommandHandler("grant", self.grant))
+        application.add_handler(CommandHandler("stats", self.stats))
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/stats``: admins only; the analytics of the last 24 hours, per model."""
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        if user.id not in self._s.settings.admin.user_ids:
+            log.warning("admin.refused", user_id=user.id, command="stats")
+            await message.reply_text(texts.ADMINS_ONLY)
+            return
+        summary = await self._s.analytics.summary(time.time() - STATS_WINDOW_S)
+        await message.reply_text(format_summary(summary))
 
     async def balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The user's own balance."""
