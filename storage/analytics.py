@@ -233,7 +233,8 @@ class RedisAnalytics:
             raise ValueError(f"job {job.id} has not ended ({job.status.value})")
         hour = hour_of(job.updated_at)
         increments = job_increments(job, self._price_of)
-        args: list[str | int] = [job.id, SEEN_TTL_S, self._ttl_s]
+        late = job.late and job.status is JobStatus.SUCCEEDED  # a second end of its own, counted once too
+        args: list[str | int] = [f"{job.id}:late" if late else job.id, SEEN_TTL_S, self._ttl_s]
         for name, amount in increments.items():
             args += [name, repr(float(amount))]
         keys = [self._keys.stats(job.model, hour), self._keys.stats_seen(job.model, hour)]
