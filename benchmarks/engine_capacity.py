@@ -51,8 +51,10 @@ from benchmarks.common import (
 from benchmarks.cpu_quota import CpuQuota, CpuQuotaUnavailable, own_throttled_s
 from benchmarks.fake_kie import API_KEY, fake_kie_process
 from benchmarks.stall_watch import StallWatch
+from metrics import Metrics, PrometheusListener
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
+from poller.events import Listeners
 from poller.finish import JobFinisher
 from poller.gc_policy import settle_after_start_up
 from poller.jobs import Job, JobStatus, new_job_id
@@ -241,6 +243,8 @@ class PollerSpec:
     full_gc_midway: bool = False
     event_loop: EventLoopName = "asyncio"
     cpu_quota: float | None = None  # cores per poller process (a cgroup quota); None: unlimited
+    # The core's events go to the Prometheus listener, as `reelay run` wires them (off: nobody listens).
+    metrics: bool = True
 
 
 async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -273,6 +277,7 @@ async def measure(spec: PollerSpec, process_id: str) -> tuple[dict[str, Any], li
         notifier=notifier,
         policy=policy,
         max_polls_in_flight=spec.in_flight,
+        events=Listeners([PrometheusListener(Metrics(), store="s3")]) if spec.metrics else None,
     )
     worker = Worker(engine=engine, jobs=store, leases=leases, events=events, lease_s=max(interval, 2.0))
     # Every poller announces itself before any scans, so the first scan already splits the jobs fairly.
@@ -535,6 +540,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 args.full_gc_midway,
                 args.loop,
                 args.cpu_quota,
+                not args.no_metrics,
             )
             row = await run(spec, redis)
             print_row(row)
@@ -568,6 +574,9 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument(
         "--python-gc", action="store_true", help="keep CPython's collector settings (not poller.gc_policy's)"
+    )
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="nobody listens to the core's events (no Prometheus listener)"
     )
     parser.add_argument(
         "--full-gc-midway", action="store_true", help="force one full garbage collection halfway through the window"
