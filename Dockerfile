@@ -9,6 +9,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY bot ./bot
+COPY console ./console
 COPY outbound ./outbound
 COPY poller ./poller
 COPY providers ./providers

@@ -24,6 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot import handlers
+from bot.console_wiring import build_console
 from bot.http import EmbeddedServer, create_http_app, server_config
 from bot.http.api import ApiDeps, api_routes
 from bot.http.callbacks import callback_routes
@@ -219,6 +220,7 @@ class Reelay:
             lease_s=settings.lease_s,
             on_tick=reconciler.run_due,
             shutdown_grace_s=settings.poll.shutdown_grace_s,
+            role=self.role.value,  # reported in the heartbeat (the console's live processes)
         )
 
     async def _callback_url_for(self, job: Job) -> str | None:
@@ -250,6 +252,21 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
         )
         routes += api_routes(deps)
+        console = build_console(
+            settings,
+            self.redis,
+            jobs=self.jobs,
+            sessions=self.sessions,
+            finisher=self.finisher,
+            events=self.events,
+            credits=self.credits,
+            network=self.network,
+            closing=lambda: self.http.should_exit,  # open live feeds end, so the HTTP server can stop
+        )
+        if console is not None:  # http.console_token is set
+            mount, close = console
+            routes.append(mount)
+            self._closers.append(close)
         return routes
 
     @property
