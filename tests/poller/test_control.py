@@ -5,17 +5,41 @@ The real engine and job store (on fakeredis) with the outside world faked, as in
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import redis.asyncio as aioredis
 
 from poller.control import RerunRefused, refund_credits, rerun_delivery
 from poller.errors import ErrorCode, InvalidTransition, JobError
+from poller.finish import JobFinisher
 from poller.jobs import JobStatus
 from poller.ports import PollResult, TaskState
 from poller.worker import NEW_JOB
 from storage.leases import RedisLeases
-from tests.poller.fakes import RecordingEvents, success, wait_until
-from tests.poller.test_engine import FAST, PROCESS, Rig, rig  # noqa: F401  (the fixture)
+from tests.poller.fakes import (
+    BytesDownloader,
+    MemoryBlobStore,
+    RecordingBilling,
+    RecordingEvents,
+    RecordingNotifier,
+    ScriptedProvider,
+    success,
+    wait_until,
+)
+from tests.poller.test_engine import FAST, PROCESS, Rig, build_engine
+
+
+@pytest.fixture
+async def rig(fake_redis: aioredis.Redis) -> AsyncIterator[Rig]:
+    """An engine on fakeredis with the outside world faked (as test_engine.py's)."""
+    provider, notifier, billing = ScriptedProvider(), RecordingNotifier(), RecordingBilling()
+    downloader, blobs = BytesDownloader(), MemoryBlobStore()
+    engine, jobs, sessions = build_engine(fake_redis, provider, notifier, downloader, blobs, billing=billing)
+    finisher = JobFinisher(sessions=sessions, notifier=notifier, billing=billing)
+    await engine.start()
+    yield Rig(engine, jobs, sessions, provider, downloader, blobs, notifier, billing, finisher)
+    await engine.stop()
 
 
 async def failed_delivery(rig: Rig) -> str:
