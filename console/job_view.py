@@ -42,6 +42,17 @@ class JobView:
         return steps
 
     @property
+    def billing(self) -> str:
+        """Where the job's credits are: the ledger's word when credits are on, else what the job recorded."""
+        if not self.credits_on:
+            return {"none": "nothing charged (credits are off)", "external": "paid elsewhere (an adopted task)"}.get(
+                self.job.billing_state, self.job.billing_state
+            )
+        if self.ledger is None:
+            return "external: paid elsewhere" if self.job.billing_state == "external" else "nothing reserved"
+        return self.ledger  # reserved, captured or refunded
+
+    @property
     def can_cancel(self) -> bool:
         """The transition table lets it be cancelled (active, and not already being delivered)."""
         return can_transition(self.job.status, JobStatus.CANCELLED)

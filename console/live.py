@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -95,24 +96,12 @@ class LiveFeed:
             await asyncio.sleep(self._deps.live_interval_s)
 
     async def _jobs_events(self, wanted: JobFilter, ids: list[str], head: str | None) -> AsyncIterator[bytes]:
-        deps, render = self._deps, self._render
-        seen: dict[str, tuple[object, ...]] = {}
+        rows = _ListRows(self._deps, wanted, ids, head)
         async for keep_alive in self._ticks():
             if keep_alive:
                 yield b": keep-alive\n\n"  # a comment: keeps proxies and the browser from timing out
-            for job in await deps.reads.get_many(ids):
-                fingerprint = _row_fingerprint(job)
-                if seen.get(job.id) != fingerprint:
-                    seen[job.id] = fingerprint
-                    yield sse("row", {"id": job.id, "html": render.fragment("_job_row.html", job=job)})
-            if head is None:
-                continue  # an older page: nothing new can appear on it
-            created, head = await deps.listing.created_after(head)
-            for job in created:
-                if wanted.matches(job):
-                    ids = [job.id, *(i for i in ids if i != job.id)][:MAX_TRACKED]
-                    seen[job.id] = _row_fingerprint(job)
-                    yield sse("added", {"id": job.id, "html": render.fragment("_job_row.html", job=job)})
+            for event, job in await rows.changes():
+                yield sse(event, {"id": job.id, "html": self._render.fragment("_job_row.html", job=job)})
 
     async def _job_events(self, job_id: str, csrf: str) -> AsyncIterator[bytes]:
         deps, render = self._deps, self._render
@@ -138,3 +127,40 @@ class LiveFeed:
                         "actions": render.fragment("_job_actions.html", view=view, job=job, csrf=csrf),
                     },
                 )
+
+
+class _ListRows:
+    """What one jobs-list stream follows: the rows on the page, and (on the first page) the jobs created since its
+    head. A new job that matches the filter except for its state (the list shows failed jobs, and it is still
+    running) is kept waiting, and added once it reaches that state."""
+
+    def __init__(self, deps: ConsoleDeps, wanted: JobFilter, ids: list[str], head: str | None) -> None:
+        self._deps = deps
+        self._wanted = wanted
+        self._ids = ids
+        self._head = head
+        self._seen: dict[str, tuple[object, ...]] = {}
+        self._waiting: list[str] = []
+
+    async def changes(self) -> list[tuple[str, Job]]:
+        """``("row", job)`` for each shown job that changed, ``("added", job)`` for each new one, oldest first."""
+        reads = self._deps.reads
+        changed: list[tuple[str, Job]] = []
+        for job in await reads.get_many(self._ids):
+            if self._seen.get(job.id) != _row_fingerprint(job):
+                self._seen[job.id] = _row_fingerprint(job)
+                changed.append(("row", job))
+        if self._head is None:
+            return changed  # an older page: nothing new can appear on it
+        created, self._head = await self._deps.listing.created_after(self._head)
+        candidates = [*await reads.get_many(self._waiting), *created]
+        self._waiting = []
+        for job in candidates:
+            if self._wanted.matches(job):
+                self._ids = [job.id, *(i for i in self._ids if i != job.id)][:MAX_TRACKED]
+                self._seen[job.id] = _row_fingerprint(job)
+                changed.append(("added", job))
+            elif not job.status.terminal and replace(self._wanted, status=None).matches(job):
+                self._waiting.append(job.id)
+        self._waiting = self._waiting[-MAX_TRACKED:]
+        return changed

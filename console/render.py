@@ -76,6 +76,7 @@ def _environment() -> Environment:
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template, whatever its name
         undefined=StrictUndefined,  # a misspelt name fails the test, not the page silently
+        auto_reload=False,  # templates ship with the code: no stat per page
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -148,7 +149,7 @@ async def test_a_job_page_shows_every_field_the_timeline_both_errors_and_the_ses
         "running",
         "failed",
     ]
-    assert "10 credits" in page.text
+    assert "10 credits, nothing reserved" in page.text  # stored directly: the ledger never saw it
     assert f"The job&#39;s chat is {ALICE}" not in page.text  # the session is still there: it is shown instead
     assert "Language" in page.text
 
@@ -218,7 +219,7 @@ async def test_the_overview_shows_active_jobs_the_last_day_the_balance_and_the_p
     processes = page.text.split('data-testid="processes"', 1)[1].split("</table>", 1)[0]
     assert reelay.process_id in processes
     assert ">run<" in processes
-    assert f'owner={reelay.process_id}">1</a>' in processes
+    assert f'owner={quote(reelay.process_id)}">1</a>' in processes
 
 
 async def _holds_one(console: Console) -> bool:
@@ -245,6 +246,25 @@ async def test_the_live_feed_adds_a_new_job_and_follows_it_to_succeeded(
             statuses.append(re.search(r'data-status="(\w+)"', row["html"]))
 
     assert [s.group(1) for s in statuses if s][-1] == "succeeded"
+
+
+async def test_a_filtered_live_list_adds_a_new_job_once_it_reaches_the_state_shown(
+    console: Console, telegram: TelegramStandIn
+) -> None:
+    page = await console.client.get("/console/jobs", params={"status": "failed"})
+    live_url = re.search(r'data-live="([^"]+)"', page.text)
+    assert live_url is not None
+
+    async with console.client.stream("GET", live_url.group(1).replace("&amp;", "&") + "&ids=") as stream:
+        feed = events(stream)
+        telegram.emulator.send_text(ALICE, ALICE, "A fox that works [polls=1]")
+        telegram.emulator.send_text(ALICE, ALICE, "A fox the provider refuses [polls=2] [fail]")
+        added = await next_event(feed, "added")
+
+    failed = await console.reelay.jobs.get(added["id"])
+    assert failed.status is JobStatus.FAILED
+    assert failed.prompt.endswith("[fail]")
+    assert 'data-status="failed"' in added["html"]
 
 
 async def test_a_job_pages_live_feed_sends_its_state_as_it_changes(console: Console, telegram: TelegramStandIn) -> None:
