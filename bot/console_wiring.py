@@ -44,13 +44,7 @@ def build_console(
     if token is None:
         return None
     prefix = settings.redis.prefix
-    kie = settings.providers.kie
-    # Its own small client: the balance is read at most every balance_refresh_s, never on the polling pools.
-    client = ApiClient(kie.timeout_s, 1, proxy=network.proxy_for(kie.base_url))
-
-    async def read_balance() -> float:
-        return await credit_balance(client, kie.base_url, kie.api_key.get_secret_value())
-
+    balance, close = _kie_balance(settings, network)
     models = all_models()
     deps = ConsoleDeps(
         token=token.get_secret_value(),
@@ -63,7 +57,7 @@ def build_console(
         tasks=TaskIndex(redis, prefix=prefix),
         analytics=RedisAnalytics(redis, prefix=prefix, retention_days=settings.analytics.retention_days),
         processes=RedisLeases(redis, prefix=prefix),
-        balance=CachedBalance(read_balance, kie.balance_refresh_s),
+        balance=balance,
         sign_in=RedisSignInAttempts(redis, prefix=prefix),
         credits=credits,
         providers=sorted({model.provider for model in models}),
@@ -71,4 +65,16 @@ def build_console(
         secure_cookie=(settings.http.public_url or "").lower().startswith("https://"),
         closing=closing,
     )
-    return console_mount(deps), client.aclose
+    return console_mount(deps), close
+
+
+def _kie_balance(settings: Settings, network: Network) -> tuple[CachedBalance, Closer]:
+    """The KIE account's balance, read at most every ``providers.kie.balance_refresh_s``, and its client's close."""
+    kie = settings.providers.kie
+    # Its own small client: the balance is never read on the polling pools.
+    client = ApiClient(kie.timeout_s, 1, proxy=network.proxy_for(kie.base_url))
+
+    async def read() -> float:
+        return await credit_balance(client, kie.base_url, kie.api_key.get_secret_value())
+
+    return CachedBalance(read, kie.balance_refresh_s), client.aclose
