@@ -35,7 +35,10 @@
       if (dot) { dot.hidden = false; dot.classList.remove("off"); dot.textContent = "live"; }
     });
     source.addEventListener("error", function () {
-      if (dot) { dot.classList.add("off"); dot.textContent = "reconnecting"; }
+      if (!dot) return;
+      dot.classList.add("off");
+      // CLOSED: the browser gave up (the session ended, so the feed answered with the sign-in page).
+      dot.textContent = source.readyState === EventSource.CLOSED ? "not live: reload the page" : "reconnecting";
     });
     Object.keys(handlers).forEach(function (name) {
       source.addEventListener(name, function (event) { handlers[name](JSON.parse(event.data)); });

@@ -56,6 +56,17 @@ async def test_the_sign_in_page_and_its_stylesheet_need_no_session(anonymous: ht
     assert stylesheet.status_code == 200
 
 
+async def test_the_other_endpoints_never_pass_through_the_consoles_middleware(anonymous: httpx.AsyncClient) -> None:
+    await sign_in(anonymous)
+    health = await anonymous.get("/healthz")  # the client sends no console cookie outside /console anyway
+    job = await anonymous.get("/jobs/abc", headers={"Cookie": f"reelay_console={anonymous.cookies['reelay_console']}"})
+
+    for answer in (health, job):
+        assert "content-security-policy" not in answer.headers
+        assert "set-cookie" not in answer.headers
+        assert "vary" not in answer.headers
+
+
 async def test_the_right_token_sets_an_httponly_strict_cookie_scoped_to_the_console(
     anonymous: httpx.AsyncClient,
 ) -> None:
