@@ -10,7 +10,7 @@ Layout (prefix ``reelay`` by default)::
     reelay:user:<user_id>:jobs      zset: a user's recent job ids, scored by creation time (trimmed)
     reelay:ptb:<kind>               python-telegram-bot persistence (user_data, chat_data, …)
     reelay:ptb:conversation:<name>  hash: one ConversationHandler's states
-    reelay:proc:<process_id>        string with a TTL: the process's heartbeat (the truth)
+    reelay:proc:<process_id>        string with a TTL: the process's heartbeat (the truth), with what it reports
     reelay:procs                    zset: process ids scored by heartbeat expiry in ms (advisory)
     reelay:events                   stream: notices between processes (new job, poll now…)
     reelay:cb:<token>               string: the job id a provider callback token belongs to
