@@ -25,6 +25,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot import handlers
+from bot.console_wiring import build_console
 from bot.http import EmbeddedServer, create_http_app, server_config
 from bot.http.api import ApiDeps, api_routes
 from bot.http.callbacks import callback_routes
@@ -244,6 +245,7 @@ class Reelay:
             lease_s=settings.lease_s,
             on_tick=tick,
             shutdown_grace_s=settings.poll.shutdown_grace_s,
+            role=self.role.value,  # reported in the heartbeat (the console's live processes)
         )
 
     async def _callback_url_for(self, job: Job) -> str | None:
@@ -276,6 +278,21 @@ class Reelay:
             listeners=self.listeners,
         )
         routes += api_routes(deps)
+        console = build_console(
+            settings,
+            self.redis,
+            jobs=self.jobs,
+            sessions=self.sessions,
+            finisher=self.finisher,
+            events=self.events,
+            credits=self.credits,
+            network=self.network,
+            closing=lambda: self.http.should_exit,  # open live feeds end, so the HTTP server can stop
+        )
+        if console is not None:  # http.console_token is set
+            mount, close = console
+            routes.append(mount)
+            self._closers.append(close)
         held = self._held_jobs if self.worker is not None else None
         routes.append(build_metrics_route(self.observability, settings, self.network, jobs=self.jobs, held=held))
         return routes

@@ -68,6 +68,11 @@ class JobFinisher:
         """
         return await self._refund(job)
 
+    async def refund(self, job: Job) -> bool:
+        """Give the job's credits back now, whatever its state (an operator's refund); True only the first time,
+        never after a capture. A job refunded while it runs is never charged when it succeeds."""
+        return await self._refund(job)
+
     async def _refund(self, job: Job) -> bool:
         refunded = await self._billing.refund(job)
         if refunded:

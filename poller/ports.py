@@ -254,12 +254,33 @@ class JobOwnership:
     next_poll_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessReport:
+    """What a process says about itself with each heartbeat, for operators (the console's live processes).
+
+    Every field may be missing: heartbeats written before processes reported anything carry none."""
+
+    held_jobs: int | None = None  # jobs whose lease it holds
+    role: str = ""  # run, bot or poller
+    version: str = ""
+    started_at: float | None = None  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProcess:
+    """A process whose heartbeat has not lapsed, with what it last reported."""
+
+    process_id: str
+    expires_at: float  # Unix time its heartbeat lapses unless renewed
+    report: ProcessReport = field(default_factory=ProcessReport)
+
+
 class Leases(Protocol):
     """Which process polls which job. A job's lease is its ``owner`` field plus the owner's heartbeat:
     the lease lapses when the owning process stops renewing its heartbeat (it died or hung)."""
 
-    async def heartbeat(self, process_id: str, ttl_s: float) -> None:
-        """Register ``process_id`` as alive for ``ttl_s`` more seconds."""
+    async def heartbeat(self, process_id: str, ttl_s: float, report: ProcessReport | None = None) -> None:
+        """Register ``process_id`` as alive for ``ttl_s`` more seconds, with what it reports about itself."""
         ...
 
     async def retire(self, process_id: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 
@@ -22,7 +23,8 @@ import structlog
 
 from poller.engine import Engine
 from poller.errors import JobNotFound
-from poller.ports import EventBus, JobOwnership, JobStore, Leases
+from poller.ports import EventBus, JobOwnership, JobStore, Leases, ProcessReport
+from poller.version import VERSION
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +46,7 @@ class Worker:
         lease_s: float,
         on_tick: Callable[[], Awaitable[object]] | None = None,
         shutdown_grace_s: float = 30.0,
+        role: str = "",
     ) -> None:
         self.engine = engine
         self.process_id = engine.process_id
@@ -59,10 +62,18 @@ class Worker:
         self._others_live = False
         self._tasks: list[asyncio.Task[None]] = []
         self.adopted_total = 0
+        self._role = role
+        self._started_at = time.time()
+
+    def report(self) -> ProcessReport:
+        """What this worker's heartbeat tells operators: the jobs it holds, its role and version."""
+        return ProcessReport(
+            held_jobs=len(self.engine.owned), role=self._role, version=VERSION, started_at=self._started_at
+        )
 
     async def start(self) -> None:
         """Announce this worker, start the engine, and adopt what is waiting."""
-        await self._leases.heartbeat(self.process_id, self.lease_s)
+        await self._leases.heartbeat(self.process_id, self.lease_s, self.report())
         await self.engine.start()
         self._tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
@@ -153,7 +164,7 @@ class Worker:
         while not self._stopping.is_set():
             await asyncio.sleep(self.lease_s / 3)
             try:
-                await self._leases.heartbeat(self.process_id, self.lease_s)
+                await self._leases.heartbeat(self.process_id, self.lease_s, self.report())
             except Exception:
                 log.warning("worker.heartbeat_failed", exc_info=True)
 

@@ -8,6 +8,7 @@ stand-ins through its settings) and the web chat. ``Sandbox.stop`` stops all of 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import signal
 import socket
@@ -83,6 +84,11 @@ class SandboxUrls:
         """Where the web chat serves the local blob store (``storage.local_public_url``)."""
         return f"{self.webchat}/videos"
 
+    @property
+    def console(self) -> str:
+        """The operator console of the sandbox's Reelay."""
+        return f"{self.reelay}/console/"
+
 
 class _CodeOnlySettings(Settings):
     """Settings taken only from code: ``REELAY_*`` variables meant for a real deployment must not leak in."""
@@ -100,9 +106,16 @@ class _CodeOnlySettings(Settings):
 
 
 def sandbox_settings(
-    options: SandboxOptions, urls: SandboxUrls, *, videos_dir: Path, channel_id: int, reelay_port: int
+    options: SandboxOptions,
+    urls: SandboxUrls,
+    *,
+    videos_dir: Path,
+    channel_id: int,
+    reelay_port: int,
+    console_token: str | None = None,
 ) -> Settings:
-    """Reelay's settings for the sandbox: the stand-ins' URLs, fast polling, local disk, generous credits."""
+    """Reelay's settings for the sandbox: the stand-ins' URLs, fast polling, local disk, generous credits, and the
+    operator console open to ``console_token``."""
     values: dict[str, Any] = {
         "telegram": {"token": BOT_TOKEN, "api_base_url": f"{urls.telegram}/bot", "publish_channel_id": channel_id},
         "redis": {"url": urls.redis},
@@ -119,7 +132,7 @@ def sandbox_settings(
             "shutdown_grace_s": 5,
         },
         # public_url makes the simulator call back when a video is ready, so it arrives without waiting a poll.
-        "http": {"host": HOST, "port": reelay_port, "public_url": urls.reelay},
+        "http": {"host": HOST, "port": reelay_port, "public_url": urls.reelay, "console_token": console_token},
         "credits": {"enabled": True, "initial_balance": STARTING_CREDITS},
         # The simulator serves its videos from 127.0.0.1.
         "network": {"allow_private_addresses": True},
@@ -148,6 +161,8 @@ class Sandbox:
         self.urls: SandboxUrls | None = None
         self.channel_id: int | None = None
         self.videos_dir = (options.data_dir / "videos").resolve()
+        # New at every start and printed with the addresses, so whoever started the sandbox can look inside.
+        self.console_token = secrets.token_urlsafe(32)
         self._stack = AsyncExitStack()
 
     async def start(self) -> SandboxUrls:
@@ -187,7 +202,12 @@ class Sandbox:
         self.emulator.add_user(USER_ID, USER_NAME)
 
         settings = sandbox_settings(
-            options, urls, videos_dir=self.videos_dir, channel_id=self.channel_id, reelay_port=reelay_port
+            options,
+            urls,
+            videos_dir=self.videos_dir,
+            channel_id=self.channel_id,
+            reelay_port=reelay_port,
+            console_token=self.console_token,
         )
         self.reelay = reelay = Reelay(settings, Role.RUN)
         stack.push_async_callback(reelay.stop)
@@ -256,6 +276,7 @@ class Sandbox:
                 "",
                 f"  Telegram Bot API emulator  {urls.telegram}/bot<token>/<method>",
                 f"  KIE.ai simulator           {urls.kie}/api/v1/…",
+                f"  Operator console           {urls.console}  (token: {self.console_token})",
                 f"  Reelay health              {urls.reelay}/healthz  ·  {urls.reelay}/readyz",
                 f"  Redis                      {redis_line}",
                 f"  Videos                     {options.data_dir / 'videos'}  (served at {urls.videos}/)",

@@ -10,7 +10,7 @@ Layout (prefix ``reelay`` by default)::
     reelay:user:<user_id>:jobs      zset: a user's recent job ids, scored by creation time (trimmed)
     reelay:ptb:<kind>               python-telegram-bot persistence (user_data, chat_data, …)
     reelay:ptb:conversation:<name>  hash: one ConversationHandler's states
-    reelay:proc:<process_id>        string with a TTL: the process's heartbeat (the truth)
+    reelay:proc:<process_id>        string with a TTL: the process's heartbeat (the truth), with what it reports
     reelay:procs                    zset: process ids scored by heartbeat expiry in ms (advisory)
     reelay:events                   stream: notices between processes (new job, poll now…)
     reelay:cb:<token>               string: the job id a provider callback token belongs to
@@ -26,6 +26,7 @@ Layout (prefix ``reelay`` by default)::
     reelay:stats:models             set: every model with analytics
     reelay:daily:{u<user_id>}:<day> string with a TTL: videos the user started on that UTC day (YYYYMMDD)
     reelay:access:admitted          set: user ids admitted by an invite code (access.mode = "invite")
+    reelay:console:failed:<address> string with a TTL: wrong console sign-in tokens from one address this minute
 
 Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
 (which touch only one job's keys) run on a cluster. Every other operation touches one key. The
@@ -179,6 +180,10 @@ class RedisKeys:
     def admitted_users(self) -> str:
         """The set of user ids an invite code admitted."""
         return redis_key(self.prefix, "access", "admitted")
+
+    def console_sign_in_failures(self, address: str) -> str:
+        """The count of wrong console sign-in tokens from one client address (its TTL is the lockout window)."""
+        return redis_key(self.prefix, "console", "failed", _escaped(address, "client address"))
 
 
 def hour_of(unix_time: float) -> int:

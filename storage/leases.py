@@ -4,7 +4,9 @@ A job's lease is its ``owner`` field plus the owner's heartbeat. Keys (``storage
 
 * ``reelay:proc:<process_id>``: a string with a PX TTL, renewed by :meth:`RedisLeases.heartbeat`.
   **It is the truth**: a process is alive while its key exists (the TTL runs on the Redis clock,
-  so clock differences between hosts do not matter).
+  so clock differences between hosts do not matter). Its value is what the process reports about itself
+  (:class:`poller.ports.ProcessReport`, as JSON with the expiry in ms); a value from before processes reported
+  anything is the bare expiry in ms, and still reads (:func:`report_from_value`).
 * ``reelay:procs``: a zset of process ids scored by heartbeat expiry (ms, writer's clock). It is
   advisory: :meth:`RedisLeases.live_processes` lists candidates from it (with a slack for clock
   differences) and confirms each with EXISTS on its key, two round trips in all. Members dead for
@@ -21,6 +23,7 @@ Owner changes are Lua scripts on the job hash alone (one slot).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,7 +32,7 @@ from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 
 from poller.jobs import JobStatus, status_of
-from poller.ports import JobOwnership
+from poller.ports import JobOwnership, LiveProcess, ProcessReport
 from storage.keys import DEFAULT_PREFIX, RedisKeys
 from storage.redis_support import RedisClient, ScriptCall, eval_many, require_text_responses, text_list
 
@@ -112,8 +115,8 @@ class RedisLeases:
         self._prune_ms = int(prune_after_s * 1000)
         self._acquire = redis.register_script(_ACQUIRE)
 
-    async def heartbeat(self, process_id: str, ttl_s: float) -> None:
-        """Register ``process_id`` as alive for ``ttl_s`` more seconds."""
+    async def heartbeat(self, process_id: str, ttl_s: float, report: ProcessReport | None = None) -> None:
+        """Register ``process_id`` as alive for ``ttl_s`` more seconds, with what it reports about itself."""
         ttl_ms = int(ttl_s * 1000)
         if ttl_ms <= 0:
             raise ValueError("ttl_s must be positive")
@@ -121,7 +124,7 @@ class RedisLeases:
         expires = now + ttl_ms
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zadd(self._keys.processes(), {process_id: expires})
-            pipe.set(self._keys.process(process_id), str(expires), px=ttl_ms)
+            pipe.set(self._keys.process(process_id), value_of(expires, report), px=ttl_ms)
             pipe.zremrangebyscore(self._keys.processes(), "-inf", now - self._prune_ms)
             await pipe.execute()
 
@@ -143,6 +146,23 @@ class RedisLeases:
                 pipe.exists(self._keys.process(process_id))
             alive: list[int] = await pipe.execute()
         return sorted(process_id for process_id, found in zip(candidates, alive, strict=True) if found)
+
+    async def processes(self) -> list[LiveProcess]:
+        """The live processes (as :meth:`live_processes` finds them) with what each last reported."""
+        since = _now_ms() - self._slack_ms
+        candidates = text_list(await self._redis.zrangebyscore(self._keys.processes(), since, "+inf"))
+        if not candidates:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for process_id in candidates:
+                pipe.get(self._keys.process(process_id))
+            values: list[str | None] = await pipe.execute()
+        live: list[LiveProcess] = []
+        for process_id, value in zip(candidates, values, strict=True):
+            if value is not None:  # None: its key lapsed after the zset listed it
+                expires_ms, report = report_from_value(value)
+                live.append(LiveProcess(process_id, expires_ms / 1000, report))
+        return sorted(live, key=lambda process: process.process_id)
 
     async def acquire(self, job_id: str, process_id: str, expected_owner: str) -> bool:
         """Take the lease if the job is active and its owner is still ``expected_owner`` (compare-and-set)."""
@@ -220,6 +240,41 @@ def _ownership_pairs(groups: list[Sequence[str]], replies: list[Any]) -> Iterato
         for i, job_id in enumerate(group):
             status, owner, due = flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]
             yield job_id, JobOwnership(job_id, status_of(status) if status else None, owner, _due(due))
+
+
+def value_of(expires_ms: int, report: ProcessReport | None) -> str:
+    """A heartbeat key's value: the expiry in ms and, when the process reports anything, the report (JSON)."""
+    if report is None:
+        return str(expires_ms)
+    fields = {
+        "expires": expires_ms,
+        "held": report.held_jobs,
+        "role": report.role,
+        "version": report.version,
+        "started": report.started_at,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v not in (None, "")}, separators=(",", ":"))
+
+
+def report_from_value(value: str) -> tuple[int, ProcessReport]:
+    """A heartbeat value read back: the expiry in ms and the report. A bare number (written before processes
+    reported anything) is an expiry with an empty report; anything unreadable is an empty report too."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return 0, ProcessReport()
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        return int(data), ProcessReport()
+    if not isinstance(data, dict):
+        return 0, ProcessReport()
+    held, started, expires = data.get("held"), data.get("started"), data.get("expires")
+    report = ProcessReport(
+        held_jobs=held if isinstance(held, int) and not isinstance(held, bool) else None,
+        role=str(data.get("role", "")),
+        version=str(data.get("version", "")),
+        started_at=float(started) if isinstance(started, int | float) and not isinstance(started, bool) else None,
+    )
+    return (int(expires) if isinstance(expires, int | float) else 0), report
 
 
 def _acquire_args(process_id: str, expected_owners: list[str]) -> list[str | int]:

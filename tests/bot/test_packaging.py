@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("bot", "metrics", "outbound", "poller", "providers", "storage")
+PRODUCT = ("bot", "console", "metrics", "outbound", "poller", "providers", "storage")
 NOT_PRODUCT = ("sandbox", "tests", "benchmarks")
 DEV_ONLY = ("playwright", "moto", "mypy", "pytest", "ruff", "fakeredis")
 
@@ -51,6 +51,25 @@ def test_outbound_imports_nothing_of_ours_but_the_core() -> None:
     ]
 
     assert offenders == []
+
+
+def test_the_console_imports_nothing_of_ours_but_the_core() -> None:
+    ours = {*PRODUCT, *NOT_PRODUCT} - {"console", "poller"}
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "console").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in ours
+    ]
+
+    assert offenders == []
+
+
+def test_the_console_ships_its_templates_and_static_files_inside_its_package() -> None:
+    package = ROOT / "console"
+
+    assert sorted(path.name for path in (package / "static").iterdir()) == ["console.css", "console.js"]
+    assert (package / "templates" / "base.html").is_file()
 
 
 def test_running_the_product_loads_no_sandbox_module() -> None:

@@ -113,6 +113,26 @@ async def test_the_sandbox_serves_the_chat_and_delivers_a_video_end_to_end(start
     assert served.content == stored[0].read_bytes()
 
 
+async def test_the_banner_prints_the_console_and_its_token_which_signs_in(started: Sandbox) -> None:
+    urls = started.urls
+    assert urls is not None
+    banner = started.banner()
+    match = re.search(r"Operator console\s+(\S+)\s+\(token: (\S+)\)", banner)
+    assert match is not None, banner
+    console_url, token = match.groups()
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        refused = await client.get(console_url)
+        signed_in = await client.post(f"{urls.reelay}/console/sign-in", data={"token": token})
+        overview = await client.get(console_url)
+
+    assert console_url == f"{urls.reelay}/console/"
+    assert refused.status_code == 303
+    assert signed_in.status_code == 303
+    assert overview.status_code == 200
+    assert "Live processes" in overview.text
+
+
 async def test_stop_takes_down_every_server_and_redis(tmp_path: Path) -> None:
     sandbox = Sandbox(fast_options(tmp_path, redis_server=redis_server_path()))
     urls = await sandbox.start()
@@ -197,6 +217,7 @@ def test_sandbox_settings_come_from_code_not_from_reelay_environment_variables(
     assert settings.poll.allow_fast
     assert settings.credits.enabled
     assert settings.admin.user_ids == [USER_ID]
+    assert settings.http.console_token is None  # the sandbox passes a new one at every start
 
 
 def test_cli_refuses_an_inverted_completion_range(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,14 +7,15 @@ own TTL (PX) or by deleting the key, never by waiting for it.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import redis.asyncio as aioredis
 
 from poller.jobs import JobStatus
-from poller.ports import JobOwnership, Leases
+from poller.ports import JobOwnership, Leases, ProcessReport
 from storage.keys import RedisKeys
-from storage.leases import RedisLeases
+from storage.leases import RedisLeases, report_from_value
 from storage.redis_jobs import RedisJobStore
 from storage.redis_support import RedisClient
 from tests.storage.factories import create_in, make_job, make_session
@@ -41,6 +42,44 @@ async def test_heartbeat_makes_a_process_live_until_it_retires(leases: RedisLeas
     await leases.retire("p1")
 
     assert await leases.live_processes() == ["p2"]
+
+
+async def test_processes_show_what_each_heartbeat_reported(leases: RedisLeases) -> None:
+    report = ProcessReport(held_jobs=12, role="poller", version="0.3.0", started_at=1_700_000_000.5)
+    await leases.heartbeat("p1", ttl_s=30, report=report)
+    await leases.heartbeat("p2", ttl_s=30)
+
+    p1, p2 = await leases.processes()
+
+    assert (p1.process_id, p1.report) == ("p1", report)
+    assert (p2.process_id, p2.report) == ("p2", ProcessReport())
+    assert time.time() < p1.expires_at <= time.time() + 30
+
+
+async def test_a_heartbeat_written_before_reports_existed_still_reads(
+    leases: RedisLeases, any_redis: RedisClient
+) -> None:
+    await leases.heartbeat("old", ttl_s=30)
+    expires_ms = int((time.time() + 30) * 1000)
+    await any_redis.set(KEYS.process("old"), str(expires_ms), px=30_000)  # what 0.2.0 wrote: the bare expiry
+
+    (old,) = await leases.processes()
+
+    assert old.report == ProcessReport()
+    assert old.expires_at == expires_ms / 1000
+    assert await leases.live_processes() == ["old"]
+
+
+def test_an_unreadable_heartbeat_value_is_an_empty_report() -> None:
+    assert report_from_value("garbage") == (0, ProcessReport())
+    assert report_from_value('{"held": "many", "expires": 5}') == (5, ProcessReport())
+
+
+async def test_a_lapsed_process_is_not_among_the_processes(leases: RedisLeases, any_redis: RedisClient) -> None:
+    await leases.heartbeat("dead", ttl_s=30, report=ProcessReport(held_jobs=3))
+    await any_redis.delete(KEYS.process("dead"))
+
+    assert await leases.processes() == []
 
 
 async def test_heartbeat_key_carries_the_ttl_on_the_redis_clock(leases: RedisLeases, any_redis: RedisClient) -> None:
