@@ -9,11 +9,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY bot ./bot
-<<<<<<< HEAD
-COPY metrics ./metrics
-=======
 COPY console ./console
->>>>>>> i16-console
+COPY metrics ./metrics
 COPY outbound ./outbound
 COPY poller ./poller
 COPY providers ./providers
