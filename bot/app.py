@@ -227,6 +227,7 @@ class Reelay:
             max_polls_in_flight=settings.polls_in_flight,
             callback_url_for=self._callback_url_for,
             events=self.listeners,
+            tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s

@@ -29,6 +29,7 @@ from poller.ports import (
     ProviderLookup,
     SessionStore,
     SubmitRequest,
+    TaskBindings,
     TaskState,
 )
 from poller.schedule import PollPolicy
@@ -74,6 +75,7 @@ class Engine:
         max_polls_in_flight: int,
         callback_url_for: CallbackUrlFor = _no_callback,
         events: JobEvents | None = None,
+        tasks: TaskBindings | None = None,
     ) -> None:
         self.process_id = process_id
         self._jobs = jobs
@@ -85,6 +87,7 @@ class Engine:
         self.policy = policy
         self._callback_url_for = callback_url_for
         self._events: JobEvents = events or NoEvents()
+        self._tasks = tasks  # provider task -> job, so a task id finds its job (the console's search, callbacks)
         # When each held job's next step was planned to start (for its lateness), set wherever it is scheduled.
         self._planned: dict[str, float] = {}
         # Polls wait here, not inside the HTTP pool: an unbounded poller collapses once thousands
@@ -277,6 +280,11 @@ class Engine:
         )
         log.info("job.submitted", task_id=task_id, provider=job.provider)
         self._schedule(job.id, next_at - time.time())
+        if self._tasks is not None:
+            try:
+                await self._tasks.bind(job.provider, task_id, job.id)
+            except Exception as exc:  # only a lookup aid: the job runs without it
+                log.warning("job.task_not_bound", error_type=type(exc).__name__)
         await self._tell_progress(job)
 
     async def _call_submit(self, job: Job) -> str:

@@ -16,7 +16,7 @@ from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import JobOwnership, PollResult, ProviderLookup, Session, TaskState
+from poller.ports import JobOwnership, PollResult, ProviderLookup, Session, TaskBindings, TaskState
 from poller.schedule import PollPolicy
 from poller.worker import Worker
 from providers.registry import ProviderRegistry
@@ -94,6 +94,7 @@ def build_engine(
     billing: RecordingBilling | None = None,
     process_id: str = PROCESS,
     providers: ProviderLookup | None = None,
+    tasks: TaskBindings | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -112,6 +113,7 @@ def build_engine(
         jobs=jobs,
         sessions=sessions,
         providers=providers or ProviderLookupOf(provider),
+        tasks=tasks,
         delivery=delivery,
         finisher=JobFinisher(sessions=sessions, notifier=notifier, billing=billing),
         notifier=notifier,
@@ -315,6 +317,28 @@ async def test_a_model_no_provider_serves_any_more_ends_the_job(fake_redis: aior
 
     assert failed.status is JobStatus.FAILED
     assert failed.error_code is ErrorCode.INVALID_INPUT
+
+
+async def test_a_submitted_task_is_bound_to_its_job(fake_redis: aioredis.Redis) -> None:
+    bound: list[tuple[str, str, str]] = []
+
+    class RecordingBindings:
+        async def bind(self, provider: str, task_id: str, job_id: str) -> str:
+            bound.append((provider, task_id, job_id))
+            return job_id
+
+    provider, notifier = ScriptedProvider(), RecordingNotifier()
+    engine, jobs, _ = build_engine(
+        fake_redis, provider, notifier, BytesDownloader(), MemoryBlobStore(), tasks=RecordingBindings()
+    )
+    await engine.start()
+    try:
+        job = await create_and_adopt(engine, jobs, provider="kie_veo")
+        await wait_until(lambda: bool(bound), what="the task's binding")
+    finally:
+        await engine.stop()
+
+    assert bound == [("kie_veo", "task-1", job.id)]
 
 
 async def test_refused_submit_is_retried_and_succeeds(rig: Rig) -> None:
