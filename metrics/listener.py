@@ -24,6 +24,7 @@ class PrometheusListener:
         """``store``: the video store's label (``s3`` or ``local``); ``price_of``: the configured price of a
         video (model, seconds), counted as its cost when the provider reports none."""
         self._m = metrics
+        self._hot = metrics.hot
         self._stored_bytes = metrics.delivery_bytes.labels(store=store)
         self._price_of = price_of
         self._children: dict[tuple[Any, ...], Any] = {}
@@ -54,20 +55,19 @@ class PrometheusListener:
         self, provider: str, operation: ProviderOperation, seconds: float, error: JobError | None
     ) -> None:
         """Observe the call's time; count its error."""
-        self._child("request", provider, operation).observe(seconds)
+        self._hot.request(provider, operation, seconds)
         if error is not None:
             self._child("error", provider, error.code).inc()
 
     def polled(self, provider: str, outcome: PollOutcome, seconds: float, error: JobError | None) -> None:
         """Count the poll by outcome, observe its time, count its error."""
-        self._child("poll", provider, outcome).inc()
-        self._child("request", provider, ProviderOperation.POLL).observe(seconds)
+        self._hot.polled(provider, outcome, seconds)
         if error is not None:
             self._child("error", provider, error.code).inc()
 
     def step_started(self, lateness_s: float) -> None:
         """Observe how late the step started."""
-        self._m.poll_lateness_seconds.observe(lateness_s)
+        self._hot.lateness.observe(lateness_s)
 
     def video_stored(self, size_bytes: int) -> None:
         """Count the bytes stored."""
@@ -83,11 +83,7 @@ class PrometheusListener:
         child = self._children.get(key)
         if child is None:
             m = self._m
-            if kind == "poll":
-                child = m.polls.labels(provider=labels[0], outcome=labels[1])
-            elif kind == "request":
-                child = m.provider_request_seconds.labels(provider=labels[0], operation=labels[1])
-            elif kind == "error":
+            if kind == "error":
                 child = m.provider_errors.labels(provider=labels[0], error=labels[1])
             else:
                 child = m.credits.labels(operation=labels[0])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+from metrics.hot_path import HotPathCollector, HotPathStats
+
 # A ``…_created`` timestamp beside every counter and histogram doubles the series for nothing a dashboard uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -53,14 +55,10 @@ class Metrics:
             buckets=ATTEMPT_BUCKETS,
             registry=r,
         )
-        self.polls = Counter("reelay_polls", "Status polls, by what they learned.", ["provider", "outcome"], registry=r)
-        self.provider_request_seconds = Histogram(
-            "reelay_provider_request_seconds",
-            "How long calls to a provider took.",
-            ["provider", "operation"],
-            buckets=REQUEST_BUCKETS_S,
-            registry=r,
-        )
+        # reelay_polls, reelay_provider_request_seconds and reelay_poll_lateness_seconds: counted per poll, so kept
+        # in plain Python and exported by a collector of their own (metrics/hot_path.py).
+        self.hot = HotPathStats(REQUEST_BUCKETS_S, LATENESS_BUCKETS_S)
+        r.register(HotPathCollector(self.hot))
         self.provider_errors = Counter(
             "reelay_provider_errors", "Normalized errors of provider calls.", ["provider", "error"], registry=r
         )
@@ -71,12 +69,6 @@ class Metrics:
             registry=r,
         )
         self.jobs_held = Gauge("reelay_jobs_held", "Jobs this process's engine holds.", registry=r)
-        self.poll_lateness_seconds = Histogram(
-            "reelay_poll_lateness_seconds",
-            "How late a job's step started against the time planned for it.",
-            buckets=LATENESS_BUCKETS_S,
-            registry=r,
-        )
         self.telegram_requests = Counter(
             "reelay_telegram_requests", "Bot API calls, by method and outcome.", ["method", "outcome"], registry=r
         )

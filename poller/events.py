@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -117,10 +117,16 @@ class NoEvents:
 
 
 class Listeners:
-    """Several listeners as one. A listener that raises is logged and skipped: a report never fails a job."""
+    """Several listeners as one. A listener that raises is logged and skipped: a report never fails a job.
+
+    The per-poll reports go only to the listeners that do something with them (not those that keep
+    :class:`NoEvents`' empty methods): a poll should not pay for a call that does nothing.
+    """
 
     def __init__(self, listeners: Iterable[JobEvents] = ()) -> None:
         self._listeners = tuple(listeners)
+        self._polled = _hearing(self._listeners, "polled")
+        self._step_started = _hearing(self._listeners, "step_started")
 
     def __iter__(self) -> Iterator[JobEvents]:
         return iter(self._listeners)
@@ -149,14 +155,14 @@ class Listeners:
             listener.provider_called(provider, operation, seconds, error)
 
     def polled(self, provider: str, outcome: PollOutcome, seconds: float, error: JobError | None) -> None:
-        """Tell every listener."""
-        for listener in self._listeners:
-            listener.polled(provider, outcome, seconds, error)
+        """Tell every listener that counts polls."""
+        for polled in self._polled:
+            polled(provider, outcome, seconds, error)
 
     def step_started(self, lateness_s: float) -> None:
-        """Tell every listener."""
-        for listener in self._listeners:
-            listener.step_started(lateness_s)
+        """Tell every listener that counts lateness."""
+        for step_started in self._step_started:
+            step_started(lateness_s)
 
     def video_stored(self, size_bytes: int) -> None:
         """Tell every listener."""
@@ -167,3 +173,11 @@ class Listeners:
         """Tell every listener."""
         for listener in self._listeners:
             listener.credits_moved(move, amount)
+
+
+def _hearing(listeners: tuple[JobEvents, ...], method: str) -> tuple[Any, ...]:
+    """The bound ``method`` of each listener whose class does more with it than :class:`NoEvents` does."""
+    empty = getattr(NoEvents, method)
+    return tuple(
+        getattr(listener, method) for listener in listeners if getattr(type(listener), method, None) is not empty
+    )
