@@ -1,10 +1,13 @@
 """The operator's view of a scripted run: three videos that succeed, one the provider fails, one cancelled. The same
-numbers show in ``/metrics``, in ``reelay stats --json`` and in ``/stats``, and the analytics outlive a restart."""
+numbers show in ``/metrics``, in ``reelay stats --json``, in the console's overview and in ``/stats``, and the
+analytics outlive a restart."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +28,24 @@ from tests.fixtures.telegram import TelegramStandIn
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
+CONSOLE_TOKEN = "console-token-for-tests-0123456789ab"
 PRICE = 10  # veo3_fast, 8 s, in the default price table
+_ROW = re.compile(r"<tr[^>]*>\s*<td>([^<]+)</td>((?:\s*<td class=\"num\">[^<]*</td>){5})", re.S)
+
+
+async def console_analytics(reelay: Reelay) -> dict[str, list[str]]:
+    """The console overview's last-24-hours table: model -> [ended, succeeded, failed, cancelled, success]."""
+    base = f"http://127.0.0.1:{reelay.http_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        signed_in = await client.post("/console/sign-in", data={"token": CONSOLE_TOKEN})
+        assert signed_in.status_code == 303
+        page = await client.get("/console/")
+    assert page.status_code == 200
+    table = page.text.split('data-testid="analytics"', 1)[1]
+    return {
+        model.strip(): [html.unescape(cell).strip() for cell in re.findall(r">([^<]*)</td>", cells)]
+        for model, cells in _ROW.findall(table)
+    }
 
 
 def observed_settings(make_settings: SettingsFactory) -> Settings:
@@ -33,7 +53,7 @@ def observed_settings(make_settings: SettingsFactory) -> Settings:
         credits={"enabled": True, "initial_balance": 100},
         admin={"user_ids": [ALICE]},
         limits={"max_active_jobs_per_user": 10},
-        http={"port": 0, "metrics_token": METRICS_TOKEN},
+        http={"port": 0, "metrics_token": METRICS_TOKEN, "console_token": CONSOLE_TOKEN},
     )
 
 
@@ -122,6 +142,7 @@ async def test_a_scripted_run_shows_the_same_numbers_everywhere_and_survives_a_r
         assert (await scrape(reelay, token=None)).status_code == 401
         assert (await scrape(reelay, token="wrong-token")).status_code == 401
         found = series((await scrape(reelay)).text)
+        console = await console_analytics(reelay)
 
     model = {"model": "veo3_fast"}
     assert value(found, "reelay_build_info", version=VERSION) == 1
@@ -152,6 +173,7 @@ async def test_a_scripted_run_shows_the_same_numbers_everywhere_and_survives_a_r
     assert veo["cost_per_video"] == PRICE
     assert veo["generation_p50_s"] is not None
     assert veo["attempts_mean"] > 0
+    assert console["veo3_fast"] == ["5", "3", "1", "1", "60.0 %"], "the console shows the same numbers"
 
     async with running(observed_settings(make_settings)) as restarted:
         again = stats_json(settings, tmp_path)
