@@ -12,7 +12,6 @@ Only this module knows every piece. A process plays one role:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import signal
 import socket
@@ -20,9 +19,7 @@ from typing import Any
 
 import structlog
 from starlette.routing import BaseRoute
-from telegram import BotCommandScopeChat
-from telegram.error import TelegramError
-from telegram.ext import Application, ExtBot
+from telegram.ext import ExtBot
 
 from bot import handlers
 from bot.console_wiring import build_console
@@ -35,7 +32,8 @@ from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
 from bot.services import Services
 from bot.settings import Settings
-from bot.startup import StartupError, bind_http_socket, check_blob_store, check_bot, check_redis
+from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
+from bot.telegram_start import start_telegram
 from bot.use_cases import build_access_policy, build_job_creator
 from bot.wiring import (
     SEND_POOL_SIZE,
@@ -76,18 +74,6 @@ __all__ = ["SEND_POOL_SIZE", "Reelay", "Role", "run_until_signalled"]
 
 log = structlog.get_logger(__name__)
 
-BOT_COMMANDS = [
-    ("video", "Make a video from a description"),
-    ("settings", "Model, aspect ratio and duration"),
-    ("status", "Your recent videos"),
-    ("cancel", "Stop the video being made"),
-    ("balance", "Your credits"),
-    ("help", "How it works"),
-]
-ADMIN_COMMANDS = [
-    ("grant", "Give credits: /grant <user_id> <credits>"),
-    ("stats", "Videos of the last 24 hours, per model"),
-]
 CALLBACK_TOKEN_TTL_S = 3 * 86400
 
 
@@ -347,7 +333,7 @@ class Reelay:
         self._http_task = asyncio.create_task(self.http.serve(sockets=[self._socket]), name="http")
         await check_bot(self.send_bot, settings.telegram.api_base_url)
         if self.application is not None:
-            await self._start_telegram(self.application)
+            await start_telegram(self.application, settings)
         else:
             await check_bot(self.bot, settings.telegram.api_base_url)
         if self.worker is not None:
@@ -361,34 +347,6 @@ class Reelay:
             process_id=self.process_id,
             http_port=self.http_port,
         )
-
-    async def _start_telegram(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await check_bot(application.bot, self.settings.telegram.api_base_url)
-        await application.initialize()
-        with contextlib.suppress(Exception):  # cosmetic; never block start-up on it
-            await self._set_commands(application.bot)
-        await application.start()
-        tg = self.settings.telegram
-        if tg.mode == "webhook":
-            public_url, secret = self.settings.http.public_url, tg.webhook_secret
-            if public_url is None or secret is None:  # the settings validator already refuses this
-                raise RuntimeError("webhook mode needs http.public_url and telegram.webhook_secret")
-            url = public_url.rstrip("/") + tg.webhook_path
-            try:
-                await application.bot.set_webhook(url, secret_token=secret.get_secret_value())
-            except TelegramError as exc:
-                raise StartupError(f"Telegram refused the webhook URL: {exc.message}", "http.public_url") from exc
-            log.info("telegram.webhook_set", path=tg.webhook_path)
-        else:
-            assert application.updater is not None
-            await application.updater.start_polling(drop_pending_updates=False)
-
-    async def _set_commands(self, bot: ExtBot[Any]) -> None:
-        """The command menu: everyone's, and the admins' (with /grant and /stats) in each admin's own chat."""
-        await bot.set_my_commands(BOT_COMMANDS)
-        for admin_id in self.settings.admin.user_ids:
-            with contextlib.suppress(TelegramError):  # an admin who never wrote to the bot has no chat yet
-                await bot.set_my_commands([*BOT_COMMANDS, *ADMIN_COMMANDS], scope=BotCommandScopeChat(admin_id))
 
     async def stop(self) -> None:
         """Stop taking new work, let running steps finish and hand leases back, then close connections."""
