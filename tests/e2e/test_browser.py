@@ -8,29 +8,19 @@ go to ``artifacts/browser/``.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from bot import texts
-from sandbox.runner import Sandbox, SandboxOptions, SandboxUrls
+from sandbox.runner import Sandbox, SandboxUrls
+from tests.e2e.browser_support import ARTIFACTS, fast_sandbox, headless_chromium
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "browser"
 VIDEO_WAIT_MS = 30_000
 PROMPT = "A red fox running through fresh snow at sunrise, cinematic"
 CONTINUATION = "The fox leaps into a frozen river and swims away"
@@ -69,46 +59,18 @@ class ChatTab:
         return self.bot_chat.locator("[data-from=bot]:has(video)")
 
 
-def chromium_or_fail() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    # scripts/test installs it (scripts/bootstrap --browser): a missing browser is a failure, never a skip.
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap --browser does it)")
-
-
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium (Playwright's own browser downloads are not used)."""
-    executable = chromium_or_fail()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(executable), headless=True, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    """Headless Debian Chromium."""
+    async with headless_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The sandbox with fast videos and a real redis-server."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is not on PATH (scripts/bootstrap installs it)")
-    options = SandboxOptions(
-        port=0,
-        data_dir=tmp_path,
-        redis_server=redis_server,
-        completion_s=(1.0, 2.0),
-        poll_interval_s=0.5,
-        first_poll_s=0.3,
-        seed=1,
-    )
-    running = Sandbox(options)
-    await running.start()
-    try:
+    async with fast_sandbox(tmp_path, seed=1) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture

@@ -8,16 +8,15 @@ job's raw provider error, and cancels a running job. Screenshots of every step g
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from sandbox.kie.bodies import FAIL_MESSAGE
-from sandbox.runner import USER_ID, Sandbox, SandboxOptions
-from tests.e2e.test_browser import ARTIFACTS, LAUNCH_ARGS, chromium_or_fail
+from sandbox.runner import USER_ID, Sandbox
+from tests.e2e.browser_support import ARTIFACTS, fast_sandbox, headless_chromium
 
 pytestmark = pytest.mark.e2e
 WAIT_MS = 30_000
@@ -25,38 +24,16 @@ WAIT_MS = 30_000
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Browser]:
-    """Headless Debian Chromium (Playwright's own browser downloads are not used)."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium_or_fail()), headless=True, args=LAUNCH_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    """Headless Debian Chromium."""
+    async with headless_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The sandbox with fast videos and a real redis-server."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is not on PATH (scripts/bootstrap installs it)")
-    options = SandboxOptions(
-        port=0,
-        data_dir=tmp_path,
-        redis_server=redis_server,
-        completion_s=(1.0, 2.0),
-        poll_interval_s=0.5,
-        first_poll_s=0.3,
-        seed=3,
-    )
-    running = Sandbox(options)
-    await running.start()
-    try:
+    async with fast_sandbox(tmp_path, seed=3) as running:
         yield running
-    finally:
-        await running.stop()
 
 
 @pytest.fixture
