@@ -58,7 +58,7 @@ from poller.events import Listeners
 from poller.finish import JobFinisher
 from poller.gc_policy import settle_after_start_up
 from poller.jobs import Job, JobStatus, new_job_id
-from poller.ports import PollResult, Session
+from poller.ports import PollResult, Session, TaskRef
 from poller.schedule import AttemptTiming, PollPolicy
 from poller.worker import Worker
 from providers.api_client import ApiClient, ApiResponse, ApiTransportError
@@ -122,10 +122,10 @@ class RecordingVeo(KieVeoProvider):
 
     recorder: Recorder
 
-    async def poll(self, task_id: str) -> PollResult:
+    async def poll(self, task: TaskRef) -> PollResult:
         """Note the time, then poll as usual."""
-        self.recorder.poll_started(task_id)
-        return await super().poll(task_id)
+        self.recorder.poll_started(task.task_id)
+        return await super().poll(task)
 
 
 class HttpxApiClient:

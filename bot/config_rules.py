@@ -33,6 +33,9 @@ _URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "storage.local_public_url": ("http", "https"),
     "s3.endpoint_url": ("http", "https"),
     "providers.kie.base_url": ("http", "https"),
+    "providers.kie.upload_base_url": ("http", "https"),
+    "providers.fal.queue_url": ("http", "https"),
+    "providers.fal.jwks_url": ("http", "https"),
     "http.public_url": ("http", "https"),
     "network.proxy_url": ("http", "https", "socks5", "socks5h"),
 }
@@ -55,7 +58,9 @@ def problems(settings: Settings) -> list[Problem]:
         if token is not None and len(token.get_secret_value()) < MIN_API_TOKEN_CHARS:
             message = f"must be at least {MIN_API_TOKEN_CHARS} characters (generate one: {GENERATE_TOKEN_HINT})"
             found.append((f"http.{name}", message))
-    if settings.credits.enabled:
+    model_problems = list(_model_problems(settings))
+    found += model_problems
+    if settings.credits.enabled and not model_problems:
         found += _price_problems(settings)
     return found
 
@@ -140,19 +145,52 @@ def _access_problems(settings: Settings) -> Iterator[Problem]:
             break
 
 
-def _price_problems(settings: Settings) -> Iterator[Problem]:
+def _model_problems(settings: Settings) -> Iterator[Problem]:
     from providers.catalog import all_models
 
-    for model in all_models():
+    known = {model.id: model for model in all_models()}
+    fal = settings.providers.fal is not None
+    enabled = settings.models.enabled
+    broken = False
+    if enabled is not None:
+        if not enabled:
+            broken = True
+            yield "models.enabled", "is empty: nobody could make a video (leave it out to offer every model)"
+        for model_id in enabled:
+            entry = known.get(model_id)
+            if entry is None:
+                broken = True
+                yield "models.enabled", f"names {model_id!r}, which is not a model Reelay knows (README, Models)"
+            elif entry.provider == "fal" and not fal:
+                broken = True
+                yield "models.enabled", f"names the fal model {model_id!r}, but [providers.fal] is not configured"
+    if not broken and not settings.catalog().is_enabled(settings.defaults.model):
+        yield "defaults.model", f"{settings.defaults.model!r} is not among the enabled models (models.enabled)"
+    for model_id, fallbacks in settings.failover.items():
+        if model_id not in known:
+            yield f"failover.{model_id}", "is not a model Reelay knows (README, Models)"
+        for fallback in fallbacks:
+            if fallback not in known:
+                yield f"failover.{model_id}", f"names {fallback!r}, which is not a model Reelay knows"
+            elif fallback == model_id:
+                yield f"failover.{model_id}", "names the model itself"
+
+
+def _price_problems(settings: Settings) -> Iterator[Problem]:
+    for model in settings.catalog().offered():
         for duration in model.durations_s:
             if settings.credits.price(model.id, duration) is None:
                 yield "credits.prices", f"has no price for {model.id} at {duration} s"
+    if settings.providers.kie.offer_upgrades:
+        for upgrade in ("veo3_1080p", "veo3_4k"):
+            if settings.credits.price(upgrade, 8) is None:
+                yield "credits.prices", f"has no price for {upgrade} at 8 s (providers.kie.offer_upgrades is on)"
 
 
 def _value_at(settings: Settings, dotted: str) -> Any:
     value: Any = settings
     for part in dotted.split("."):
-        value = getattr(value, part)
+        value = getattr(value, part, None)  # None: an optional section that is not there
     return value
 
 

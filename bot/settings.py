@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.config_rules import Problem, problems
 from poller.errors import ConfigError
 from poller.jobs import AspectRatio
+from providers.catalog import Catalog
 
 
 class _Section(BaseModel):
@@ -60,6 +61,8 @@ class StorageSettings(_Section):
     local_dir: Path = Path("data/videos")
     local_public_url: str | None = None
     link_ttl_s: int = Field(default=7 * 86400, gt=0, le=7 * 86400)  # S3 presigned URLs max out at 7 days
+    # How long the link a provider fetches a user's photo from stays valid (it fetches it once, soon after the submit).
+    input_link_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
 
 
 class S3Settings(_Section):
@@ -76,19 +79,38 @@ class S3Settings(_Section):
 
 
 class KieSettings(_Section):
-    """KIE.ai (Veo 3 and the Market models: Sora 2, Seedance)."""
+    """KIE.ai (Veo 3.1 and the Market models: Seedance, Kling, Sora 2)."""
 
     base_url: str = "https://api.kie.ai"
     api_key: SecretStr
     timeout_s: float = Field(default=30.0, gt=0)  # the whole call, however slowly the answer trickles in
     max_connections: int = Field(default=20, gt=0)
     balance_refresh_s: float = Field(default=300.0, gt=0)  # how often reelay_provider_balance asks KIE
+    # KIE takes 20 new generation requests per 10 s per account and answers 429 beyond; every process shares this.
+    submits_per_10s: int = Field(default=20, gt=0)
+    # Hand users' photos to KIE through its own file upload API instead of a presigned link to our store.
+    upload_inputs: bool = False
+    upload_base_url: str = "https://kieai.redpandaai.co"
+    # 1080p and 4K buttons under a delivered Veo video.
+    offer_upgrades: bool = False
+
+
+class FalSettings(_Section):
+    """fal.ai's queue API: a second provider (and a failover target)."""
+
+    api_key: SecretStr
+    queue_url: str = "https://queue.fal.run"
+    timeout_s: float = Field(default=30.0, gt=0)
+    # At most this many fal jobs at once across every process (fal's own limit is per account); unset: no limit.
+    max_concurrent: int | None = Field(default=None, gt=0)
+    jwks_url: str = "https://rest.fal.ai/.well-known/jwks.json"  # the keys fal signs its webhooks with
 
 
 class ProvidersSettings(_Section):
     """One section per provider API, and what every video download must keep up."""
 
     kie: KieSettings
+    fal: FalSettings | None = None
     # A download slower than this, averaged over 30 s, is aborted (0: no minimum).
     download_min_bytes_per_s: int = Field(default=50_000, ge=0)
 
@@ -151,14 +173,23 @@ class LimitsSettings(_Section):
     max_video_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_active_jobs_per_user: int = Field(default=3, gt=0)
     daily_videos_per_user: int | None = Field(default=None, gt=0)  # per UTC day; admins are never limited
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # a photo to start a video from
 
 
 def _default_prices() -> dict[str, dict[int, int]]:
     return {
         "veo3_fast": {8: 10},
         "veo3": {8: 30},
-        "sora-2-text-to-video": {10: 15, 15: 20},
+        "veo3_lite": {8: 5},
+        "bytedance/seedance-2": {5: 8, 10: 15},
+        "bytedance/seedance-2-fast": {5: 5, 10: 10},
+        "kling-3.0/video:std": {5: 6, 10: 12},
+        "kling-3.0/video:pro": {5: 10, 10: 20},
         "bytedance/v1-pro-text-to-video": {5: 8, 10: 15},
+        "sora-2-text-to-video": {10: 15, 15: 20},
+        # Upgrades of a delivered Veo video (providers.kie.offer_upgrades), priced per 8 s video.
+        "veo3_1080p": {8: 3},
+        "veo3_4k": {8: 15},
     }
 
 
@@ -173,6 +204,13 @@ class CreditsSettings(_Section):
     def price(self, model: str, duration_s: int) -> int | None:
         """Credits for one video, or None when the table has no price for it."""
         return self.prices.get(model, {}).get(duration_s)
+
+
+class ModelsSettings(_Section):
+    """Which models users may pick (``/settings``, the HTTP API)."""
+
+    # Unset: every model whose provider is configured, except those off by default (README, "Models").
+    enabled: list[str] | None = None
 
 
 class AdminSettings(_Section):
@@ -218,6 +256,9 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     defaults: DefaultsSettings = DefaultsSettings()
     credits: CreditsSettings = CreditsSettings()
+    models: ModelsSettings = ModelsSettings()
+    # model -> the models to try, in order, when its provider refuses a submit (README, "Failover").
+    failover: dict[str, list[str]] = Field(default_factory=dict)
     admin: AdminSettings = AdminSettings()
     access: AccessSettings = AccessSettings()
     network: NetworkSettings = NetworkSettings()
@@ -242,6 +283,11 @@ class Settings(BaseSettings):
         if found:
             raise _KeyedError(found)
         return self
+
+    def catalog(self) -> Catalog:
+        """The models this deployment offers (``models.enabled``, narrowed to the configured providers)."""
+        providers = ["kie_veo", "kie_market"] + (["fal"] if self.providers.fal is not None else [])
+        return Catalog(enabled=self.models.enabled, providers=providers)
 
     @property
     def lease_s(self) -> float:

@@ -22,7 +22,7 @@ import structlog
 
 from poller.errors import JobNotFound, TooManyActive
 from poller.events import CreditMove, JobEvents, JobSource, NoEvents
-from poller.jobs import Job, JobOptions, new_job_id
+from poller.jobs import Job, JobOptions, TaskKind, new_job_id
 from poller.ports import (
     CreditLedger,
     DailyQuota,
@@ -193,6 +193,7 @@ class JobCreator:
             options=options,
             provider=provider,
             parent_id=parent_id,
+            kind=TaskKind.EXTEND if parent_id is not None else TaskKind.GENERATE,
         )
 
     async def _hold_and_store(self, held: _Held, request: JobRequest) -> Outcome:

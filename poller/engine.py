@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC
+from typing import TypeVar
 
 import structlog
 
@@ -20,7 +22,7 @@ from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
 from poller.events import JobEvents, NoEvents, PollOutcome, ProviderOperation
 from poller.finish import JobFinisher
-from poller.jobs import ACTIVE_STATES, Job, JobStatus
+from poller.jobs import ACTIVE_STATES, Job, JobStatus, TaskKind
 from poller.ports import (
     JobOwnership,
     JobStore,
@@ -29,7 +31,9 @@ from poller.ports import (
     ProviderLookup,
     SessionStore,
     SubmitRequest,
+    SubmittedTask,
     TaskBindings,
+    TaskRef,
     TaskState,
 )
 from poller.schedule import PollPolicy
@@ -43,6 +47,13 @@ REPORTED_JOBS_KEPT = 10_000
 # Below the Redis pool size (storage.redis_support.POOL_SIZE), leaving connections for everything else.
 READS_IN_FLIGHT = 32
 CallbackUrlFor = Callable[[Job], Awaitable[str | None]]
+_T = TypeVar("_T")
+_OPERATIONS = {
+    TaskKind.GENERATE: ProviderOperation.SUBMIT,
+    TaskKind.EXTEND: ProviderOperation.EXTEND,
+    TaskKind.UPSCALE_1080P: ProviderOperation.UPSCALE,
+    TaskKind.UPSCALE_4K: ProviderOperation.UPSCALE,
+}
 # (what the answer said, whether it came without an error) -> what the poll learned, for the listeners.
 _OUTCOMES = {
     (TaskState.PENDING, True): PollOutcome.RUNNING,
@@ -263,7 +274,7 @@ class Engine:
     async def _submit(self, job: Job) -> None:
         job = await self._jobs.transition(job.id, JobStatus.VALIDATING, expected=frozenset({JobStatus.QUEUED}))
         try:
-            task_id = await self._call_submit(job)
+            task = await self._call_submit(job)
         except JobError as exc:
             await self._submit_failed(job, exc)
             return
@@ -272,34 +283,42 @@ class Engine:
             await self._submit_failed(job, self._unexpected(job.id, exc, ErrorCode.PROVIDER_UNAVAILABLE, sent=True))
             return
         next_at = time.time() + self.policy.first_delay()
+        fields = {"provider_task_id": task.task_id, "next_poll_at": str(next_at), "attempts": "0"}
+        if task.meta:
+            fields["task_meta"] = json.dumps(dict(task.meta), separators=(",", ":"))
         job = await self._jobs.transition(
-            job.id,
-            JobStatus.RUNNING,
-            expected=frozenset({JobStatus.VALIDATING}),
-            fields={"provider_task_id": task_id, "next_poll_at": str(next_at), "attempts": "0"},
+            job.id, JobStatus.RUNNING, expected=frozenset({JobStatus.VALIDATING}), fields=fields
         )
-        log.info("job.submitted", task_id=task_id, provider=job.provider)
+        log.info("job.submitted", task_id=task.task_id, provider=job.provider)
         self._schedule(job.id, next_at - time.time())
-        if self._tasks is not None:
+        # An upscale follows its parent's task id: the task stays bound to the parent's job.
+        if self._tasks is not None and not job.is_upscale:
             try:
-                await self._tasks.bind(job.provider, task_id, job.id)
+                await self._tasks.bind(job.provider, task.task_id, job.id)
             except Exception as exc:  # only a lookup aid: the job runs without it
                 log.warning("job.task_not_bound", error_type=type(exc).__name__)
         await self._tell_progress(job)
 
-    async def _call_submit(self, job: Job) -> str:
+    async def _call_submit(self, job: Job) -> SubmittedTask:
         provider = self._providers.for_model(job.model)
         callback_url = await self._callback_url_for(job)
-        if job.parent_id is None:
-            request = SubmitRequest(model=job.model, prompt=job.prompt, options=job.options, callback_url=callback_url)
-            return await self._timed_call(job, ProviderOperation.SUBMIT, provider.submit(request))
-        parent = await self._jobs.get(job.parent_id)
-        if not parent.provider_task_id or not provider.supports_extend(parent.model):
-            raise JobError(ErrorCode.INVALID_INPUT, f"job {parent.id} cannot be extended", request_sent=False)
-        extend = provider.extend(parent.provider_task_id, job.prompt, job.model, callback_url)
-        return await self._timed_call(job, ProviderOperation.EXTEND, extend)
+        parent_task_id = None
+        if job.parent_id is not None:
+            parent = await self._jobs.get(job.parent_id)
+            if not parent.provider_task_id or not provider.supports_kind(parent.model, job.kind):
+                raise JobError(ErrorCode.INVALID_INPUT, f"job {parent.id} cannot make {job.kind}", request_sent=False)
+            parent_task_id = parent.provider_task_id
+        request = SubmitRequest(
+            model=job.model,
+            prompt=job.prompt,
+            options=job.options,
+            callback_url=callback_url,
+            kind=job.kind,
+            parent_task_id=parent_task_id,
+        )
+        return await self._timed_call(job, _OPERATIONS[job.kind], provider.submit(request))
 
-    async def _timed_call(self, job: Job, operation: ProviderOperation, call: Awaitable[str]) -> str:
+    async def _timed_call(self, job: Job, operation: ProviderOperation, call: Awaitable[_T]) -> _T:
         """Await a provider call and report how long it took and how it failed."""
         started = time.perf_counter()
         try:
@@ -351,7 +370,7 @@ class Engine:
             provider = self._providers.for_model(job.model)
             async with self._poll_slots:
                 started = time.perf_counter()  # the call's own time, not the wait for a slot
-                result = await provider.poll(job.provider_task_id)
+                result = await provider.poll(TaskRef.of(job))
         except JobError as exc:
             result = PollResult(state=TaskState.PENDING if exc.retryable else TaskState.FAILED, error=exc)
         except Exception as exc:

@@ -79,6 +79,7 @@ class JobError(ReelayError):
         request_sent: bool = True,
         outcome_unknown: bool = False,
         permanent: bool = False,
+        provider_down: bool = False,
     ) -> None:
         super().__init__(f"{code.value}: {raw}" if raw else code.value)
         self.code = code
@@ -93,6 +94,9 @@ class JobError(ReelayError):
         # True when another attempt would meet the same answer (a refused address, a file that is not a
         # video), even though failures with this code are usually worth retrying.
         self.permanent = permanent
+        # True when the provider said it is down (KIE 455 maintenance, fal 503): it refused the request, so no
+        # task exists, and trying it again in seconds will not help (failover moves the job on at once).
+        self.provider_down = provider_down
 
     @property
     def retryable(self) -> bool:

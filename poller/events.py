@@ -44,6 +44,8 @@ class ProviderOperation(StrEnum):
     SUBMIT = "submit"
     POLL = "poll"
     EXTEND = "extend"
+    UPSCALE = "upscale"
+    CANCEL = "cancel"
     DOWNLOAD = "download"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,42 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(8)
 
 
+class TaskKind(StrEnum):
+    """What a job asks of the provider: a new video, a continuation, or a bigger copy of a finished one."""
+
+    GENERATE = "generate"
+    EXTEND = "extend"
+    UPSCALE_1080P = "1080p"
+    UPSCALE_4K = "4k"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedSubmit:
+    """A submit a provider refused before any task existed (failover moved the job on to another model)."""
+
+    model: str
+    provider: str
+    error: str  # the normalized error code
+    raw: str
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored in the job's ``refused_submits`` list."""
+        return {"model": self.model, "provider": self.provider, "error": self.error, "raw": self.raw, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RefusedSubmit | None:
+        """Rebuild one entry; None for anything that is not one."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(
+                str(data["model"]), str(data["provider"]), str(data["error"]), str(data["raw"]), float(data["at"])
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 class AspectRatio(StrEnum):
     """The aspect ratios a user can pick."""
 
@@ -83,7 +120,13 @@ class JobOptions:
 
     aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
     duration_s: int = 8
-    image_url: str | None = None
+    image_url: str | None = None  # the first frame (image-to-video): a URL the provider can fetch
+    last_image_url: str | None = None  # the last frame, on models that take one
+    resolution: str | None = None  # None: the model's default
+
+    def replace(self, **changes: Any) -> JobOptions:
+        """A copy with some options changed."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +207,23 @@ class Job:
     late_checks: int = 0
     # What the provider said the task cost, in its own credits (KIE's creditsConsumed), when it said so.
     provider_cost: float | None = None
+    # What the job asks of the provider; a child job (extend, upscale) names its parent in ``parent_id``.
+    kind: TaskKind = TaskKind.GENERATE
+    # What the provider handed back besides the task id and needs again to follow it (fal's status URL).
+    task_meta: dict[str, str] = field(default_factory=dict)
+    # The model the user asked for, when failover made the video with another one (``model``).
+    requested_model: str | None = None
+    refused_submits: tuple[RefusedSubmit, ...] = ()
 
     @property
     def is_extension(self) -> bool:
         """Whether this job extends an earlier video (the Extend button)."""
-        return self.parent_id is not None
+        return self.kind is TaskKind.EXTEND
+
+    @property
+    def is_upscale(self) -> bool:
+        """Whether this job makes a bigger copy (1080p, 4K) of an earlier video."""
+        return self.kind in (TaskKind.UPSCALE_1080P, TaskKind.UPSCALE_4K)
 
     def generation_s(self) -> float | None:
         """From the submit (or, for a task adopted from elsewhere, from when polling began) to the provider's final
@@ -205,6 +260,8 @@ class Job:
             "aspect_ratio": self.options.aspect_ratio.value,
             "duration_s": self.options.duration_s,
             "image_url": self.options.image_url,
+            "last_image_url": self.options.last_image_url,
+            "resolution": self.options.resolution,
             "provider": self.provider,
             "provider_task_id": self.provider_task_id,
             "parent_id": self.parent_id,
@@ -226,6 +283,13 @@ class Job:
             "callback_token": self.callback_token,
             "late_checks": self.late_checks,
             "provider_cost": self.provider_cost,
+            # Left out for the common case, a new video; a child job always says what it is.
+            "kind": self.kind.value if self.kind is not TaskKind.GENERATE or self.parent_id else None,
+            "task_meta": json.dumps(self.task_meta, separators=(",", ":")) if self.task_meta else None,
+            "requested_model": self.requested_model,
+            "refused_submits": json.dumps([step.to_json() for step in self.refused_submits], separators=(",", ":"))
+            if self.refused_submits
+            else None,
         }
         for status, at in self.transitions.items():
             raw[f"at_{status}"] = at
@@ -247,16 +311,20 @@ class Job:
             if at is not None:
                 transitions[status] = float(at)
         error_code = get("error_code")
+        parent_id = get("parent_id")
+        kind = get("kind")
+        task_meta = get("task_meta")
+        refused = get("refused_submits")
         return cls(
             id=data["id"],
             user_id=int(data["user_id"]),
             chat_id=int(data["chat_id"]),
             model=data["model"],
             prompt=get("prompt", ""),
-            options=_options_from_fields(get("aspect_ratio"), get("duration_s"), get("image_url")),
+            options=_options_from_fields(data),
             provider=get("provider", ""),
             provider_task_id=get("provider_task_id"),
-            parent_id=get("parent_id"),
+            parent_id=parent_id,
             status=_enum_member(JobStatus, _STATUSES, data["status"]),
             attempts=int(get("attempts", "0")),
             created_at=float(data["created_at"]),
@@ -277,12 +345,18 @@ class Job:
             callback_token=get("callback_token"),
             late_checks=int(get("late_checks", "0")),
             provider_cost=_opt_float(get("provider_cost")),
+            # Jobs stored before kinds existed: a child job was an extension.
+            kind=_KINDS.get(kind, TaskKind.EXTEND if parent_id else TaskKind.GENERATE),
+            task_meta=_string_map(task_meta) if task_meta else {},
+            requested_model=get("requested_model"),
+            refused_submits=_refused_submits(refused) if refused else (),
         )
 
 
 _STATUSES: dict[str, JobStatus] = {status.value: status for status in JobStatus}
 _ERROR_CODES: dict[str, ErrorCode] = {code.value: code for code in ErrorCode}
 _ASPECT_RATIOS: dict[str, AspectRatio] = {ratio.value: ratio for ratio in AspectRatio}
+_KINDS: dict[str | None, TaskKind] = {kind.value: kind for kind in TaskKind}
 _TRANSITION_FIELDS = tuple((f"at_{status.value}", status.value) for status in JobStatus)
 _DEFAULT_OPTIONS = JobOptions()
 _E = TypeVar("_E", bound=StrEnum)
@@ -299,8 +373,11 @@ def _enum_member(enum: type[_E], members: dict[str, _E], value: str) -> _E:
     return member if member is not None else enum(value)
 
 
-def _options_from_fields(aspect_ratio: str | None, duration_s: str | None, image_url: str | None) -> JobOptions:
-    if aspect_ratio is None and duration_s is None and image_url is None:
+def _options_from_fields(data: dict[str, str]) -> JobOptions:
+    get = data.get
+    aspect_ratio, duration_s, image_url = get("aspect_ratio"), get("duration_s"), get("image_url")
+    last_image_url, resolution = get("last_image_url"), get("resolution")
+    if aspect_ratio is None and duration_s is None and image_url is None and resolution is None:
         return _DEFAULT_OPTIONS  # frozen, so one instance serves every job that kept the defaults
     return JobOptions(
         aspect_ratio=_enum_member(AspectRatio, _ASPECT_RATIOS, aspect_ratio)
@@ -308,7 +385,26 @@ def _options_from_fields(aspect_ratio: str | None, duration_s: str | None, image
         else AspectRatio.LANDSCAPE,
         duration_s=int(duration_s) if duration_s is not None else 8,
         image_url=image_url,
+        last_image_url=last_image_url,
+        resolution=resolution,
     )
+
+
+def _string_map(text: str) -> dict[str, str]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _refused_submits(text: str) -> tuple[RefusedSubmit, ...]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ()
+    steps = (RefusedSubmit.from_json(item) for item in data) if isinstance(data, list) else ()
+    return tuple(step for step in steps if step is not None)
 
 
 # Values from_fields assumes for an absent field: not worth storing.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from poller.errors import JobError
-from poller.jobs import Job, JobOptions, JobStatus, VideoOutput
+from poller.jobs import Job, JobOptions, JobStatus, TaskKind, VideoOutput
 from poller.schedule import AttemptTiming
 
 # --------------------------------------------------------------------------- providers
@@ -31,12 +31,40 @@ class TaskState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SubmitRequest:
-    """One generation request, in provider-neutral terms."""
+    """One request to start a task, in provider-neutral terms. ``model`` is the catalog id; a child task (extend,
+    upscale) names the provider's task it continues in ``parent_task_id``."""
 
     model: str
     prompt: str
     options: JobOptions = field(default_factory=JobOptions)
     callback_url: str | None = None
+    kind: TaskKind = TaskKind.GENERATE
+    parent_task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedTask:
+    """What a provider handed back for a new task: its id, and what following it needs again (``meta``: fal's
+    status, result and cancel URLs), stored with the job so another process or a restart can follow it."""
+
+    task_id: str
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """A task to ask about: its id, the catalog model and kind of the job that follows it, and the submit's ``meta``."""
+
+    task_id: str
+    model: str
+    kind: TaskKind = TaskKind.GENERATE
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, job: Job) -> TaskRef:
+        """The task ``job`` follows (it must have one)."""
+        assert job.provider_task_id is not None
+        return cls(job.provider_task_id, job.model, job.kind, job.task_meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +77,15 @@ class PollResult:
     progress: float | None = None
     parser: str = ""  # which format parser recognised the answer (for logs)
     cost: float | None = None  # what the provider says the task cost (its own credits), when it says so
+    queue_position: int | None = None  # where the task waits in the provider's queue (fal), when it says so
+
+
+class CancelOutcome(StrEnum):
+    """What asking a provider to stop a task achieved."""
+
+    CANCELLED = "cancelled"  # the provider stopped it (or will): no video comes
+    ALREADY_DONE = "already_done"  # too late: it finished, so the video can still be delivered
+    NOT_SUPPORTED = "not_supported"  # the provider cannot stop tasks: it may still finish, unseen
 
 
 @runtime_checkable
@@ -58,23 +95,23 @@ class VideoProvider(Protocol):
     name: str
 
     def supports(self, model: str) -> bool:
-        """Whether this adapter serves ``model``."""
+        """Whether this adapter serves ``model`` (a catalog id)."""
         ...
 
-    def supports_extend(self, model: str) -> bool:
-        """Whether a finished video of ``model`` can be extended."""
+    def supports_kind(self, model: str, kind: TaskKind) -> bool:
+        """Whether a task of ``kind`` can be made for a video of ``model`` (extend, upscale)."""
         ...
 
-    async def submit(self, request: SubmitRequest) -> str:
-        """Start a task; return the provider's task id."""
+    async def submit(self, request: SubmitRequest) -> SubmittedTask:
+        """Start a task of ``request.kind``; return what following it needs."""
         ...
 
-    async def poll(self, task_id: str) -> PollResult:
+    async def poll(self, task: TaskRef) -> PollResult:
         """Ask how a task is doing. Malformed answers raise a retryable :class:`JobError`."""
         ...
 
-    async def extend(self, parent_task_id: str, prompt: str, model: str, callback_url: str | None) -> str:
-        """Continue a finished video; return the new task id."""
+    async def cancel(self, task: TaskRef) -> CancelOutcome:
+        """Ask the provider to stop a task (the user cancelled the job)."""
         ...
 
     def normalize_error(self, http_status: int | None, payload: object) -> JobError:

@@ -1,65 +1,29 @@
-"""The model catalog: which video models Reelay offers, who serves them, and what each accepts."""
+"""The model catalog: lookups on the table (:mod:`providers.catalog_table`) and the operator's choice of which
+models are offered (``models.enabled``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterable
 
 from poller.errors import ErrorCode, JobError
-from poller.jobs import AspectRatio, JobOptions
+from providers.catalog_table import MODELS
+from providers.model_info import InputKind, ModelInfo, ProviderName, RequestFields
 
-ProviderName = Literal["kie_veo", "kie_market"]
+__all__ = [
+    "Catalog",
+    "InputKind",
+    "ModelInfo",
+    "ProviderName",
+    "RequestFields",
+    "all_models",
+    "get_model",
+    "known_model",
+    "models_for",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """One model a user can pick. ``durations_s[0]`` is the default duration."""
-
-    id: str
-    label: str
-    provider: ProviderName
-    durations_s: tuple[int, ...]
-    aspect_ratios: tuple[AspectRatio, ...]
-    extendable: bool = False
-
-    @property
-    def default_duration_s(self) -> int:
-        """The duration used when the user has not chosen one."""
-        return self.durations_s[0]
-
-    def check_options(self, options: JobOptions) -> None:
-        """Raise ``JobError(INVALID_INPUT)`` when ``options`` ask for something this model cannot do."""
-        if options.aspect_ratio not in self.aspect_ratios:
-            allowed = ", ".join(ratio.value for ratio in self.aspect_ratios)
-            raise JobError(
-                ErrorCode.INVALID_INPUT,
-                f"{self.label} does not support aspect ratio {options.aspect_ratio.value} (choose {allowed})",
-                request_sent=False,
-            )
-        if options.duration_s not in self.durations_s:
-            allowed = ", ".join(f"{seconds} s" for seconds in self.durations_s)
-            raise JobError(
-                ErrorCode.INVALID_INPUT,
-                f"{self.label} cannot make a {options.duration_s} s video (choose {allowed})",
-                request_sent=False,
-            )
-
-
-_WIDE_TALL = (AspectRatio.LANDSCAPE, AspectRatio.PORTRAIT)
-
-_MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("veo3_fast", "Veo 3 Fast", "kie_veo", (8,), _WIDE_TALL, extendable=True),
-    ModelInfo("veo3", "Veo 3", "kie_veo", (8,), _WIDE_TALL, extendable=True),
-    ModelInfo("sora-2-text-to-video", "Sora 2", "kie_market", (10, 15), _WIDE_TALL),
-    ModelInfo(
-        "bytedance/v1-pro-text-to-video",
-        "Seedance 1 Pro",
-        "kie_market",
-        (5, 10),
-        (*_WIDE_TALL, AspectRatio.SQUARE),
-    ),
-)
-_BY_ID = {model.id: model for model in _MODELS}
+_BY_ID = {model.id: model for model in MODELS}
+if len(_BY_ID) != len(MODELS):
+    raise RuntimeError("the catalog table lists a model id twice")
 
 
 def get_model(model_id: str) -> ModelInfo:
@@ -70,11 +34,61 @@ def get_model(model_id: str) -> ModelInfo:
         raise JobError(ErrorCode.INVALID_INPUT, f"unknown model {model_id!r}", request_sent=False) from None
 
 
+def known_model(model_id: str) -> ModelInfo | None:
+    """The catalog entry for ``model_id``, or None."""
+    return _BY_ID.get(model_id)
+
+
 def all_models() -> tuple[ModelInfo, ...]:
-    """Every model, in the order a menu should show them (the first is the default)."""
-    return _MODELS
+    """Every model of the table, in menu order (enabled or not)."""
+    return MODELS
 
 
 def models_for(provider: str) -> tuple[ModelInfo, ...]:
     """The models one provider adapter serves."""
-    return tuple(model for model in _MODELS if model.provider == provider)
+    return tuple(model for model in MODELS if model.provider == provider)
+
+
+class Catalog:
+    """The models this deployment offers: the table's, narrowed to ``enabled`` (menu order kept).
+
+    ``enabled`` None: every model whose provider is configured (``providers``), except those off by default."""
+
+    def __init__(
+        self,
+        *,
+        enabled: Iterable[str] | None = None,
+        providers: Iterable[str] = ("kie_veo", "kie_market"),
+        models: tuple[ModelInfo, ...] = MODELS,
+    ) -> None:
+        self._by_id = {model.id: model for model in models}
+        configured = frozenset(providers)
+        if enabled is None:
+            wanted = {m.id for m in models if m.enabled_by_default and m.provider in configured}
+        else:
+            wanted = set(enabled)
+            unknown = sorted(wanted - self._by_id.keys())
+            if unknown:
+                raise ValueError(f"unknown models: {', '.join(unknown)}")
+        self._offered = tuple(m for m in models if m.id in wanted and m.provider in configured)
+
+    def get(self, model_id: str) -> ModelInfo | None:
+        """The entry for ``model_id`` (enabled or not), or None when the table has no such model."""
+        return self._by_id.get(model_id)
+
+    def is_enabled(self, model_id: str) -> bool:
+        """Whether users may pick ``model_id`` now."""
+        return any(model.id == model_id for model in self._offered)
+
+    def offered(self) -> tuple[ModelInfo, ...]:
+        """The enabled models, in menu order."""
+        return self._offered
+
+    def taking_images(self) -> tuple[ModelInfo, ...]:
+        """The enabled models that can start from a photo."""
+        return tuple(model for model in self._offered if model.accepts_image)
+
+    def provider_for(self, model: str) -> str | None:
+        """The provider that serves ``model`` when it is enabled, else None (``poller.ports.ModelCatalog``)."""
+        entry = self._by_id.get(model)
+        return entry.provider if entry is not None and self.is_enabled(model) else None

@@ -117,7 +117,8 @@ def normalize_kie_error(
     if code in (401, 403):
         # The key is wrong or revoked: every job will fail until an operator fixes the configuration.
         log.error("kie.auth_rejected", http_status=http_status, code=code, message=message[:200])
-    return JobError(error_code, raw, retry_after=retry_after, request_sent=request_sent)
+    # 455: KIE is down for maintenance; it refused the request, and a retry in seconds will not find it back.
+    return JobError(error_code, raw, retry_after=retry_after, request_sent=request_sent, provider_down=code == 455)
 
 
 def task_failure_error(code: object, message: str) -> JobError:

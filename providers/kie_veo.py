@@ -1,4 +1,4 @@
-"""The KIE.ai Veo 3 adapter: generate, record-info, extend (provider-apis.md §1)."""
+"""The KIE.ai Veo 3.1 adapter: generate, record-info, extend (provider-apis.md §1)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 import structlog
 
 from poller.errors import ErrorCode, JobError
-from poller.jobs import JobOptions
-from poller.ports import PollResult, SubmitRequest
+from poller.jobs import TaskKind
+from poller.ports import CancelOutcome, PollResult, SubmitRequest, SubmittedTask, TaskRef
 from providers.api_client import ApiClient
-from providers.catalog import ModelInfo, get_model
+from providers.catalog import ModelInfo, known_model
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
 from providers.parsers import parse_status
@@ -21,13 +21,12 @@ GENERATE_PATH = "/api/v1/veo/generate"
 RECORD_INFO_PATH = "/api/v1/veo/record-info"
 EXTEND_PATH = "/api/v1/veo/extend"
 
-# The extend endpoint's ``model`` values are documented only as "fast" (provider-apis.md §7); for
-# other models the field is left out and KIE uses its default.
-_EXTEND_MODEL = {"veo3_fast": "fast"}
+# The extend endpoint's ``model``: "fast" or "quality" (docs/providers.md).
+_EXTEND_MODEL = {"veo3_fast": "fast", "veo3": "quality"}
 
 
 class KieVeoProvider:
-    """KIE.ai's Veo API (``veo3``, ``veo3_fast``). Raises :class:`JobError` only."""
+    """KIE.ai's Veo API (the catalog's ``kie_veo`` models). Raises :class:`JobError` only."""
 
     def __init__(self, client: ApiClient, base_url: str, api_key: str, *, name: str = "kie_veo") -> None:
         self.name = name
@@ -37,41 +36,36 @@ class KieVeoProvider:
         """Whether ``model`` is a Veo model of the catalog."""
         return _catalog_entry(model) is not None
 
-    def supports_extend(self, model: str) -> bool:
-        """Veo videos made through this API can be extended."""
+    def supports_kind(self, model: str, kind: TaskKind) -> bool:
+        """New videos of every Veo model; continuations of the extendable ones."""
         entry = _catalog_entry(model)
-        return entry is not None and entry.extendable
+        if entry is None:
+            return False
+        if kind is TaskKind.GENERATE:
+            return True
+        return kind is TaskKind.EXTEND and entry.extendable
 
-    async def submit(self, request: SubmitRequest) -> str:
-        """POST ``/veo/generate``; return the new task id."""
+    async def submit(self, request: SubmitRequest) -> SubmittedTask:
+        """POST ``/veo/generate`` (or ``/veo/extend`` for a continuation); return the new task."""
         model = self._model(request.model)
+        if request.kind is TaskKind.EXTEND:
+            return SubmittedTask(await self._extend(model, request))
+        if request.kind is not TaskKind.GENERATE:
+            raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} cannot make {request.kind}", request_sent=False)
         model.check_options(request.options)
-        body = generate_body(request)
-        data = await self._api.post(GENERATE_PATH, body)
+        data = await self._api.post(GENERATE_PATH, generate_body(model, request))
         task_id = task_id_from(data, GENERATE_PATH)
         log.info("kie_veo.submitted", model=model.id, task_id=task_id)
-        return task_id
+        return SubmittedTask(task_id)
 
-    async def poll(self, task_id: str) -> PollResult:
+    async def poll(self, task: TaskRef) -> PollResult:
         """GET ``/veo/record-info`` and read it through the parser chain."""
-        data = await self._api.get(RECORD_INFO_PATH, {"taskId": task_id})
+        data = await self._api.get(RECORD_INFO_PATH, {"taskId": task.task_id})
         return parse_status(data)
 
-    async def extend(self, parent_task_id: str, prompt: str, model: str, callback_url: str | None) -> str:
-        """POST ``/veo/extend`` for a finished Veo task; return the new task id."""
-        if not self.supports_extend(model):
-            raise JobError(ErrorCode.INVALID_INPUT, f"{model} videos cannot be extended", request_sent=False)
-        if not prompt.strip():
-            raise JobError(ErrorCode.INVALID_INPUT, "the continuation prompt is empty", request_sent=False)
-        body: dict[str, Any] = {"taskId": parent_task_id, "prompt": prompt}
-        if callback_url:
-            body["callBackUrl"] = callback_url
-        if model in _EXTEND_MODEL:
-            body["model"] = _EXTEND_MODEL[model]
-        data = await self._api.post(EXTEND_PATH, body)
-        task_id = task_id_from(data, EXTEND_PATH)
-        log.info("kie_veo.extended", model=model, parent_task_id=parent_task_id, task_id=task_id)
-        return task_id
+    async def cancel(self, task: TaskRef) -> CancelOutcome:
+        """KIE has no cancel: the task runs on, and nobody follows it."""
+        return CancelOutcome.NOT_SUPPORTED
 
     def normalize_error(self, http_status: int | None, payload: object) -> JobError:
         """Map a KIE status/body onto the error taxonomy (see :mod:`providers.kie_errors`)."""
@@ -81,6 +75,21 @@ class KieVeoProvider:
         """Close the HTTP client this adapter was given."""
         await self._api.aclose()
 
+    async def _extend(self, model: ModelInfo, request: SubmitRequest) -> str:
+        if not model.extendable or not request.parent_task_id:
+            raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} videos cannot be extended", request_sent=False)
+        if not request.prompt.strip():
+            raise JobError(ErrorCode.INVALID_INPUT, "the continuation prompt is empty", request_sent=False)
+        body: dict[str, Any] = {"taskId": request.parent_task_id, "prompt": request.prompt}
+        if request.callback_url:
+            body["callBackUrl"] = request.callback_url
+        if model.id in _EXTEND_MODEL:
+            body["model"] = _EXTEND_MODEL[model.id]
+        data = await self._api.post(EXTEND_PATH, body)
+        task_id = task_id_from(data, EXTEND_PATH)
+        log.info("kie_veo.extended", model=model.id, parent_task_id=request.parent_task_id, task_id=task_id)
+        return task_id
+
     def _model(self, model_id: str) -> ModelInfo:
         entry = _catalog_entry(model_id)
         if entry is None:
@@ -88,31 +97,20 @@ class KieVeoProvider:
         return entry
 
 
-def generate_body(request: SubmitRequest) -> dict[str, Any]:
-    """The ``/veo/generate`` body for ``request``."""
-    options: JobOptions = request.options
-    body: dict[str, Any] = {
-        "prompt": request.prompt,
-        "model": request.model,
-        # The docs disagree on the field name (quickstart: aspectRatio, field table: aspect_ratio).
-        "aspectRatio": options.aspect_ratio.value,
-        "aspect_ratio": options.aspect_ratio.value,
-        "enableTranslation": True,
-    }
-    if options.image_url:
-        # One image is a first frame: KIE's FIRST_AND_LAST_FRAMES mode takes one or two.
-        body["generationType"] = "FIRST_AND_LAST_FRAMES_2_VIDEO"
-        body["imageUrls"] = [options.image_url]
-    else:
-        body["generationType"] = "TEXT_2_VIDEO"
+def generate_body(model: ModelInfo, request: SubmitRequest) -> dict[str, Any]:
+    """The ``/veo/generate`` body for ``request``: the catalog's fields plus Veo's own."""
+    body = model.provider_input(request.prompt, request.options)
+    body["model"] = model.text_model
+    # The docs disagree on the field name (quickstart: aspectRatio, field table: aspect_ratio); KIE takes both.
+    body["aspectRatio"] = request.options.aspect_ratio.value
+    body["enableTranslation"] = True
+    # One image is a first frame, two are first and last: both are KIE's FIRST_AND_LAST_FRAMES mode.
+    body["generationType"] = "FIRST_AND_LAST_FRAMES_2_VIDEO" if request.options.image_url else "TEXT_2_VIDEO"
     if request.callback_url:
         body["callBackUrl"] = request.callback_url
     return body
 
 
 def _catalog_entry(model_id: str) -> ModelInfo | None:
-    try:
-        entry = get_model(model_id)
-    except JobError:
-        return None
-    return entry if entry.provider == "kie_veo" else None
+    entry = known_model(model_id)
+    return entry if entry is not None and entry.provider == "kie_veo" else None

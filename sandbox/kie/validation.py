@@ -72,15 +72,57 @@ def _seedance(inputs: Mapping[str, Any]) -> None:
     _choice(inputs, "resolution", {"480p", "720p", "1080p"})
 
 
+def _sora_image(inputs: Mapping[str, Any]) -> None:
+    _sora(inputs)
+    _url_list(inputs, "image_urls", 1, 1, required=True)
+
+
+def _seedance_image(inputs: Mapping[str, Any]) -> None:
+    if "aspect_ratio" in inputs:
+        raise Invalid("aspect_ratio is not an input of the image-to-video model")
+    _choice(inputs, "duration", {"5", "10"})
+    _choice(inputs, "resolution", {"480p", "720p", "1080p"})
+    if not _is_url(inputs.get("image_url")):
+        raise Invalid("image_url is required and must be an http(s) URL")
+
+
+def _seedance_2(inputs: Mapping[str, Any]) -> None:
+    _choice(inputs, "aspect_ratio", {"16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive"})
+    _choice(inputs, "resolution", {"480p", "720p", "1080p"})
+    duration = inputs.get("duration")
+    if duration is not None and (type(duration) is not int or not 4 <= duration <= 15):
+        raise Invalid("duration must be an integer from 4 to 15")
+    for key in ("first_frame_url", "last_frame_url"):
+        _optional_url(inputs, key)
+    if "last_frame_url" in inputs and "first_frame_url" not in inputs:
+        raise Invalid("last_frame_url needs first_frame_url")
+    _flag(inputs, "generate_audio")
+
+
+def _kling_3(inputs: Mapping[str, Any]) -> None:
+    if inputs.get("mode") not in ("std", "pro"):
+        raise Invalid("mode must be std or pro")
+    _choice(inputs, "aspect_ratio", {"16:9", "9:16", "1:1"})
+    _choice(inputs, "duration", {str(seconds) for seconds in range(3, 16)})
+    _url_list(inputs, "image_urls", 1, 2)
+    _flag(inputs, "sound")
+    _flag(inputs, "multi_shots")
+
+
 def _prompt_only(inputs: Mapping[str, Any]) -> None:
     """Models the simulator accepts without checking their extra fields."""
 
 
 MARKET_MODELS: dict[str, Callable[[Mapping[str, Any]], None]] = {
     "sora-2-text-to-video": _sora,
+    "sora-2-image-to-video": _sora_image,
     "sora-2-pro-text-to-video": _sora,
     "bytedance/v1-pro-text-to-video": _seedance,
+    "bytedance/v1-pro-image-to-video": _seedance_image,
     "bytedance/v1-lite-text-to-video": _seedance,
+    "bytedance/seedance-2": _seedance_2,
+    "bytedance/seedance-2-fast": _seedance_2,
+    "kling-3.0/video": _kling_3,
     "kling/v2-5-turbo-text-to-video-pro": _prompt_only,
     "wan/2-6-text-to-video": _prompt_only,
     "hailuo/02-text-to-video-pro": _prompt_only,
@@ -98,6 +140,21 @@ def _require_prompt(body: Mapping[str, Any]) -> None:
 def _choice(body: Mapping[str, Any], key: str, allowed: set[str]) -> None:
     if key in body and body[key] not in allowed:
         raise Invalid(f"{key} must be one of {', '.join(sorted(allowed))} (got {body[key]!r})")
+
+
+def _flag(body: Mapping[str, Any], key: str) -> None:
+    if key in body and not isinstance(body[key], bool):
+        raise Invalid(f"{key} must be a boolean")
+
+
+def _url_list(body: Mapping[str, Any], key: str, least: int, most: int, *, required: bool = False) -> None:
+    if key not in body:
+        if required:
+            raise Invalid(f"{key} is required")
+        return
+    urls = body[key]
+    if not (isinstance(urls, list) and least <= len(urls) <= most and all(_is_url(url) for url in urls)):
+        raise Invalid(f"{key} must be a list of {least} to {most} http(s) URLs")
 
 
 def _optional_url(body: Mapping[str, Any], key: str) -> None:

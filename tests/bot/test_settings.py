@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel
@@ -168,6 +169,10 @@ def _field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     paths = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        # An optional section (``FalSettings | None``) documents its keys like any other.
+        optional = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(optional) == 1 and isinstance(optional[0], type) and issubclass(optional[0], BaseModel):
+            annotation = optional[0]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             paths.extend(_field_paths(annotation, f"{prefix}{name}."))
         else:
@@ -222,13 +227,13 @@ def test_example_config_documents_every_key_and_loads(tmp_path: Path) -> None:
     sections: dict[str, set[str]] = {}
     current = ""
     for line in example.splitlines():
-        if header := re.match(r"^\[([\w.]+)\]", line):
+        if header := re.match(r"^#?\s?\[([\w.]+)\]", line):  # an optional section is shown commented out
             current = header.group(1)
             parent, _, name = current.rpartition(".")
             sections.setdefault(parent, set()).add(name)  # a [table] documents a dict-valued key
         elif key := re.match(r"^#?\s?(\w+) = ", line):
             sections.setdefault(current, set()).add(key.group(1))
-    documented = {f"{section}.{key}" for section, keys in sections.items() for key in keys}
+    documented = {f"{section}.{key}" if section else key for section, keys in sections.items() for key in keys}
 
     missing = [path for path in _field_paths(Settings) if path not in documented]
 

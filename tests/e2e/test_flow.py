@@ -48,7 +48,7 @@ async def test_prompt_to_video_then_publish_and_extend(
     preview = await tg.wait_for_async(lambda: next(iter(videos_in(telegram, ALICE)), None), timeout=20, what="video")
     assert preview.video is not None
     assert preview.caption is not None
-    assert preview.caption.startswith("🎬 Veo 3 Fast")
+    assert preview.caption.startswith("🎬 Veo 3.1 Fast")
     buttons = button_data(preview)
     assert set(buttons) == {texts.PUBLISH, texts.EXTEND}
     assert all(len(data.encode()) <= 64 for data in buttons.values())
@@ -258,7 +258,7 @@ async def test_status_lists_jobs_and_cancel_stops_polling(
 
     tg.send_text(ALICE, ALICE, "/status")
     status = await tg.wait_for_async(
-        lambda: next((m for m in bot_messages(telegram, ALICE) if m.text and "Veo 3 Fast —" in m.text), None),
+        lambda: next((m for m in bot_messages(telegram, ALICE) if m.text and "Veo 3.1 Fast —" in m.text), None),
         what="the status list",
     )
     assert "generating" in (status.text or "")

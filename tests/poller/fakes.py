@@ -15,8 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poller.errors import ErrorCode, JobError
-from poller.jobs import Job
-from poller.ports import LocalVideo, MediaInfo, PollResult, Session, StoredBlob, SubmitRequest, TaskState
+from poller.jobs import Job, TaskKind
+from poller.ports import (
+    CancelOutcome,
+    LocalVideo,
+    MediaInfo,
+    PollResult,
+    Session,
+    StoredBlob,
+    SubmitRequest,
+    SubmittedTask,
+    TaskRef,
+    TaskState,
+)
 
 VIDEO_BYTES = b"\x00\x00\x00\x18ftypmp42" + b"x" * 4000
 
@@ -31,6 +42,7 @@ class ScriptedProvider:
     default: PollResult = field(default_factory=lambda: PollResult(TaskState.PENDING))
     submits: list[SubmitRequest] = field(default_factory=list)
     extends: list[tuple[str, str]] = field(default_factory=list)
+    cancels: list[TaskRef] = field(default_factory=list)
     polls: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -39,20 +51,24 @@ class ScriptedProvider:
     def supports(self, model: str) -> bool:
         return True
 
-    def supports_extend(self, model: str) -> bool:
-        return model.startswith("veo")
+    def supports_kind(self, model: str, kind: TaskKind) -> bool:
+        return kind is TaskKind.GENERATE or model.startswith("veo")
 
-    async def submit(self, request: SubmitRequest) -> str:
+    async def submit(self, request: SubmitRequest) -> SubmittedTask:
+        if request.kind is TaskKind.EXTEND:
+            assert request.parent_task_id is not None
+            self.extends.append((request.parent_task_id, request.prompt))
+            return SubmittedTask(f"ext-{len(self.extends)}")
         self.submits.append(request)
         if self.submit_script:
             raise self.submit_script.popleft()
-        return f"task-{len(self.submits)}"
+        return SubmittedTask(f"task-{len(self.submits)}")
 
-    async def extend(self, parent_task_id: str, prompt: str, model: str, callback_url: str | None) -> str:
-        self.extends.append((parent_task_id, prompt))
-        return f"ext-{len(self.extends)}"
+    async def cancel(self, task: TaskRef) -> CancelOutcome:
+        self.cancels.append(task)
+        return CancelOutcome.NOT_SUPPORTED
 
-    async def poll(self, task_id: str) -> PollResult:
+    async def poll(self, task: TaskRef) -> PollResult:
         self.polls += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -15,7 +15,7 @@ from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
-from poller.jobs import Job, JobStatus, new_job_id
+from poller.jobs import Job, JobStatus, TaskKind, new_job_id
 from poller.ports import JobOwnership, PollResult, ProviderLookup, Session, TaskBindings, TaskState
 from poller.schedule import PollPolicy
 from poller.worker import Worker
@@ -65,7 +65,10 @@ class Rig:
     finisher: JobFinisher
 
     async def new_job(self, model: str = "veo3_fast", parent_id: str | None = None) -> Job:
-        return await create_and_adopt(self.engine, self.jobs, model=model, prompt="a fox in snow", parent_id=parent_id)
+        kind = TaskKind.EXTEND if parent_id else TaskKind.GENERATE
+        return await create_and_adopt(
+            self.engine, self.jobs, model=model, prompt="a fox in snow", parent_id=parent_id, kind=kind
+        )
 
     async def status_of(self, job_id: str) -> JobStatus:
         return (await self.jobs.get(job_id)).status

@@ -13,6 +13,8 @@ from poller.jobs import (
     Job,
     JobOptions,
     JobStatus,
+    RefusedSubmit,
+    TaskKind,
     VideoOutput,
     can_transition,
     new_job_id,
@@ -117,3 +119,35 @@ def test_job_ids_are_short_url_safe_and_unique() -> None:
 
     assert len(ids) == 1000
     assert all(len(i) == 11 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
+
+
+def test_kinds_task_meta_failover_and_frames_round_trip() -> None:
+    job = Job(
+        id="j1",
+        user_id=1,
+        chat_id=1,
+        model="fal-ai/veo3/fast",
+        prompt="p",
+        options=JobOptions(image_url="https://s3/in.jpg", last_image_url="https://s3/in2.jpg", resolution="1080p"),
+        parent_id="p1",
+        kind=TaskKind.UPSCALE_4K,
+        task_meta={"status_url": "https://queue.fal.run/fal-ai/veo3/requests/r1/status"},
+        requested_model="veo3_fast",
+        refused_submits=(RefusedSubmit("veo3_fast", "kie_veo", "provider_unavailable", "HTTP 455", 12.5),),
+    )
+    assert Job.from_fields(job.to_fields()) == job
+
+
+def test_a_child_job_stored_before_kinds_existed_is_an_extension() -> None:
+    fields = Job(id="j1", user_id=1, chat_id=1, model="veo3", prompt="p").to_fields()
+    assert Job.from_fields(fields).kind is TaskKind.GENERATE
+    assert "kind" not in fields
+    fields["parent_id"] = "p1"
+    assert Job.from_fields(fields).kind is TaskKind.EXTEND
+
+
+def test_unreadable_task_meta_and_failover_records_are_dropped_not_fatal() -> None:
+    fields = Job(id="j1", user_id=1, chat_id=1, model="veo3", prompt="p").to_fields()
+    fields.update(task_meta="{not json", refused_submits='[{"model": "x"}, 3]')
+    job = Job.from_fields(fields)
+    assert (job.task_meta, job.refused_submits) == ({}, ())

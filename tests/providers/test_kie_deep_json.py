@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from poller.errors import ErrorCode, JobError
-from poller.ports import SubmitRequest
+from poller.ports import SubmitRequest, TaskRef
 from providers.api_client import ApiClient
 from providers.kie_veo import KieVeoProvider
 from tests.fixtures.scripted_http import Peer, Serve, answer
@@ -28,7 +28,7 @@ async def provider(serve: Serve) -> KieVeoProvider:
 async def test_a_deep_poll_answer_is_a_retryable_malformed_answer(provider: KieVeoProvider) -> None:
     try:
         with pytest.raises(JobError) as caught:
-            await provider.poll("veo_task_1")
+            await provider.poll(TaskRef("veo_task_1", "veo3_fast"))
     finally:
         await provider.aclose()
     assert caught.value.code is ErrorCode.PROVIDER_UNAVAILABLE
