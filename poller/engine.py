@@ -24,12 +24,14 @@ from poller.events import JobEvents, NoEvents, PollOutcome, ProviderOperation
 from poller.finish import JobFinisher
 from poller.jobs import ACTIVE_STATES, Job, JobStatus, TaskKind
 from poller.ports import (
+    InputPreparer,
     JobOwnership,
     JobStore,
     Notifier,
     PollResult,
     ProviderLookup,
     SessionStore,
+    SubmitPacer,
     SubmitRequest,
     SubmittedTask,
     TaskBindings,
@@ -87,6 +89,8 @@ class Engine:
         callback_url_for: CallbackUrlFor = _no_callback,
         events: JobEvents | None = None,
         tasks: TaskBindings | None = None,
+        inputs: InputPreparer | None = None,
+        pacer: SubmitPacer | None = None,
     ) -> None:
         self.process_id = process_id
         self._jobs = jobs
@@ -98,6 +102,8 @@ class Engine:
         self.policy = policy
         self._callback_url_for = callback_url_for
         self._events: JobEvents = events or NoEvents()
+        self._inputs = inputs  # photos stored where the provider fetches them, before the submit
+        self._pacer = pacer  # submits paced to what each provider allows, across processes
         self._tasks = tasks  # provider task -> job, so a task id finds its job (the console's search, callbacks)
         # When each held job's next step was planned to start (for its lateness), set wherever it is scheduled.
         self._planned: dict[str, float] = {}
@@ -272,6 +278,17 @@ class Engine:
     # ------------------------------------------------------------------ submit
 
     async def _submit(self, job: Job) -> None:
+        if self._inputs is not None and (job.options.image_source or job.options.last_image_source):
+            try:
+                job = await self._inputs.prepare(job)
+            except JobError as exc:
+                await self._not_submitted(job, exc)
+                return
+        if self._pacer is not None:
+            wait_s = await self._pacer.admit(job, time.time())
+            if wait_s > 0:
+                await self._wait_for_pace(job, wait_s)
+                return
         job = await self._jobs.transition(job.id, JobStatus.VALIDATING, expected=frozenset({JobStatus.QUEUED}))
         try:
             task = await self._call_submit(job)
@@ -345,6 +362,25 @@ class Engine:
             # idempotency key or task search: resubmitting could make (and charge) a second video.
             log.error("job.submit_outcome_unknown", raw=exc.raw)
         await self._fail(job, exc.code if not exc.retryable else ErrorCode.PROVIDER_ERROR, exc.raw)
+
+    async def _not_submitted(self, job: Job, exc: JobError) -> None:
+        """A queued job could not be made ready (its photo): try again later, or fail it (nothing was sent)."""
+        failures = job.attempts + 1
+        if exc.retryable and failures < self.policy.submit_attempts:
+            delay = self.policy.retry_delay(failures, exc.retry_after)
+            await self._jobs.update_fields(job.id, {"attempts": str(failures)})
+            log.warning("job.inputs_retry", error=exc.code, raw=exc.raw, failures=failures, retry_in_s=round(delay, 1))
+            self._schedule(job.id, delay)
+            return
+        await self._fail(job, exc.code if not exc.retryable else ErrorCode.PROVIDER_ERROR, exc.raw)
+
+    async def _wait_for_pace(self, job: Job, wait_s: float) -> None:
+        """Over the provider's pace: stay queued, in line, and say so once on the status message."""
+        if not job.pace_waiting:
+            job = job.replace(pace_waiting=True)
+            await self._jobs.update_fields(job.id, {"pace_waiting": "1"})
+            await self._tell_progress(job)
+        self._schedule(job.id, wait_s)
 
     async def _recover_interrupted_submit(self, job: Job) -> None:
         # A process died between claiming the submit and recording the task id. We cannot tell

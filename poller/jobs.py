@@ -123,6 +123,15 @@ class JobOptions:
     image_url: str | None = None  # the first frame (image-to-video): a URL the provider can fetch
     last_image_url: str | None = None  # the last frame, on models that take one
     resolution: str | None = None  # None: the model's default
+    # Where the photos come from until they are stored for the provider ("telegram:<file id>", or an integrator's
+    # https URL); the engine turns each into ``image_url`` / ``last_image_url`` before the submit.
+    image_source: str | None = None
+    last_image_source: str | None = None
+
+    @property
+    def has_image(self) -> bool:
+        """Whether the job starts from a photo (stored already or not)."""
+        return bool(self.image_url or self.image_source)
 
     def replace(self, **changes: Any) -> JobOptions:
         """A copy with some options changed."""
@@ -214,6 +223,8 @@ class Job:
     # The model the user asked for, when failover made the video with another one (``model``).
     requested_model: str | None = None
     refused_submits: tuple[RefusedSubmit, ...] = ()
+    # Queued over the provider's pace (the status message says it is waiting to start).
+    pace_waiting: bool = False
 
     @property
     def is_extension(self) -> bool:
@@ -262,6 +273,8 @@ class Job:
             "image_url": self.options.image_url,
             "last_image_url": self.options.last_image_url,
             "resolution": self.options.resolution,
+            "image_source": self.options.image_source,
+            "last_image_source": self.options.last_image_source,
             "provider": self.provider,
             "provider_task_id": self.provider_task_id,
             "parent_id": self.parent_id,
@@ -284,6 +297,7 @@ class Job:
             "late_checks": self.late_checks,
             "provider_cost": self.provider_cost,
             # Left out for the common case, a new video; a child job always says what it is.
+            "pace_waiting": int(self.pace_waiting),
             "kind": self.kind.value if self.kind is not TaskKind.GENERATE or self.parent_id else None,
             "task_meta": json.dumps(self.task_meta, separators=(",", ":")) if self.task_meta else None,
             "requested_model": self.requested_model,
@@ -349,6 +363,7 @@ class Job:
             kind=_KINDS.get(kind, TaskKind.EXTEND if parent_id else TaskKind.GENERATE),
             task_meta=_string_map(task_meta) if task_meta else {},
             requested_model=get("requested_model"),
+            pace_waiting=get("pace_waiting") == "1",
             refused_submits=_refused_submits(refused) if refused else (),
         )
 
@@ -376,8 +391,8 @@ def _enum_member(enum: type[_E], members: dict[str, _E], value: str) -> _E:
 def _options_from_fields(data: dict[str, str]) -> JobOptions:
     get = data.get
     aspect_ratio, duration_s, image_url = get("aspect_ratio"), get("duration_s"), get("image_url")
-    last_image_url, resolution = get("last_image_url"), get("resolution")
-    if aspect_ratio is None and duration_s is None and image_url is None and resolution is None:
+    last_image_url, resolution, image_source = get("last_image_url"), get("resolution"), get("image_source")
+    if aspect_ratio is None and duration_s is None and image_url is None and resolution is None and not image_source:
         return _DEFAULT_OPTIONS  # frozen, so one instance serves every job that kept the defaults
     return JobOptions(
         aspect_ratio=_enum_member(AspectRatio, _ASPECT_RATIOS, aspect_ratio)
@@ -387,6 +402,8 @@ def _options_from_fields(data: dict[str, str]) -> JobOptions:
         image_url=image_url,
         last_image_url=last_image_url,
         resolution=resolution,
+        image_source=image_source,
+        last_image_source=get("last_image_source"),
     )
 
 
@@ -419,6 +436,7 @@ _DEFAULTS: dict[str, object] = {
     "delivery_attempts": 0,
     "owner": "",
     "late_checks": 0,
+    "pace_waiting": 0,
 }
 
 

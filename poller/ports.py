@@ -123,6 +123,30 @@ class VideoProvider(Protocol):
         ...
 
 
+class InputPreparer(Protocol):
+    """Puts a job's photos where its provider can fetch them, before the submit (image-to-video)."""
+
+    async def prepare(self, job: Job) -> Job:
+        """Fetch each ``options.*image_source`` (Telegram, an integrator's URL), check it, store it under
+        ``inputs/<job id>.<ext>`` and record the URL the provider fetches (``options.image_url``…) on the job; return
+        the job as stored. Idempotent (a restart before the submit prepares again). Raise :class:`JobError`:
+        ``INVALID_INPUT`` for a file that is not a usable photo (nothing is submitted), a retryable code otherwise."""
+        ...
+
+
+class SubmitPacer(Protocol):
+    """Paces submits to what each provider allows (KIE: submits per 10 s; fal: jobs at once), across processes."""
+
+    async def admit(self, job: Job, now: float) -> float:
+        """Take a submit slot for ``job`` now (0.0), or say in how many seconds to ask again; jobs are admitted in
+        the order they first asked."""
+        ...
+
+    async def release(self, job: Job) -> None:
+        """Give back what ``job`` holds (a concurrency slot; its place in line), once it ended or failed over."""
+        ...
+
+
 class ProviderLookup(Protocol):
     """Finds the adapter that serves a model."""
 
