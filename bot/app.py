@@ -135,6 +135,7 @@ class Reelay:
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
+            catalog = settings.catalog()
             services = Services(
                 settings=settings,
                 jobs=self.jobs,
@@ -150,9 +151,11 @@ class Reelay:
                     events=self.events,
                     credits=self.credits,
                     listeners=self.listeners,
+                    catalog=catalog,
                 ),
                 access=build_access_policy(settings, self.redis),
                 analytics=self.observability.analytics,
+                catalog=catalog,
                 credits=self.credits,
             )
             handlers.register(self.application, services)
@@ -262,6 +265,7 @@ class Reelay:
             events=self.events,
             sessions=ExternalSessions(self.redis, prefix=settings.redis.prefix),
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
+            catalog=settings.catalog(),
             listeners=self.listeners,
         )
         routes += api_routes(deps)

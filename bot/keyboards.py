@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
 from bot.callback_data import Action, ButtonData
 from bot.preferences import Preferences
-from providers.catalog import all_models
+from providers.catalog import ModelInfo
 
 
 def _button(label: str, action: Action, arg: str = "") -> InlineKeyboardButton:
@@ -44,11 +46,9 @@ def settings_menu() -> InlineKeyboardMarkup:
     )
 
 
-def settings_models(prefs: Preferences) -> InlineKeyboardMarkup:
-    """One button per model; the current one is ticked."""
-    rows = [
-        [_button(_ticked(info.label, info.id == prefs.model), Action.SETTINGS, f"m={info.id}")] for info in all_models()
-    ]
+def settings_models(prefs: Preferences, offered: Sequence[ModelInfo]) -> InlineKeyboardMarkup:
+    """One button per offered model; the current one is ticked."""
+    rows = [[_button(_ticked(info.label, info.id == prefs.model), Action.SETTINGS, f"m={info.id}")] for info in offered]
     return InlineKeyboardMarkup([*rows, [_button(texts.SETTINGS_BACK, Action.SETTINGS, "menu")]])
 
 

@@ -10,20 +10,22 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from poller.errors import JobError
+from poller.errors import ErrorCode, JobError
 from poller.jobs import AspectRatio, JobOptions
-from providers.catalog import ModelInfo, all_models, get_model
+from providers.catalog import Catalog, ModelInfo, get_model
 
 _KEY = "prefs"
 
 
 @dataclass(frozen=True, slots=True)
 class Preferences:
-    """What the next video will be made with."""
+    """What the next video will be made with. ``withdrawn``: the saved model, when it is no longer offered and
+    the default replaced it (the user is told once)."""
 
     model: str
     aspect_ratio: AspectRatio
     duration_s: int
+    withdrawn: str | None = None
 
     @property
     def model_info(self) -> ModelInfo:
@@ -38,8 +40,10 @@ class Preferences:
         """For the session snapshot."""
         return {"model": self.model, "aspect_ratio": self.aspect_ratio.value, "duration_s": str(self.duration_s)}
 
-    def with_model(self, model_id: str) -> Preferences:
-        """Switch model, keeping the aspect ratio and duration only where the new model allows them."""
+    def with_model(self, model_id: str, catalog: Catalog) -> Preferences:
+        """Switch to an offered model, keeping the aspect ratio and duration only where the new model allows them."""
+        if not catalog.is_enabled(model_id):
+            raise JobError(ErrorCode.INVALID_INPUT, f"{model_id} is not offered", request_sent=False)
         return _fit(get_model(model_id), self.aspect_ratio, self.duration_s)
 
     def with_aspect(self, aspect: AspectRatio) -> Preferences:
@@ -51,21 +55,32 @@ class Preferences:
         return _fit(self.model_info, self.aspect_ratio, duration_s)
 
 
-def load(user_data: Mapping[str, Any] | None, default_model: str, default_aspect: AspectRatio) -> Preferences:
-    """The user's preferences, repaired against the catalog (a model may have been removed)."""
+def load(
+    user_data: Mapping[str, Any] | None, catalog: Catalog, default_model: str, default_aspect: AspectRatio
+) -> Preferences:
+    """The user's preferences, repaired against what is offered now (a model may have been disabled or removed)."""
     saved = (user_data or {}).get(_KEY) or {}
-    model_id = saved.get("model", default_model)
-    try:
-        info = get_model(model_id)
-    except JobError:
-        info = _default_model(default_model)
+    model_id = str(saved.get("model", default_model))
+    withdrawn = None
+    if not catalog.is_enabled(model_id):
+        withdrawn = model_id if "model" in saved else None  # a new user simply gets the default
+        model_id = default_model if catalog.is_enabled(default_model) else catalog.offered()[0].id
     aspect = _parse_aspect(saved.get("aspect_ratio"), default_aspect)
-    return _fit(info, aspect, int(saved.get("duration_s", 0) or 0))
+    prefs = _fit(get_model(model_id), aspect, _int(saved.get("duration_s")))
+    return Preferences(prefs.model, prefs.aspect_ratio, prefs.duration_s, withdrawn) if withdrawn else prefs
 
 
 def save(user_data: MutableMapping[str, Any], prefs: Preferences) -> None:
     """Store preferences in ``user_data``."""
     user_data[_KEY] = {"model": prefs.model, "aspect_ratio": prefs.aspect_ratio.value, "duration_s": prefs.duration_s}
+
+
+def label_of(model_id: str) -> str:
+    """A model's label for users, or its id when the catalog no longer has it."""
+    try:
+        return get_model(model_id).label
+    except JobError:
+        return model_id
 
 
 def _fit(info: ModelInfo, aspect: AspectRatio, duration_s: int) -> Preferences:
@@ -76,11 +91,11 @@ def _fit(info: ModelInfo, aspect: AspectRatio, duration_s: int) -> Preferences:
     return Preferences(model=info.id, aspect_ratio=aspect, duration_s=duration_s)
 
 
-def _default_model(model_id: str) -> ModelInfo:
+def _int(value: object) -> int:
     try:
-        return get_model(model_id)
-    except JobError:
-        return all_models()[0]
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _parse_aspect(value: object, default: AspectRatio) -> AspectRatio:

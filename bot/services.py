@@ -9,6 +9,7 @@ from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, SessionStore
+from providers.catalog import Catalog
 from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
 from storage.registries import UpdateDeduplicator
@@ -28,4 +29,5 @@ class Services:
     creator: JobCreator
     access: AccessPolicy
     analytics: RedisAnalytics
+    catalog: Catalog  # the models offered here (models.enabled)
     credits: RedisCredits | None = None  # None when credits are switched off

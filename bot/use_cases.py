@@ -6,24 +6,12 @@ from __future__ import annotations
 from bot.access import AccessPolicy
 from bot.settings import Settings
 from poller.create_job import CreationRules, JobCreator
-from poller.errors import JobError
 from poller.events import JobEvents
 from poller.ports import CreditLedger, EventBus, JobStore, SessionStore
-from providers.catalog import get_model
+from providers.catalog import Catalog
 from storage.admissions import RedisAdmissions
 from storage.daily_quota import RedisDailyQuota
 from storage.redis_support import RedisClient
-
-
-class CatalogModels:
-    """``poller.ports.ModelCatalog`` on the providers' model catalog."""
-
-    def provider_for(self, model: str) -> str | None:
-        """The provider that serves ``model``, or None for a model the catalog does not have."""
-        try:
-            return get_model(model).provider
-        except JobError:
-            return None
 
 
 def build_job_creator(
@@ -35,6 +23,7 @@ def build_job_creator(
     events: EventBus,
     credits: CreditLedger | None,
     listeners: JobEvents | None = None,
+    catalog: Catalog | None = None,
 ) -> JobCreator:
     """The create-a-job use case with the configured limits, credits (when enabled) and daily allowance."""
     limits = settings.limits
@@ -49,7 +38,7 @@ def build_job_creator(
         jobs=jobs,
         sessions=sessions,
         events=events,
-        models=CatalogModels(),
+        models=catalog or settings.catalog(),
         rules=rules,
         credits=credits,
         prices=settings.credits if credits is not None else None,

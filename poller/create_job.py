@@ -38,6 +38,7 @@ from poller.prompts import PromptProblem, clean_prompt, prompt_problem
 from poller.refusals import (
     BadPrompt,
     DailyLimitReached,
+    ModelNotOffered,
     NotStored,
     OutOfCredits,
     ParentGone,
@@ -58,6 +59,7 @@ __all__ = [
     "DailyLimitReached",
     "JobCreator",
     "JobRequest",
+    "ModelNotOffered",
     "NotStored",
     "OutOfCredits",
     "ParentGone",
@@ -183,7 +185,7 @@ class JobCreator:
             model, options, parent_id = parent.model, parent.options, parent.id
         provider = self._models.provider_for(model)
         if provider is None:
-            return UnknownModel(model)
+            return ModelNotOffered(model) if self._models.knows(model) else UnknownModel(model)
         return Job(
             id=self._new_id(),
             user_id=request.user_id,

@@ -423,7 +423,11 @@ class ModelCatalog(Protocol):
     """Which provider serves a model (the catalog lives with the providers)."""
 
     def provider_for(self, model: str) -> str | None:
-        """The provider name for ``model``, or None when no provider offers it."""
+        """The provider name for ``model``, or None when it is unknown or not enabled here."""
+        ...
+
+    def knows(self, model: str) -> bool:
+        """Whether ``model`` is a model of the catalog at all (enabled or not)."""
         ...
 
 

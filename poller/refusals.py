@@ -36,6 +36,13 @@ class UnknownModel:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelNotOffered:
+    """The model exists, but this deployment does not offer it (``models.enabled``)."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutOfCredits:
     """The balance does not cover the price."""
 
@@ -68,6 +75,7 @@ Refusal = (
     | ParentGone
     | VideoNotYours
     | UnknownModel
+    | ModelNotOffered
     | OutOfCredits
     | TooManyInProgress
     | DailyLimitReached

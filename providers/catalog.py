@@ -71,14 +71,19 @@ class Catalog:
             if unknown:
                 raise ValueError(f"unknown models: {', '.join(unknown)}")
         self._offered = tuple(m for m in models if m.id in wanted and m.provider in configured)
+        self._offered_ids = frozenset(m.id for m in self._offered)
 
     def get(self, model_id: str) -> ModelInfo | None:
         """The entry for ``model_id`` (enabled or not), or None when the table has no such model."""
         return self._by_id.get(model_id)
 
+    def knows(self, model_id: str) -> bool:
+        """Whether the table has ``model_id`` (enabled or not)."""
+        return model_id in self._by_id
+
     def is_enabled(self, model_id: str) -> bool:
         """Whether users may pick ``model_id`` now."""
-        return any(model.id == model_id for model in self._offered)
+        return model_id in self._offered_ids
 
     def offered(self) -> tuple[ModelInfo, ...]:
         """The enabled models, in menu order."""

@@ -8,6 +8,7 @@ into the user's words.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, assert_never
 
@@ -15,6 +16,7 @@ from telegram import Message, Update, User
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import keyboards, preferences, texts
+from bot.handlers.settings import withdrawn_note
 from bot.services import Services
 from bot.validation import problem_text
 from poller.create_job import (
@@ -22,6 +24,7 @@ from poller.create_job import (
     Created,
     DailyLimitReached,
     JobRequest,
+    ModelNotOffered,
     NotStored,
     OutOfCredits,
     ParentGone,
@@ -31,6 +34,7 @@ from poller.create_job import (
     VideoNotYours,
 )
 from poller.jobs import Job
+from providers.catalog import ModelInfo
 
 
 class GenerateHandlers:
@@ -75,7 +79,11 @@ class GenerateHandlers:
 
     async def _new_video(self, message: Message, user: User, prompt: str, context: ContextTypes.DEFAULT_TYPE) -> None:
         defaults = self._s.settings.defaults
-        prefs = preferences.load(context.user_data, defaults.model, defaults.aspect_ratio)
+        prefs = preferences.load(context.user_data, self._s.catalog, defaults.model, defaults.aspect_ratio)
+        if prefs.withdrawn is not None:
+            if context.user_data is not None:
+                preferences.save(context.user_data, prefs)  # repaired for good: the note is shown once
+            await message.reply_text(withdrawn_note(prefs))
         request = replace(
             self._request(message, user, prompt),
             model=prefs.model,
@@ -96,7 +104,7 @@ class GenerateHandlers:
 
         outcome = await self._s.creator.create(request, acknowledge)
         if not isinstance(outcome, Created):
-            await message.reply_text(refusal_text(outcome))
+            await message.reply_text(refusal_text(outcome, offered=self._s.catalog.offered()))
 
     @staticmethod
     def _extension_parent(message: Message, bot_id: int) -> str | None:
@@ -107,8 +115,8 @@ class GenerateHandlers:
         return texts.extended_job_id(question.text)
 
 
-def refusal_text(refusal: Refusal, now: float | None = None) -> str:
-    """Why no video was started, in the user's words."""
+def refusal_text(refusal: Refusal, now: float | None = None, offered: Sequence[ModelInfo] = ()) -> str:
+    """Why no video was started, in the user's words (``offered``: the models a user may pick instead)."""
     match refusal:
         case BadPrompt(problem):
             return problem_text(problem)
@@ -118,6 +126,9 @@ def refusal_text(refusal: Refusal, now: float | None = None) -> str:
             return texts.NOT_YOURS
         case UnknownModel():
             return texts.UNKNOWN_MODEL
+        case ModelNotOffered(model):
+            names = ", ".join(info.label for info in offered)
+            return texts.MODEL_NOT_OFFERED.format(model=preferences.label_of(model), offered=names)
         case OutOfCredits(balance, price):
             return texts.out_of_credits(balance, price)
         case TooManyInProgress(count):

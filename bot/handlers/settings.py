@@ -14,6 +14,7 @@ from bot.preferences import Preferences
 from bot.services import Services
 from poller.errors import JobError
 from poller.jobs import AspectRatio
+from providers.catalog import Catalog
 
 
 class SettingsHandlers:
@@ -29,13 +30,19 @@ class SettingsHandlers:
 
     def _load(self, context: ContextTypes.DEFAULT_TYPE) -> Preferences:
         defaults = self._s.settings.defaults
-        return preferences.load(context.user_data, defaults.model, defaults.aspect_ratio)
+        prefs = preferences.load(context.user_data, self._s.catalog, defaults.model, defaults.aspect_ratio)
+        if prefs.withdrawn is not None and context.user_data is not None:
+            preferences.save(context.user_data, prefs)  # repaired for good: the note is shown once
+        return prefs
 
     async def show(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the current settings with the menu."""
         if update.effective_message:
             prefs = self._load(context)
-            await update.effective_message.reply_text(_summary(prefs), reply_markup=keyboards.settings_menu())
+            text = _summary(prefs)
+            if prefs.withdrawn is not None:
+                text = f"{withdrawn_note(prefs)}\n\n{text}"
+            await update.effective_message.reply_text(text, reply_markup=keyboards.settings_menu())
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Navigate the menu or apply a choice."""
@@ -50,10 +57,10 @@ class SettingsHandlers:
         key, _, value = data.arg.partition("=")
         if not value:
             await query.answer()
-            await _show_page(query, prefs, key)
+            await _show_page(query, prefs, key, self._s.catalog)
             return
         try:
-            updated = _apply(prefs, key, value)
+            updated = _apply(prefs, key, value, self._s.catalog)
         except (ValueError, JobError):
             await query.answer(texts.BUTTON_EXPIRED)
             return
@@ -63,10 +70,16 @@ class SettingsHandlers:
         await _edit(query, _summary(updated), keyboards.settings_menu())
 
 
-def _apply(prefs: Preferences, key: str, value: str) -> Preferences:
-    """Apply one choice, refusing values the model does not offer (forged or stale buttons)."""
+def withdrawn_note(prefs: Preferences) -> str:
+    """The one-time note for a user whose saved model is no longer offered."""
+    assert prefs.withdrawn is not None
+    return texts.MODEL_WITHDRAWN.format(old=preferences.label_of(prefs.withdrawn), new=prefs.model_info.label)
+
+
+def _apply(prefs: Preferences, key: str, value: str, catalog: Catalog) -> Preferences:
+    """Apply one choice, refusing values the model does not offer (forged or stale buttons, disabled models)."""
     if key == "m":
-        return prefs.with_model(value)
+        return prefs.with_model(value, catalog)
     if key == "a":
         aspect = AspectRatio(value)
         if aspect not in prefs.model_info.aspect_ratios:
@@ -80,9 +93,9 @@ def _apply(prefs: Preferences, key: str, value: str) -> Preferences:
     raise ValueError(key)
 
 
-async def _show_page(query: CallbackQuery, prefs: Preferences, page: str) -> None:
+async def _show_page(query: CallbackQuery, prefs: Preferences, page: str, catalog: Catalog) -> None:
     pages = {
-        "model": (texts.SETTINGS_PICK_MODEL, keyboards.settings_models(prefs)),
+        "model": (texts.SETTINGS_PICK_MODEL, keyboards.settings_models(prefs, catalog.offered())),
         "aspect": (texts.SETTINGS_PICK_ASPECT, keyboards.settings_aspects(prefs)),
         "duration": (texts.SETTINGS_PICK_DURATION, keyboards.settings_durations(prefs)),
     }

@@ -25,11 +25,11 @@ from starlette.routing import Route
 
 from bot.http.bodies import BadBody, read_json
 from poller.adopt_task import ExternalTask, adopt_task
-from poller.errors import JobError, JobNotFound
+from poller.errors import JobNotFound
 from poller.events import JobEvents
 from poller.jobs import Job
 from poller.ports import EventBus, JobStore
-from providers.catalog import get_model
+from providers.catalog import Catalog
 from storage.registries import ExternalSessions, TaskIndex
 
 _Body = TypeVar("_Body", bound=BaseModel)
@@ -74,6 +74,7 @@ class ApiDeps:
     events: EventBus
     sessions: ExternalSessions
     tasks: TaskIndex
+    catalog: Catalog  # the models offered here: a task of another model is refused
     listeners: JobEvents | None = None  # who hears of the jobs the endpoints create
 
 
@@ -178,10 +179,12 @@ async def _parse(request: Request, model: type[_Body]) -> _Body:
 
 async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
     """Translate the body for the core's :func:`poller.adopt_task.adopt_task` (model and chat checked here)."""
-    try:
-        info = get_model(body.model)
-    except JobError:
-        raise _ApiError(422, f"model: unknown model {body.model!r}", "model") from None
+    info = deps.catalog.get(body.model)
+    if info is None:
+        raise _ApiError(422, f"model: unknown model {body.model!r}", "model")
+    if not deps.catalog.is_enabled(info.id):
+        offered = ", ".join(model.id for model in deps.catalog.offered())
+        raise _ApiError(422, f"model: {info.id} is not enabled here (enabled: {offered})", "model")
     chat_id = await _chat_for(deps.sessions, body.session_id)
     # ``attempt`` numbers the poll that is due (the workflow's first call says 1): the ones before it are spent.
     spent = body.attempt - 1

@@ -16,6 +16,7 @@ from bot.cli import main
 from bot.settings import Settings, load_settings
 from poller.errors import ConfigError
 from poller.version import VERSION
+from providers.catalog import known_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = """
@@ -249,3 +250,54 @@ def test_readme_configuration_reference_names_every_key() -> None:
     missing = [path for path in _field_paths(Settings) if f"`{path}`" not in readme]
 
     assert missing == []
+
+
+def _problems(tmp_path: Path, extra: str) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL + extra))
+    return caught.value.problems
+
+
+def test_models_enabled_defaults_to_every_configured_model_but_sora(tmp_path: Path) -> None:
+    catalog = load_settings(write(tmp_path, MINIMAL)).catalog()
+    offered = [model.id for model in catalog.offered()]
+    assert "veo3_fast" in offered
+    assert "kling-3.0/video:pro" in offered
+    assert "sora-2-text-to-video" not in offered
+    assert all(model.provider != "fal" for model in catalog.offered())
+
+
+def test_models_enabled_names_unknown_models_fal_without_its_section_and_an_empty_list(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[models]\nenabled = ["veo3_fast", "veo9", "fal-ai/veo3/fast"]\n')
+    messages = [message for key, message in problems if key == "models.enabled"]
+    assert any("'veo9'" in message for message in messages)
+    if known_model("fal-ai/veo3/fast") is not None:
+        assert any("[providers.fal]" in message for message in messages)
+    assert [key for key, _ in _problems(tmp_path, "[models]\nenabled = []\n")] == ["models.enabled"]
+
+
+def test_the_default_model_must_be_enabled(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[models]\nenabled = ["veo3"]\n')
+    assert [key for key, _ in problems] == ["defaults.model"]
+    ok = load_settings(write(tmp_path, MINIMAL + '[models]\nenabled = ["veo3"]\n[defaults]\nmodel = "veo3"\n'))
+    assert [model.id for model in ok.catalog().offered()] == ["veo3"]
+
+
+def test_failover_lists_name_known_models_other_than_their_own(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, '[failover]\nveo3_fast = ["veo3_fast", "veo9"]\nveo7 = ["veo3"]\n')
+    assert sorted(key for key, _ in problems) == ["failover.veo3_fast", "failover.veo3_fast", "failover.veo7"]
+    ok = load_settings(write(tmp_path, MINIMAL + '[failover]\nveo3_fast = ["veo3", "veo3_lite"]\n'))
+    assert ok.failover == {"veo3_fast": ["veo3", "veo3_lite"]}
+
+
+def test_prices_are_checked_only_for_enabled_models_and_for_upgrades_when_offered(tmp_path: Path) -> None:
+    prices = "[credits]\nenabled = true\n[credits.prices]\nveo3 = { 8 = 30 }\n"
+    only_veo3 = '[models]\nenabled = ["veo3"]\n[defaults]\nmodel = "veo3"\n'
+    assert load_settings(write(tmp_path, MINIMAL + only_veo3 + prices)).credits.price("veo3", 8) == 30
+    upgrades = MINIMAL.replace("[providers.kie]", "[providers.kie]\noffer_upgrades = true") + only_veo3 + prices
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, upgrades))
+    assert [message for _, message in caught.value.problems] == [
+        "has no price for veo3_1080p at 8 s (providers.kie.offer_upgrades is on)",
+        "has no price for veo3_4k at 8 s (providers.kie.offer_upgrades is on)",
+    ]

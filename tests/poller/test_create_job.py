@@ -22,6 +22,7 @@ from poller.create_job import (
     DailyLimitReached,
     JobCreator,
     JobRequest,
+    ModelNotOffered,
     NotStored,
     OutOfCredits,
     ParentGone,
@@ -48,6 +49,9 @@ NOON = dt.datetime(2025, 3, 14, 12, 0, tzinfo=dt.UTC).timestamp()
 class Models:
     def provider_for(self, model: str) -> str | None:
         return "kie_veo" if model in ("veo3_fast", "veo3") else None
+
+    def knows(self, model: str) -> bool:
+        return model in ("veo3_fast", "veo3", "veo3_lite")  # veo3_lite: known, not enabled
 
 
 class Prices:
@@ -262,6 +266,14 @@ async def test_an_unknown_model_holds_nothing(world: World) -> None:
 
     assert await world.creator.create(request, world.acknowledge) == UnknownModel("no-such-model")
     assert await world.used_today() == 0
+
+
+async def test_a_model_that_is_not_enabled_is_refused_and_holds_nothing(world: World) -> None:
+    request = JobRequest(user_id=ALICE, chat_id=ALICE, prompt="a fox", model="veo3_lite")
+
+    assert await world.creator.create(request, world.acknowledge) == ModelNotOffered("veo3_lite")
+    assert await world.used_today() == 0
+    assert world.acked == []
 
 
 async def test_an_extension_takes_its_parents_model_and_options_and_only_its_owner_may_ask(world: World) -> None:
