@@ -58,6 +58,7 @@ from poller.version import VERSION
 from poller.worker import Worker
 from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader
+from providers.failover import CatalogFailover
 from providers.kie_market import KieMarketProvider
 from providers.kie_veo import KieVeoProvider
 from providers.registry import ProviderRegistry
@@ -217,6 +218,7 @@ class Reelay:
             callback_url_for=self._callback_url_for,
             events=self.listeners,
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
+            failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s

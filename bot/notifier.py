@@ -20,7 +20,7 @@ from bot.status_edits import StatusEdit, StatusEdits
 from poller.errors import ErrorCode, JobError
 from poller.jobs import Job, JobStatus
 from poller.ports import LocalVideo, Session
-from providers.catalog import get_model
+from providers.catalog import get_model, known_model
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +74,11 @@ class TelegramNotifier:
     async def job_progress(self, job: Job, session: Session) -> None:
         """Queue the edit of the status message to the job's new state (called only on a change of state)."""
         markup = keyboards.status(job.id) if not job.status.terminal else None
-        self._edit_status(session, texts.status_message(job.status), markup)
+        text = texts.status_message(job.status)
+        if job.requested_model is not None and job.refused_submits:
+            first = job.refused_submits[0]
+            text += "\n" + texts.failed_over(_label(first.model), first.provider, _label(job.model))
+        self._edit_status(session, text, markup)
 
     async def deliver(
         self,
@@ -190,3 +194,8 @@ def _delivery_error(exc: TelegramError) -> JobError:
         return JobError(ErrorCode.DELIVERY_FAILED, f"telegram refused: {exc.message}")
     # A timeout or dropped connection after the upload started: Telegram may have posted it.
     return JobError(ErrorCode.DELIVERY_FAILED, f"telegram: {exc.message}", outcome_unknown=isinstance(exc, TimedOut))
+
+
+def _label(model_id: str) -> str:
+    model = known_model(model_id)
+    return model.label if model is not None else model_id

@@ -150,6 +150,16 @@ def prompt_too_long(limit: int, actual: int) -> str:
     return f"Please shorten the prompt to at most {limit} characters (yours has {actual})."
 
 
+PROVIDER_NAMES = {"kie_veo": "KIE", "kie_market": "KIE", "fal": "fal"}
+FAILED_OVER = "{asked} is busy at {provider}; making it with {model} instead."
+
+
+def failed_over(asked_label: str, asked_provider: str, model_label: str) -> str:
+    """The line the status message carries once failover moved the job to another model."""
+    provider = PROVIDER_NAMES.get(asked_provider, asked_provider)
+    return FAILED_OVER.format(asked=asked_label, provider=provider, model=model_label)
+
+
 def status_message(status: JobStatus) -> str:
     """The status message text for a job in ``status``."""
     return f"{GENERATING}\n{STATUS_LINES.get(status, '')}".rstrip()

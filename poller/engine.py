@@ -22,8 +22,10 @@ from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
 from poller.events import JobEvents, NoEvents, PollOutcome, ProviderOperation
 from poller.finish import JobFinisher
-from poller.jobs import ACTIVE_STATES, Job, JobStatus, TaskKind
+from poller.jobs import ACTIVE_STATES, Job, JobStatus, RefusedSubmit, TaskKind
 from poller.ports import (
+    Failover,
+    FailoverTarget,
     InputPreparer,
     JobOwnership,
     JobStore,
@@ -91,6 +93,7 @@ class Engine:
         tasks: TaskBindings | None = None,
         inputs: InputPreparer | None = None,
         pacer: SubmitPacer | None = None,
+        failover: Failover | None = None,
     ) -> None:
         self.process_id = process_id
         self._jobs = jobs
@@ -104,6 +107,7 @@ class Engine:
         self._events: JobEvents = events or NoEvents()
         self._inputs = inputs  # photos stored where the provider fetches them, before the submit
         self._pacer = pacer  # submits paced to what each provider allows, across processes
+        self._failover = failover  # where a refused submit goes next
         self._tasks = tasks  # provider task -> job, so a task id finds its job (the console's search, callbacks)
         # When each held job's next step was planned to start (for its lateness), set wherever it is scheduled.
         self._planned: dict[str, float] = {}
@@ -348,8 +352,12 @@ class Engine:
 
     async def _submit_failed(self, job: Job, exc: JobError) -> None:
         failures = job.attempts + 1
-        if exc.retryable and not exc.outcome_unknown and failures < self.policy.submit_attempts:
-            # The provider refused or was unreachable, so no task exists: trying again cannot charge twice.
+        # Refused: the provider answered no (or could not be reached), so no task exists and nothing was charged.
+        refused = exc.retryable and not exc.outcome_unknown
+        target = self._failover.next_for(job) if refused and self._failover is not None else None
+        # A provider down for maintenance will not be back in seconds: with a fallback, go there at once.
+        if refused and failures < self.policy.submit_attempts and not (exc.provider_down and target is not None):
+            # Trying the same provider again cannot charge twice.
             delay = self.policy.retry_delay(failures, exc.retry_after)
             await self._jobs.transition(
                 job.id, JobStatus.QUEUED, expected=frozenset({JobStatus.VALIDATING}), fields={"attempts": str(failures)}
@@ -357,11 +365,41 @@ class Engine:
             log.warning("job.submit_retry", error=exc.code, raw=exc.raw, failures=failures, retry_in_s=round(delay, 1))
             self._schedule(job.id, delay)
             return
+        if target is not None:
+            await self._fail_over(job, target, exc)
+            return
         if exc.outcome_unknown:
             # The request may have reached the provider, but we never learned a task id, and KIE has no
-            # idempotency key or task search: resubmitting could make (and charge) a second video.
+            # idempotency key or task search: resubmitting (here or elsewhere) could make and charge a second video.
             log.error("job.submit_outcome_unknown", raw=exc.raw)
         await self._fail(job, exc.code if not exc.retryable else ErrorCode.PROVIDER_ERROR, exc.raw)
+
+    async def _fail_over(self, job: Job, target: FailoverTarget, exc: JobError) -> None:
+        """Move a refused job to the next fallback model; its price stays what the user was quoted."""
+        refused = (*job.refused_submits, RefusedSubmit(job.model, job.provider, exc.code.value, exc.raw, time.time()))
+        options = target.options
+        fields = {
+            "model": target.model,
+            "provider": target.provider,
+            "requested_model": job.requested_model or job.model,
+            "refused_submits": json.dumps([step.to_json() for step in refused], separators=(",", ":")),
+            "aspect_ratio": options.aspect_ratio.value,
+            "duration_s": str(options.duration_s),
+            "attempts": "0",
+            "pace_waiting": "0",
+        }
+        if options.resolution:
+            fields["resolution"] = options.resolution
+        if self._pacer is not None:
+            await self._pacer.release(job)
+        moved = await self._jobs.transition(
+            job.id, JobStatus.QUEUED, expected=frozenset({JobStatus.VALIDATING}), fields=fields
+        )
+        log.warning(
+            "job.failed_over", from_model=job.model, to_model=target.model, to_provider=target.provider, error=exc.code
+        )
+        self._schedule(job.id, 0.0)
+        await self._tell_progress(moved)
 
     async def _not_submitted(self, job: Job, exc: JobError) -> None:
         """A queued job could not be made ready (its photo): try again later, or fail it (nothing was sent)."""

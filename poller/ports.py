@@ -134,6 +134,24 @@ class InputPreparer(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FailoverTarget:
+    """Where a refused job goes next: the model, its provider, and the job's options fitted to that model."""
+
+    model: str
+    provider: str
+    options: JobOptions
+
+
+class Failover(Protocol):
+    """The operator's fallbacks (``[failover]``) for a model whose provider refused a submit."""
+
+    def next_for(self, job: Job) -> FailoverTarget | None:
+        """The next fallback for ``job`` that is enabled, takes its inputs and was not tried yet; None when none is
+        left (or the job cannot move: an extension or upscale continues a task at its own provider)."""
+        ...
+
+
 class SubmitPacer(Protocol):
     """Paces submits to what each provider allows (KIE: submits per 10 s; fal: jobs at once), across processes."""
 

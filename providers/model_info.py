@@ -138,9 +138,9 @@ class ModelInfo:
 
     def accepts(self, options: JobOptions) -> bool:
         """Whether the model can take a job with ``options`` as far as its inputs go (for failover)."""
-        if options.image_url and not self.accepts_image:
+        if options.has_image and not self.accepts_image:
             return False
-        return not (options.last_image_url and not self.accepts_last_frame)
+        return not ((options.last_image_url or options.last_image_source) and not self.accepts_last_frame)
 
     def check_options(self, options: JobOptions) -> None:
         """Raise ``JobError(INVALID_INPUT)`` when ``options`` ask for something this model cannot do."""

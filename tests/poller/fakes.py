@@ -43,6 +43,7 @@ class ScriptedProvider:
     submits: list[SubmitRequest] = field(default_factory=list)
     extends: list[tuple[str, str]] = field(default_factory=list)
     cancels: list[TaskRef] = field(default_factory=list)
+    extend_errors: deque[JobError] = field(default_factory=deque)
     polls: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -58,6 +59,8 @@ class ScriptedProvider:
         if request.kind is TaskKind.EXTEND:
             assert request.parent_task_id is not None
             self.extends.append((request.parent_task_id, request.prompt))
+            if self.extend_errors:
+                raise self.extend_errors.popleft()
             return SubmittedTask(f"ext-{len(self.extends)}")
         self.submits.append(request)
         if self.submit_script:
