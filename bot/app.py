@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import signal
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -43,15 +44,17 @@ from bot.wiring import (
     build_blob_store,
     build_bot,
     build_network,
+    build_pacer,
     make_redis,
     new_process_id,
     poll_policy,
 )
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
+from poller.events import Listeners
 from poller.finish import JobFinisher
 from poller.gc_policy import settle_after_start_up
-from poller.jobs import Job
+from poller.jobs import Job, JobStatus
 from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
 from poller.version import VERSION
@@ -101,7 +104,9 @@ class Reelay:
         billing: Billing = RedisBilling(self.credits) if self.credits else NoBilling()
         # Metrics and analytics listen to what the core reports; /metrics reads the rest at scrape time.
         self.observability = build_observability(settings, self.redis)
-        self.listeners = self.observability.listeners
+        # Submits paced to each provider's allowance across processes; an ended job gives its slot back here.
+        self.pacer = build_pacer(settings, self.redis)
+        self.listeners = Listeners([*self.observability.listeners, self.pacer])
         # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
         self.network = build_network(settings)
         announce_network(self.network, settings)
@@ -219,15 +224,20 @@ class Reelay:
             events=self.listeners,
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
+            pacer=self.pacer,
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
         )
         analytics = self.observability.analytics
 
+        async def statuses(job_ids: Sequence[str]) -> dict[str, JobStatus | None]:
+            return {owned.job_id: owned.status for owned in await self.leases.ownership(job_ids)}
+
         async def tick() -> None:
             await reconciler.run_due()
             await analytics.sweep(self.jobs)  # ended jobs a stopped process left unrecorded
+            await self.pacer.sweep(statuses)  # slots of jobs that ended without giving them back
 
         return Worker(
             engine=engine,

@@ -25,6 +25,7 @@ from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_support import RedisClient, connect_redis
+from storage.submit_pace import Pace, RedisSubmitPacer
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +62,17 @@ def poll_policy(settings: Settings) -> PollPolicy:
         submit_attempts=poll.submit_attempts,
         delivery_attempts=poll.delivery_attempts,
     )
+
+
+def build_pacer(settings: Settings, redis: RedisClient) -> RedisSubmitPacer:
+    """Submits paced across processes: KIE's generation requests per 10 s (one account for Veo and the Market),
+    and fal's jobs at once when ``providers.fal.max_concurrent`` is set."""
+    kie = Pace("kie", "rate", settings.providers.kie.submits_per_10s)
+    paces = {"kie_veo": kie, "kie_market": kie}
+    fal = settings.providers.fal
+    if fal is not None and fal.max_concurrent is not None:
+        paces["fal"] = Pace("fal", "slots", fal.max_concurrent)
+    return RedisSubmitPacer(redis, paces, prefix=settings.redis.prefix)
 
 
 def build_network(settings: Settings) -> Network:

@@ -289,7 +289,7 @@ class Engine:
                 await self._not_submitted(job, exc)
                 return
         if self._pacer is not None:
-            wait_s = await self._pacer.admit(job, time.time())
+            wait_s = await self._pacer.admit(job)
             if wait_s > 0:
                 await self._wait_for_pace(job, wait_s)
                 return

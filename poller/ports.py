@@ -155,9 +155,9 @@ class Failover(Protocol):
 class SubmitPacer(Protocol):
     """Paces submits to what each provider allows (KIE: submits per 10 s; fal: jobs at once), across processes."""
 
-    async def admit(self, job: Job, now: float) -> float:
+    async def admit(self, job: Job) -> float:
         """Take a submit slot for ``job`` now (0.0), or say in how many seconds to ask again; jobs are admitted in
-        the order they first asked."""
+        the order they were created."""
         ...
 
     async def release(self, job: Job) -> None:

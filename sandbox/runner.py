@@ -155,6 +155,7 @@ class Sandbox:
             failure_rate=options.failure_rate,
             moderation_rate=options.moderation_rate,
         )
+        self.kie.submits_per_10s = 20  # as KIE's own pace: the sandbox's bot must keep to it too
         self.redis: LocalRedis | None = None
         self.reelay: Reelay | None = None
         self.feed: ChatFeed | None = None

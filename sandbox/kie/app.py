@@ -121,6 +121,8 @@ class _KieApi:
         if body is None:
             return _refuse(400, "request body must be a JSON object")
         self.sim.record_submission(body)
+        if self.sim.over_pace():
+            return self._http_fault(429)  # KIE's per-account pace: refused, nothing created
         prompt = _prompt_of(body)
         try:
             scenario = self.sim.next_scenario(prompt)

@@ -140,6 +140,9 @@ class KieSimulator:
             self._queue: deque[Scenario] = deque()
             self._tasks: dict[str, SimTask] = {}
             self._submissions: list[dict[str, Any]] = []
+            self._submit_times: list[float] = []  # monotonic, one per create call received with a valid key
+            self.submits_per_10s: int | None = None  # KIE's per-account pace (20): beyond it, 429
+            self.paced_out = 0  # create calls refused for the pace
             self._polls: dict[str, int] = {}
             self._downloads: dict[str, int] = {}
             self._callbacks: list[CallbackRecord] = []
@@ -156,6 +159,25 @@ class KieSimulator:
         """Every create body received with a valid key (generate, extend, createTask), in order."""
         with self._lock:
             return copy.deepcopy(self._submissions)
+
+    @property
+    def submit_times(self) -> list[float]:
+        """When each create call arrived (``time.monotonic()``), in order."""
+        with self._lock:
+            return list(self._submit_times)
+
+    def over_pace(self) -> bool:
+        """Count a create call against the pace; True when it is over it (KIE answers 429, nothing is created)."""
+        now = time.monotonic()
+        with self._lock:
+            self._submit_times.append(now)
+            if self.submits_per_10s is None:
+                return False
+            recent = sum(1 for at in self._submit_times if at > now - 10.0)
+            if recent > self.submits_per_10s:
+                self.paced_out += 1
+                return True
+            return False
 
     @property
     def polls(self) -> dict[str, int]:
