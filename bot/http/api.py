@@ -134,6 +134,8 @@ def job_json(job: Job) -> dict[str, Any]:
         "jobId": job.id,
         "status": job.status.value,
         "model": job.model,
+        "requestedModel": job.requested_model,  # set when failover made it with another model
+        "kind": job.kind.value,
         "taskId": job.provider_task_id,
         "attempts": job.attempts,
         "createdAt": job.created_at,

@@ -153,3 +153,12 @@ def test_the_status_message_says_so_once_failover_moved_the_job() -> None:
     assert texts.failed_over("Veo 3.1 Fast", "kie_veo", "Veo 3 Fast · fal") == (
         "Veo 3.1 Fast is busy at KIE; making it with Veo 3 Fast · fal instead."
     )
+
+
+async def test_the_job_api_shows_the_model_asked_for_and_the_one_that_ran(world: World) -> None:
+    from bot.http.api import job_json
+
+    world.provider.submit_script.append(down())
+    shown = job_json(await world.run())
+
+    assert (shown["model"], shown["requestedModel"], shown["kind"]) == ("veo3_lite", "veo3_fast", "generate")
