@@ -156,8 +156,8 @@ async def test_settings_keyboards_edit_the_same_message_in_place(chat: ChatTab) 
     await expect(menu).to_have_count(0)  # the same bubble now asks for a model
     picker = chat.bot_chat.locator(f"[data-message-id='{menu_id}']")
     await expect(picker).to_contain_text(texts.SETTINGS_PICK_MODEL)
-    await picker.get_by_role("button", name=re.compile("Sora 2")).click()
-    await expect(picker).to_contain_text("Model: Sora 2")
+    await picker.get_by_role("button", name=re.compile("Kling 3.0 Pro")).click()
+    await expect(picker).to_contain_text("Model: Kling 3.0 Pro")
     await expect(page.get_by_test_id("toast")).to_have_text(texts.SETTINGS_SAVED)
 
     await expect(chat.bot_chat.locator("[data-from=bot]")).to_have_count(1)  # edited, never re-sent

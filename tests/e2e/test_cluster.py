@@ -113,16 +113,16 @@ async def test_settings_persist_on_the_cluster_across_a_restart(
         menu = await tg.wait_for_async(lambda: next(iter(bot_messages(telegram, ALICE)), None), what="the menu")
         tg.press_button(ALICE, menu.message_id, ALICE, button_data(menu)[texts.SETTINGS_MODEL])
         models = await tg.wait_for_async(lambda: page(telegram, menu.message_id), what="the model page")
-        tg.press_button(ALICE, menu.message_id, ALICE, button_data(models)["Sora 2"])
+        tg.press_button(ALICE, menu.message_id, ALICE, button_data(models)["Kling 3.0 Pro"])
         await tg.wait_for_async(
-            lambda: "Model: Sora 2" in ((tg.message(ALICE, menu.message_id) or menu).text or ""), what="saved"
+            lambda: "Model: Kling 3.0 Pro" in ((tg.message(ALICE, menu.message_id) or menu).text or ""), what="saved"
         )
 
     async with running(settings):
         tg.send_text(ALICE, ALICE, "a paper boat on a lake [polls=1]")
         await tg.wait_for_async(lambda: videos_in(telegram, ALICE), timeout=20, what="the video")
 
-    assert [body["model"] for body in kie.sim.submissions] == ["sora-2-text-to-video"]
+    assert [body["model"] for body in kie.sim.submissions] == ["kling-3.0/video"]
 
 
 async def test_a_restart_mid_polling_on_the_cluster_delivers_exactly_once(

@@ -160,16 +160,16 @@ async def test_settings_keyboard_changes_the_model_of_the_next_video(
         lambda: (m := tg.message(ALICE, menu.message_id)) and m.text == texts.SETTINGS_PICK_MODEL and m,
         what="the model page",
     )
-    tg.press_button(ALICE, menu.message_id, ALICE, button_data(models)["Sora 2"])
+    tg.press_button(ALICE, menu.message_id, ALICE, button_data(models)["Kling 3.0 Pro"])
     await tg.wait_for_async(
-        lambda: "Model: Sora 2" in ((tg.message(ALICE, menu.message_id) or menu).text or ""), what="saved"
+        lambda: "Model: Kling 3.0 Pro" in ((tg.message(ALICE, menu.message_id) or menu).text or ""), what="saved"
     )
 
     tg.send_text(ALICE, ALICE, "a paper boat on a lake")
 
     body = await tg.wait_for_async(lambda: next(iter(kie.sim.submissions), None), what="a submission")
-    assert body["model"] == "sora-2-text-to-video"
-    assert body["input"]["n_frames"] == "10"
+    assert body["model"] == "kling-3.0/video"
+    assert (body["input"]["mode"], body["input"]["duration"]) == ("pro", "5")
 
 
 async def test_restart_mid_polling_delivers_exactly_once(
