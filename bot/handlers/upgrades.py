@@ -51,7 +51,10 @@ class UpgradePress:
         try:
             created = await self._start(query, job, kind, context)
         except BaseException:
-            await self._s.jobs.release(job.id, effect)
+            # Cut short (an error, a shutdown): give the claim back only if the child job surely does not exist,
+            # or a second press could charge for the same upgrade twice.
+            if not await self._child_may_exist(job, kind):
+                await self._s.jobs.release(job.id, effect)
             raise
         if not created:
             await self._s.jobs.release(job.id, effect)
@@ -86,6 +89,13 @@ class UpgradePress:
         await query.answer()
         log.info("job.upgrade_asked", job_id=job.id, child_id=outcome.job.id, kind=kind.value)
         return True
+
+    async def _child_may_exist(self, job: Job, kind: TaskKind) -> bool:
+        try:
+            recent = await self._s.jobs.jobs_for_user(job.user_id, limit=10)
+        except Exception:
+            return True  # unknown: keep the claim
+        return any(child.parent_id == job.id and child.kind is kind for child in recent)
 
     async def _mark(self, query: CallbackQuery, job: Job) -> None:
         markup = await current_preview(self._s.jobs, job, offer_upgrades=self._offer, published=job.published)

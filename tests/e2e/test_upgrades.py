@@ -153,6 +153,30 @@ async def test_4k_press_pays_once_and_records_what_kie_charged(
     assert [record.status_code for record in kie.sim.callbacks] == [200, 200]
 
 
+async def test_an_upgrade_refused_for_credits_can_be_asked_for_again_later(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    tg = telegram.emulator
+    settings = upgrade_settings(make_settings, kie, credits={"enabled": True, "initial_balance": 20})
+    async with running(settings) as reelay:
+        assert reelay.credits is not None
+        preview = await delivered_video(telegram, ALICE, "a night market [upgrade_polls=0]")
+        await wait_for_job_status(reelay, ALICE, JobStatus.SUCCEEDED)
+        press = button_data(preview)[UHD]
+
+        refused = tg.press_button(ALICE, preview.message_id, ALICE, press)
+        assert await answer_to(telegram, refused) == texts.out_of_credits(10, 15)
+        assert UHD in button_data(tg.message(ALICE, preview.message_id) or preview), "nothing was ordered"
+        await reelay.credits.grant(ALICE, 5)
+
+        tg.press_button(ALICE, preview.message_id, ALICE, press)
+        await tg.wait_for_async(lambda: len(videos_in(telegram, ALICE)) == 2, timeout=20, what="the 4K video")
+        child = await wait_for_job_status(reelay, ALICE, JobStatus.SUCCEEDED)
+
+    assert (child.kind, child.cost) == (TaskKind.UPSCALE_4K, 15)
+    assert len(kie.sim.upgrades.paid_calls("4k")) == 1
+
+
 async def test_only_the_owner_can_upgrade_a_video(
     make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
 ) -> None:
