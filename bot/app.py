@@ -126,6 +126,7 @@ class Reelay:
             sends_in_flight=SEND_POOL_SIZE,
             upload_limit_bytes=settings.telegram.upload_limit_bytes,
             link_ttl_s=settings.storage.link_ttl_s,
+            offer_upgrades=settings.providers.kie.offer_upgrades,
         )
         self.finisher = JobFinisher(
             sessions=self.sessions,
@@ -268,7 +269,7 @@ class Reelay:
             routes.append(
                 telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application)
             )
-        routes += callback_routes(self.callback_tokens, self.events)
+        routes += callback_routes(self.callback_tokens, self.events, jobs=self.jobs)
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
             token=token,

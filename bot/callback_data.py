@@ -19,6 +19,8 @@ class Action(StrEnum):
 
     PUBLISH = "pub"
     EXTEND = "ext"
+    UPGRADE_1080P = "u1080"
+    UPGRADE_4K = "u4k"
     CANCEL = "can"
     SETTINGS = "set"
     NOOP = "noop"
@@ -39,6 +41,10 @@ class ButtonData:
         return data
 
 
+# Actions whose argument is a job id.
+_ON_A_JOB = frozenset({Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL})
+
+
 def parse(data: str | None) -> ButtonData | None:
     """Parse callback data; None for anything we did not produce."""
     if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
@@ -48,6 +54,6 @@ def parse(data: str | None) -> ButtonData | None:
         action = Action(head)
     except ValueError:
         return None
-    if action in (Action.PUBLISH, Action.EXTEND, Action.CANCEL) and not _JOB_ID.match(arg):
+    if action in _ON_A_JOB and not _JOB_ID.match(arg):
         return None
     return ButtonData(action, arg)

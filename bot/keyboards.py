@@ -9,7 +9,10 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 from bot import texts
 from bot.callback_data import Action, ButtonData
 from bot.preferences import Preferences
+from poller.jobs import TaskKind
 from providers.catalog import ModelInfo
+
+_UPGRADE_ACTIONS = {TaskKind.UPSCALE_1080P: Action.UPGRADE_1080P, TaskKind.UPSCALE_4K: Action.UPGRADE_4K}
 
 
 def _button(label: str, action: Action, arg: str = "") -> InlineKeyboardButton:
@@ -21,13 +24,26 @@ def status(job_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(texts.CANCEL, Action.CANCEL, job_id)]])
 
 
-def preview(job_id: str, *, extendable: bool, published: bool = False) -> InlineKeyboardMarkup:
-    """Under a delivered video: Publish (or its done mark) and, for Veo, Extend."""
+def preview(
+    job_id: str, *, extendable: bool, published: bool = False, upgrades: Sequence[tuple[TaskKind, bool]] = ()
+) -> InlineKeyboardMarkup:
+    """Under a delivered video: Publish (or its done mark) and, for Veo, Extend; below them the upgrades it offers
+    (``(kind, already asked for)``: 1080p, 4K), each turning into its done mark once asked for."""
     first = _button(texts.PUBLISHED, Action.NOOP) if published else _button(texts.PUBLISH, Action.PUBLISH, job_id)
     row = [first]
     if extendable:
         row.append(_button(texts.EXTEND, Action.EXTEND, job_id))
-    return InlineKeyboardMarkup([row])
+    rows = [row]
+    if upgrades:
+        rows.append(
+            [
+                _button(texts.upgrade_asked(kind), Action.NOOP)
+                if asked
+                else _button(texts.upgrade_button(kind), _UPGRADE_ACTIONS[kind], job_id)
+                for kind, asked in upgrades
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
 
 
 def extend_prompt() -> ForceReply:

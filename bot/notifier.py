@@ -17,6 +17,7 @@ from bot import keyboards, texts
 from bot.delivery_ref import DeliveryRef
 from bot.rate_limit import Lane, PriorityBudget, PriorityRateLimiter
 from bot.status_edits import StatusEdit, StatusEdits
+from bot.upgrades import fresh_preview
 from poller.errors import ErrorCode, JobError
 from poller.jobs import Job, JobStatus
 from poller.ports import LocalVideo, Session
@@ -53,8 +54,10 @@ class TelegramNotifier:
         sends_per_s: float = 20.0,
         sends_in_flight: int = 1,
         status_senders: int = 4,
+        offer_upgrades: bool = False,
     ) -> None:
         self._bot = bot
+        self._offer_upgrades = offer_upgrades  # 1080p and 4K buttons under Veo videos (providers.kie.offer_upgrades)
         self._send_bot = send_bot or bot
         self._upload_limit = upload_limit_bytes
         self._link_ttl_s = link_ttl_s
@@ -90,9 +93,9 @@ class TelegramNotifier:
         link_only: bool = False,
     ) -> str | None:
         """Send the preview: the video itself when it fits Telegram's limit, otherwise its link."""
-        info = get_model(job.model)
-        caption = texts.caption(info.label, video.output.duration_s, job.elapsed_s(), late=job.late)
-        markup = keyboards.preview(job.id, extendable=info.extendable)
+        label = texts.video_label(get_model(job.model).label, job.kind)
+        caption = texts.caption(label, video.output.duration_s, job.elapsed_s(), late=job.late)
+        markup = fresh_preview(job, offer_upgrades=self._offer_upgrades)
         as_video = not link_only and video.output.size_bytes <= self._upload_limit
         # PTB holds an upload in memory either way (up to the upload limit); read it off the event loop.
         upload = (

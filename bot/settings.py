@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config_rules import Problem, problems
 from poller.errors import ConfigError
-from poller.jobs import AspectRatio
+from poller.jobs import AspectRatio, TaskKind
 from providers.catalog import Catalog
 
 
@@ -176,6 +176,10 @@ class LimitsSettings(_Section):
     max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # a photo to start a video from
 
 
+# The ``credits.prices`` entries of the upgrades of a delivered Veo video (providers.kie.offer_upgrades).
+UPGRADE_PRICES: dict[TaskKind, str] = {TaskKind.UPSCALE_1080P: "veo3_1080p", TaskKind.UPSCALE_4K: "veo3_4k"}
+
+
 def _default_prices() -> dict[str, dict[int, int]]:
     return {
         "veo3_fast": {8: 10},
@@ -201,9 +205,10 @@ class CreditsSettings(_Section):
     # model -> {duration in seconds -> credits}
     prices: dict[str, dict[int, int]] = Field(default_factory=_default_prices)
 
-    def price(self, model: str, duration_s: int) -> int | None:
-        """Credits for one video, or None when the table has no price for it."""
-        return self.prices.get(model, {}).get(duration_s)
+    def price(self, model: str, duration_s: int, kind: TaskKind = TaskKind.GENERATE) -> int | None:
+        """Credits for one video, or None when the table has no price for it. The one place prices depend on what a
+        job makes: an upgrade of a Veo video (1080p, 4K) is priced by its own entry, whatever the model."""
+        return self.prices.get(UPGRADE_PRICES.get(kind, model), {}).get(duration_s)
 
 
 class ModelsSettings(_Section):

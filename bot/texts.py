@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from poller.errors import ErrorCode
-from poller.jobs import JobStatus
+from poller.jobs import JobStatus, TaskKind
 
 GENERATING = "Video generating…"
 
@@ -77,6 +77,27 @@ PUBLISH_ALREADY = "Already published."
 PUBLISH_UNAVAILABLE = "Publishing is not set up for this bot."
 PUBLISH_FAILED = "Could not publish right now; please try again in a minute."
 EXTEND_NOT_SUPPORTED = "Only Veo videos can be extended."
+
+# The upgrades of a delivered Veo video (providers.kie.offer_upgrades).
+UPGRADE_NAMES: dict[TaskKind, str] = {TaskKind.UPSCALE_1080P: "1080p", TaskKind.UPSCALE_4K: "4K"}
+
+
+def upgrade_button(kind: TaskKind) -> str:
+    """The button that asks for an upgrade."""
+    return f"⬆ {UPGRADE_NAMES[kind]}"
+
+
+def upgrade_asked(kind: TaskKind) -> str:
+    """What the button shows once the upgrade was asked for."""
+    return f"✅ {UPGRADE_NAMES[kind]} ordered"
+
+
+def video_label(model_label: str, kind: TaskKind) -> str:
+    """How a delivered video is named in its caption: the model, and for an upgrade which version it is."""
+    name = UPGRADE_NAMES.get(kind)
+    return f"{model_label} · {name} version" if name else model_label
+
+
 EXTEND_ASK = "How should the video continue? Reply to this message with the next part of the story."
 
 

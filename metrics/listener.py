@@ -12,9 +12,9 @@ from typing import Any
 from metrics.registry import Metrics
 from poller.errors import JobError
 from poller.events import CreditMove, JobSource, PollOutcome, ProviderOperation
-from poller.jobs import Job, JobStatus
+from poller.jobs import Job, JobStatus, TaskKind
 
-PriceOf = Callable[[str, int], int | None]
+PriceOf = Callable[[str, int, TaskKind], int | None]  # model, duration, what the job made
 
 
 class PrometheusListener:
@@ -46,7 +46,7 @@ class PrometheusListener:
         if job.status is JobStatus.SUCCEEDED and not job.late:
             cost = job.provider_cost
             if cost is None and self._price_of is not None:
-                price = self._price_of(model, job.options.duration_s)
+                price = self._price_of(model, job.options.duration_s, job.kind)
                 cost = float(price) if price is not None else None
             if cost is not None:
                 m.provider_cost_credits.labels(provider=job.provider, model=model).inc(cost)

@@ -1,9 +1,10 @@
 """Creating a job: the one use case every entry point calls to turn a user's prompt into a queued job.
 
-The steps, in order: validate the prompt cheaply (no I/O) → for an extension, load the parent and check
-its owner → resolve the model → price it → count it against the user's daily allowance → reserve the
-credits → store the job (with the per-user active limit, atomically where the store can) → let the entry
-point acknowledge → announce it to the pollers.
+The steps, in order: validate the prompt cheaply (no I/O) → for a child job (an extension, or an upgrade to 1080p
+or 4K, which keeps the parent's prompt), load the parent and check its owner → resolve the model → price it (an
+upgrade by its own price) → count it against the user's daily allowance → reserve the credits → store the job
+(with the per-user active limit, atomically where the store can) → let the entry point acknowledge → announce it
+to the pollers.
 
 **Nothing is reserved without a job.** Once the allowance is counted or credits are reserved, any way the
 job can fail to be stored (a refusal such as too many videos in progress, a Redis error, a prompt Redis
@@ -73,8 +74,9 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class JobRequest:
-    """What a user asked for. An extension (``extends``: the parent job's id) takes the parent's model and
-    options; ``settings`` is the user's choices as the session keeps them."""
+    """What a user asked for. A child job (``extends``: the parent job's id) takes the parent's model and
+    options; ``kind`` says what it makes (default: a continuation; an upscale also keeps the parent's prompt).
+    ``settings`` is the user's choices as the session keeps them."""
 
     user_id: int
     chat_id: int
@@ -84,6 +86,22 @@ class JobRequest:
     extends: str | None = None
     language: str = "en"
     settings: Mapping[str, str] = field(default_factory=dict)
+    kind: TaskKind | None = None
+
+    def __post_init__(self) -> None:
+        child = self.kind not in (None, TaskKind.GENERATE)
+        if (child and self.extends is None) or (self.kind is TaskKind.GENERATE and self.extends is not None):
+            raise ValueError(f"a job of kind {self.kind} with extends={self.extends!r}: a child job names its parent")
+
+    @property
+    def child_kind(self) -> TaskKind:
+        """What the job makes: a new video, or for a child job its kind (a continuation unless told)."""
+        if self.extends is None:
+            return TaskKind.GENERATE
+        return self.kind or TaskKind.EXTEND
+
+
+_UPSCALES = frozenset({TaskKind.UPSCALE_1080P, TaskKind.UPSCALE_4K})
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +168,10 @@ class JobCreator:
         self, request: JobRequest, acknowledge: Acknowledge, source: JobSource = JobSource.TELEGRAM
     ) -> Outcome:
         """Create the job the request asks for, or say why not; nothing stays reserved unless it is stored."""
-        problem = prompt_problem(request.prompt, self._rules.max_prompt_chars)
+        # An upscale has no prompt of its own: it is the parent's, checked when the parent was made.
+        problem = (
+            None if request.child_kind in _UPSCALES else prompt_problem(request.prompt, self._rules.max_prompt_chars)
+        )
         if problem is not None:
             return BadPrompt(problem)
         draft = await self._draft(request)
@@ -175,7 +196,8 @@ class JobCreator:
 
     async def _draft(self, request: JobRequest) -> Job | Refusal:
         """The job to create, before anything is held: the parent checked, the model resolved."""
-        model, options, parent_id = request.model, request.options, None
+        model, options, parent_id, prompt = request.model, request.options, None, clean_prompt(request.prompt)
+        kind = request.child_kind
         if request.extends is not None:
             parent = await self._find(request.extends)
             if parent is None:
@@ -183,6 +205,8 @@ class JobCreator:
             if parent.user_id != request.user_id:
                 return VideoNotYours(parent.id)
             model, options, parent_id = parent.model, parent.options, parent.id
+            if kind in _UPSCALES:
+                prompt = parent.prompt
         provider = self._models.provider_for(model)
         if provider is None:
             return ModelNotOffered(model) if self._models.knows(model) else UnknownModel(model)
@@ -191,11 +215,11 @@ class JobCreator:
             user_id=request.user_id,
             chat_id=request.chat_id,
             model=model,
-            prompt=clean_prompt(request.prompt),
+            prompt=prompt,
             options=options,
             provider=provider,
             parent_id=parent_id,
-            kind=TaskKind.EXTEND if parent_id is not None else TaskKind.GENERATE,
+            kind=kind,
         )
 
     async def _hold_and_store(self, held: _Held, request: JobRequest) -> Outcome:
@@ -232,7 +256,7 @@ class JobCreator:
         if self._credits is None or self._prices is None:
             return None
         job = held.job
-        price = self._prices.price(job.model, job.options.duration_s)
+        price = self._prices.price(job.model, job.options.duration_s, job.kind)
         if price is None:
             return UnknownModel(job.model)
         held.credits = True
@@ -289,7 +313,13 @@ class JobCreator:
         except Exception as exc:
             log.error("job.announce_failed", job_id=job.id, error=type(exc).__name__)
         log.info(
-            "job.created", job_id=job.id, user_id=job.user_id, model=job.model, parent_id=job.parent_id, cost=job.cost
+            "job.created",
+            job_id=job.id,
+            user_id=job.user_id,
+            model=job.model,
+            kind=job.kind.value,
+            parent_id=job.parent_id,
+            cost=job.cost,
         )
 
 

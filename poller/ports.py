@@ -452,8 +452,9 @@ class ModelCatalog(Protocol):
 class PriceList(Protocol):
     """What a video costs in credits."""
 
-    def price(self, model: str, duration_s: int) -> int | None:
-        """Credits for one video of ``model`` and ``duration_s``; None when it has no price."""
+    def price(self, model: str, duration_s: int, kind: TaskKind = TaskKind.GENERATE) -> int | None:
+        """Credits for one video of ``model`` and ``duration_s`` (an upscale, ``kind``, has a price of its own);
+        None when it has no price."""
         ...
 
 

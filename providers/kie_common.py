@@ -5,15 +5,46 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from poller.errors import ErrorCode, JobError
 from providers.api_client import ApiClient, ApiResponse, ApiTransportError, ApiUrlError
-from providers.kie_errors import envelope_code, normalize_kie_error, parse_retry_after
+from providers.kie_errors import envelope_code, envelope_message, normalize_kie_error, parse_retry_after
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A whole KIE answer ``{code, msg, data}``, not yet judged: for endpoints whose error codes carry meaning (the
+    4K upgrade answers 422 while it renders, and 422 again with the video once it is done)."""
+
+    http_status: int
+    body: Mapping[str, Any]
+    retry_after: float | None = None
+
+    @property
+    def code(self) -> int:
+        """The body's ``code`` (KIE's verdict), else the HTTP status."""
+        code = envelope_code(self.body)
+        return code if code is not None else self.http_status
+
+    @property
+    def msg(self) -> str:
+        """The body's message."""
+        return envelope_message(self.body)
+
+    @property
+    def data(self) -> object:
+        """The body's ``data``."""
+        return self.body.get("data")
+
+    def error(self) -> JobError:
+        """The answer as an error of the taxonomy (for a ``code`` that is not a success)."""
+        return normalize_kie_error(self.http_status, self.body, retry_after=self.retry_after)
 
 
 class KieApi:
@@ -37,6 +68,17 @@ class KieApi:
         """Close the underlying client (idempotent)."""
         await self._client.aclose()
 
+    async def post_envelope(self, path: str, body: Mapping[str, Any]) -> Envelope:
+        """POST JSON and return the whole answer, whatever its ``code``; raise :class:`JobError` only when there is
+        no readable answer (transport, a body that is not a JSON object)."""
+        response = await self._send("POST", path, json_body=body)
+        return self._envelope(path, response, creates=True)
+
+    async def get_envelope(self, path: str, params: Mapping[str, str]) -> Envelope:
+        """GET and return the whole answer, whatever its ``code`` (see :meth:`post_envelope`)."""
+        response = await self._send("GET", path, params=params)
+        return self._envelope(path, response, creates=False)
+
     async def _call(
         self,
         method: str,
@@ -45,11 +87,20 @@ class KieApi:
         json_body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> object:
+        response = await self._send(method, path, json_body=json_body, params=params)
+        return self._unwrap(path, response, creates=method == "POST")
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> ApiResponse:
         url = f"{self._base_url}{path}"
         try:
-            response = await self._client.request(
-                method, url, json_body=json_body, params=params, headers=self._headers
-            )
+            return await self._client.request(method, url, json_body=json_body, params=params, headers=self._headers)
         except ApiUrlError as exc:
             log.error("kie.bad_base_url", provider=self._provider, error=str(exc))
             raise JobError(ErrorCode.PROVIDER_ERROR, f"bad KIE URL: {exc}", request_sent=False) from exc
@@ -59,7 +110,6 @@ class KieApi:
             raise self._transport_error(
                 path, exc, request_sent=exc.sent, outcome_unknown=exc.sent and method == "POST"
             ) from exc
-        return self._unwrap(path, response, creates=method == "POST")
 
     def _transport_error(
         self, path: str, exc: Exception, *, request_sent: bool, outcome_unknown: bool = False
@@ -81,6 +131,15 @@ class KieApi:
         )
 
     def _unwrap(self, path: str, response: ApiResponse, *, creates: bool = False) -> object:
+        answer = self._envelope(path, response, creates=creates)
+        if not response.ok:
+            raise answer.error()
+        code = envelope_code(answer.body)
+        if code is not None and code != 200:
+            raise answer.error()
+        return answer.data
+
+    def _envelope(self, path: str, response: ApiResponse, *, creates: bool) -> Envelope:
         retry_after = parse_retry_after(response.retry_after)
         try:
             body: object = json.loads(response.body)
@@ -95,18 +154,15 @@ class KieApi:
                     f"{path}: malformed body (HTTP {response.status}): {response.text(200)}",
                     outcome_unknown=creates,
                 ) from None
+        if isinstance(body, Mapping):
+            return Envelope(response.status, body, retry_after)
         if not response.ok:
             raise normalize_kie_error(
                 response.status, body if body is not None else response.text(2000), retry_after=retry_after
             )
-        if not isinstance(body, Mapping):
-            raise JobError(
-                ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: not a JSON object", outcome_unknown=creates
-            )
-        code = envelope_code(body)
-        if code is not None and code != 200:
-            raise normalize_kie_error(response.status, body, retry_after=retry_after)
-        return body.get("data")
+        raise JobError(
+            ErrorCode.PROVIDER_UNAVAILABLE, f"{path}: malformed body: not a JSON object", outcome_unknown=creates
+        )
 
 
 def task_id_from(data: object, path: str) -> str:

@@ -9,7 +9,8 @@ code                    normalized                 why
 401, 403                provider_error             our key is wrong: permanent, logged loudly
 402                     insufficient_credits       the KIE account is out of credits
 404                     provider_error             task or endpoint not found
-422                     invalid_input              validation; moderation when the message says so
+422                     invalid_input              validation; moderation when the message says so;
+                                                   "4k is processing" is transient
 429                     rate_limited               20 submits / 10 s per account
 451                     moderation_rejected        undocumented; by analogy with HTTP 451 (legal)
 455                     provider_unavailable       maintenance
@@ -63,6 +64,13 @@ _BY_CODE: dict[int, ErrorCode] = {
 # Codes whose meaning a message cannot change: credentials, billing, throttling and server trouble are
 # not about content (a 500 "safety checker timed out" must stay transient).
 _MESSAGE_BLIND = frozenset({401, 402, 403, 429, 455, 500, 502, 503, 504})
+# Codes KIE answers while an upgrade of a finished video renders: 400 "1080P is processing", 422 "4k is processing".
+_PROCESSING_CODES = frozenset({400, 422})
+
+
+def still_processing(code: int | None, message: str) -> bool:
+    """Whether a KIE answer says the thing asked for is still being made (not a failure, not yet a result)."""
+    return code in _PROCESSING_CODES and bool(_STILL_PROCESSING.search(message))
 
 
 def mentions_moderation(text: str) -> bool:
@@ -141,7 +149,7 @@ def task_failure_error(code: object, message: str) -> JobError:
 def _classify(code: int | None, message: str) -> ErrorCode:
     if code in _MESSAGE_BLIND:
         return _BY_CODE[code]
-    if code == 400 and _STILL_PROCESSING.search(message):
+    if still_processing(code, message):
         return ErrorCode.PROVIDER_UNAVAILABLE
     if mentions_moderation(message):
         return ErrorCode.MODERATION_REJECTED

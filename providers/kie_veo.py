@@ -1,4 +1,5 @@
-"""The KIE.ai Veo 3.1 adapter: generate, record-info, extend (provider-apis.md §1)."""
+"""The KIE.ai Veo 3.1 adapter: generate, record-info, extend (provider-apis.md §1), and the 1080p and 4K upgrades of
+a finished video (:mod:`providers.kie_upscale`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from providers.api_client import ApiClient
 from providers.catalog import ModelInfo, known_model
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
+from providers.kie_upscale import VeoUpscales
 from providers.parsers import parse_status
 
 log = structlog.get_logger(__name__)
@@ -23,6 +25,7 @@ EXTEND_PATH = "/api/v1/veo/extend"
 
 # The extend endpoint's ``model``: "fast" or "quality" (docs/providers.md).
 _EXTEND_MODEL = {"veo3_fast": "fast", "veo3": "quality"}
+_UPSCALES = frozenset({TaskKind.UPSCALE_1080P, TaskKind.UPSCALE_4K})
 
 
 class KieVeoProvider:
@@ -31,25 +34,30 @@ class KieVeoProvider:
     def __init__(self, client: ApiClient, base_url: str, api_key: str, *, name: str = "kie_veo") -> None:
         self.name = name
         self._api = KieApi(client, base_url, api_key, provider=name)
+        self._upscales = VeoUpscales(self._api)
 
     def supports(self, model: str) -> bool:
         """Whether ``model`` is a Veo model of the catalog."""
         return _catalog_entry(model) is not None
 
     def supports_kind(self, model: str, kind: TaskKind) -> bool:
-        """New videos of every Veo model; continuations of the extendable ones."""
+        """New videos of every Veo model; continuations of the extendable ones; 1080p and 4K of the upscalable ones."""
         entry = _catalog_entry(model)
         if entry is None:
             return False
         if kind is TaskKind.GENERATE:
             return True
-        return kind is TaskKind.EXTEND and entry.extendable
+        if kind is TaskKind.EXTEND:
+            return entry.extendable
+        return kind in _UPSCALES and entry.upscalable
 
     async def submit(self, request: SubmitRequest) -> SubmittedTask:
         """POST ``/veo/generate`` (or ``/veo/extend`` for a continuation); return the new task."""
         model = self._model(request.model)
         if request.kind is TaskKind.EXTEND:
             return SubmittedTask(await self._extend(model, request))
+        if request.kind in _UPSCALES and model.upscalable:
+            return await self._upscales.submit(request)
         if request.kind is not TaskKind.GENERATE:
             raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} cannot make {request.kind}", request_sent=False)
         model.check_options(request.options)
@@ -59,7 +67,9 @@ class KieVeoProvider:
         return SubmittedTask(task_id)
 
     async def poll(self, task: TaskRef) -> PollResult:
-        """GET ``/veo/record-info`` and read it through the parser chain."""
+        """GET ``/veo/record-info`` and read it through the parser chain (an upgrade asks its own endpoint)."""
+        if task.kind in _UPSCALES:
+            return await self._upscales.poll(task)
         data = await self._api.get(RECORD_INFO_PATH, {"taskId": task.task_id})
         return parse_status(data)
 

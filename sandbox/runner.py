@@ -120,7 +120,8 @@ def sandbox_settings(
         "telegram": {"token": BOT_TOKEN, "api_base_url": f"{urls.telegram}/bot", "publish_channel_id": channel_id},
         "redis": {"url": urls.redis},
         "storage": {"backend": "local", "local_dir": videos_dir, "local_public_url": urls.videos},
-        "providers": {"kie": {"base_url": urls.kie, "api_key": KIE_API_KEY, "timeout_s": 10}},
+        # offer_upgrades: 1080p and 4K under Veo videos, so the sandbox shows every button a user can meet.
+        "providers": {"kie": {"base_url": urls.kie, "api_key": KIE_API_KEY, "timeout_s": 10, "offer_upgrades": True}},
         "poll": {
             "allow_fast": True,
             "interval_s": options.poll_interval_s,

@@ -22,7 +22,7 @@ import structlog
 
 from poller.errors import JobNotFound
 from poller.events import NoEvents
-from poller.jobs import Job, JobStatus
+from poller.jobs import Job, JobStatus, TaskKind
 from poller.ports import JobStore
 from storage.keys import DEFAULT_PREFIX, RedisKeys, hour_of
 from storage.redis_support import RedisClient, require_text_responses, text_list
@@ -36,7 +36,7 @@ GENERATION_BUCKETS_S: tuple[float, ...] = (
 SEEN_TTL_S = 7 * 86400
 SWEEP_AFTER_S = 60.0  # an ended job not recorded by then was left by a process that stopped
 SWEEP_BATCH = 200
-PriceOf = Callable[[str, int], int | None]
+PriceOf = Callable[[str, int, TaskKind], int | None]  # model, duration, what the job made
 
 # KEYS: the hour's stats hash, its seen set.  ARGV: job id, seen ttl, stats ttl, then field/increment pairs.
 # Returns 1 when recorded, 0 when the job was counted before.
@@ -66,7 +66,7 @@ def job_increments(job: Job, price_of: PriceOf | None = None) -> dict[str, float
     if job.status is JobStatus.SUCCEEDED:
         cost = job.provider_cost
         if cost is None and price_of is not None:
-            configured = price_of(job.model, job.options.duration_s)
+            configured = price_of(job.model, job.options.duration_s, job.kind)
             cost = float(configured) if configured is not None else None
         if cost is not None:
             fields["cost_sum"] = cost

@@ -1,4 +1,4 @@
-"""The buttons on a job's messages: Publish, Extend, Cancel (and the inert "done" mark)."""
+"""The buttons on a job's messages: Publish, Extend, 1080p and 4K, Cancel (and the inert "done" mark)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from bot import keyboards, texts
 from bot.callback_data import Action, parse
 from bot.delivery_ref import DeliveryRef
+from bot.handlers.upgrades import UpgradePress
 from bot.services import Services
+from bot.upgrades import current_preview, extendable
 from poller.control import cancel_job
 from poller.errors import InvalidTransition, JobNotFound
-from poller.jobs import Job, JobStatus
+from poller.jobs import Job, JobStatus, TaskKind
 from providers.catalog import get_model
 
 log = structlog.get_logger(__name__)
 
 PUBLISH_EFFECT = "publish"
+_UPGRADES = {Action.UPGRADE_1080P: TaskKind.UPSCALE_1080P, Action.UPGRADE_4K: TaskKind.UPSCALE_4K}
 
 
 class ButtonHandlers:
@@ -29,10 +32,11 @@ class ButtonHandlers:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._upgrades = UpgradePress(services)
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Attach the handler for job buttons (settings buttons have their own)."""
-        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^(pub|ext|can|noop)(:|$)"))
+        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^(pub|ext|u1080|u4k|can|noop)(:|$)"))
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route a press to its action after the checks."""
@@ -59,6 +63,8 @@ class ButtonHandlers:
             await self._publish(query, job, context)
         elif data.action is Action.EXTEND:
             await self._ask_extension(query, job, context)
+        elif data.action in _UPGRADES:
+            await self._upgrades.press(query, job, _UPGRADES[data.action], context)
         elif data.action is Action.CANCEL:
             await self._cancel(query, job)
 
@@ -75,7 +81,8 @@ class ButtonHandlers:
             await self._mark_published(query, job)
             return
         ref = DeliveryRef.decode(job.delivered_ref)
-        caption = texts.caption(get_model(job.model).label, job.output.duration_s if job.output else None)
+        label = texts.video_label(get_model(job.model).label, job.kind)
+        caption = texts.caption(label, job.output.duration_s if job.output else None)
         try:
             if ref.file_id:
                 # Reuse the preview's file_id: Telegram serves the same file, no second upload.
@@ -93,12 +100,13 @@ class ButtonHandlers:
         await self._mark_published(query, job)
 
     async def _mark_published(self, query: CallbackQuery, job: Job) -> None:
-        markup = keyboards.preview(job.id, extendable=get_model(job.model).extendable, published=True)
+        offer = self._s.settings.providers.kie.offer_upgrades
+        markup = await current_preview(self._s.jobs, job, offer_upgrades=offer, published=True)
         with contextlib.suppress(TelegramError):  # already marked ("message is not modified")
             await query.edit_message_reply_markup(markup)
 
     async def _ask_extension(self, query: CallbackQuery, job: Job, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not get_model(job.model).extendable:
+        if not extendable(job):
             await query.answer(texts.EXTEND_NOT_SUPPORTED, show_alert=True)
             return
         if job.status is not JobStatus.SUCCEEDED:

@@ -134,8 +134,8 @@ def kie_error_envelope(payload: object) -> PollResult | None:
     if code is None or code == 200:
         return None
     message = envelope_message(payload).lower()
-    if code == 400 and any(word in message for word in _STILL_PROCESSING_WORDS):
-        return pending("kie_error_envelope")
+    if code in (400, 422) and any(word in message for word in _STILL_PROCESSING_WORDS):
+        return pending("kie_error_envelope")  # an upgrade still rendering (1080P: 400, 4K: 422)
     error = normalize_kie_error(None, payload)
     if error.retryable:
         raise error

@@ -1,4 +1,4 @@
-"""The simulated KIE.ai HTTP API (Starlette): Veo generate/record-info/extend, Market
+"""The simulated KIE.ai HTTP API (Starlette): Veo generate/record-info/extend and its 1080p/4K upgrades, Market
 createTask/recordInfo, and the result files, with faults injected as the task's scenario says."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sandbox.kie import bodies
 from sandbox.kie.callbacks import CallbackSender
 from sandbox.kie.scenario import is_http_error_code
 from sandbox.kie.state import Api, KieSimulator, SimTask
+from sandbox.kie.upgrade_api import UpgradeApi
 from sandbox.kie.validation import Invalid, check_market_create, check_veo_extend, check_veo_generate
 from sandbox.media import sample_mp4_bytes, sample_mp4_path
 
@@ -39,6 +40,7 @@ def create_app(sim: KieSimulator) -> Starlette:
     """A Starlette app serving ``sim`` over KIE's real paths and shapes."""
     callbacks = CallbackSender(sim)
     api = _KieApi(sim, callbacks)
+    upgrades = UpgradeApi(sim, callbacks, api.check_auth)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -49,10 +51,13 @@ def create_app(sim: KieSimulator) -> Starlette:
         Route("/api/v1/veo/generate", api.veo_generate, methods=["POST"]),
         Route("/api/v1/veo/record-info", api.veo_record_info, methods=["GET"]),
         Route("/api/v1/veo/extend", api.veo_extend, methods=["POST"]),
+        Route("/api/v1/veo/get-1080p-video", upgrades.get_1080p, methods=["GET"]),
+        Route("/api/v1/veo/get-4k-video", upgrades.get_4k, methods=["POST"]),
         Route("/api/v1/jobs/createTask", api.market_create, methods=["POST"]),
         Route("/api/v1/jobs/recordInfo", api.market_record_info, methods=["GET"]),
         Route("/api/v1/chat/credit", api.credit, methods=["GET"]),
         Route("/files/{task_id}.mp4", api.video, methods=["GET", "HEAD"]),
+        Route("/files/upgrades/{task_id}/{kind}.mp4", upgrades.video, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -77,7 +82,7 @@ class _KieApi:
 
     async def credit(self, request: Request) -> Response:
         """``GET /api/v1/chat/credit``: the account's balance, a bare number in ``data``."""
-        denied = self._check_auth(request)
+        denied = self.check_auth(request)
         return denied if denied is not None else _ok(self.sim.credit_balance)
 
     # ------------------------------------------------------------------ create
@@ -114,7 +119,7 @@ class _KieApi:
         check: Callable[[Mapping[str, Any]], None],
         model_of: Callable[[Mapping[str, Any]], str],
     ) -> Response:
-        denied = self._check_auth(request)
+        denied = self.check_auth(request)
         if denied is not None:
             return denied
         body = await _json_object(request)
@@ -173,7 +178,7 @@ class _KieApi:
         render: Callable[[SimTask, str | None], dict[str, Any]],
         not_found: tuple[int, str],
     ) -> Response:
-        denied = self._check_auth(request)
+        denied = self.check_auth(request)
         if denied is not None:
             return denied
         task_id = request.query_params.get("taskId", "")
@@ -224,7 +229,8 @@ class _KieApi:
 
     # ------------------------------------------------------------------ faults and auth
 
-    def _check_auth(self, request: Request) -> Response | None:
+    def check_auth(self, request: Request) -> Response | None:
+        """None for a request with the account's key; else KIE's refusal."""
         supplied = request.headers.get("Authorization", "")
         expected = f"Bearer {self.sim.api_key}"
         if hmac.compare_digest(supplied.encode(), expected.encode()):

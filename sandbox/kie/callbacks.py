@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -29,7 +29,20 @@ class CallbackSender:
     def task_finished(self, task: SimTask) -> None:
         """``task`` just reached its outcome: call its ``callBackUrl`` back, if it has one."""
         if task.callback_url:
-            self._spawn(self._post(task, task.callback_url))
+            self.send(task.id, task.callback_url, callback_body(task, self._sim.public_url))
+
+    def send(self, task_id: str, url: str, body: dict[str, Any]) -> None:
+        """POST ``body`` to ``url`` in the background (an upgrade's callback has its own body)."""
+        self._spawn(self._post(task_id, url, body))
+
+    def after(self, delay_s: float, action: Callable[[], None]) -> None:
+        """Run ``action`` on the server's loop ``delay_s`` from now (a time-based upgrade finishing)."""
+
+        async def later() -> None:
+            await asyncio.sleep(delay_s)
+            action()
+
+        self._spawn(later())
 
     def watch(self, task: SimTask) -> None:
         """For a time-based task with a ``callBackUrl``: finish it when its time is up and call back."""
@@ -58,15 +71,14 @@ class CallbackSender:
             if finished is not None:
                 self.task_finished(finished)
 
-    async def _post(self, task: SimTask, url: str) -> None:
-        body = callback_body(task, self._sim.public_url)
+    async def _post(self, task_id: str, url: str, body: dict[str, Any]) -> None:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S)
         try:
             response = await self._client.post(url, json=body)
         except httpx.HTTPError as exc:
-            log.warning("kie_sim.callback_failed", task_id=task.id, error=type(exc).__name__)
-            self._sim.record_callback(CallbackRecord(task.id, url, body, None, f"{type(exc).__name__}: {exc}"))
+            log.warning("kie_sim.callback_failed", task_id=task_id, error=type(exc).__name__)
+            self._sim.record_callback(CallbackRecord(task_id, url, body, None, f"{type(exc).__name__}: {exc}"))
             return
-        log.info("kie_sim.callback_sent", task_id=task.id, status=response.status_code)
-        self._sim.record_callback(CallbackRecord(task.id, url, body, response.status_code))
+        log.info("kie_sim.callback_sent", task_id=task_id, status=response.status_code)
+        self._sim.record_callback(CallbackRecord(task_id, url, body, response.status_code))

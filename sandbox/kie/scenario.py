@@ -13,6 +13,10 @@ then override single fields, so a human in the sandbox can steer a task from the
                                          ``free`` box, generated as it streams)
 ``[download_faults=404,truncate]``       faults injected on the next downloads of the video (``not_video``:
                                          bytes that are no video, labelled ``video/mp4``)
+``[upgrade_polls=2]``                    an upgrade of this video (1080p, 4K) answers "processing" to 2 status calls
+                                         after the one that started it, then gives its result (default 1)
+``[upgrade_after=5]``                    an upgrade ends 5 s after it started instead (and calls back, for 4K)
+``[upgrade=fail]``                       upgrades of this video fail (4K: "unavailable")
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Literal
 
 Outcome = Literal["success", "fail", "moderation"]
 OUTCOMES: tuple[Outcome, ...] = ("success", "fail", "moderation")
+UpgradeOutcome = Literal["success", "fail"]
+UPGRADE_OUTCOMES: tuple[UpgradeOutcome, ...] = ("success", "fail")
 
 # Poll/submit faults. Besides these names, any HTTP error code ("402", "503" …) answers that status.
 NAMED_FAULTS = ("malformed", "unknown_shape", "deep_json", "timeout")
@@ -55,6 +61,10 @@ class Scenario:
     video_bytes: int | None = None
     completion_s: float | None = None  # when set, the task ends this long after creation
     download_faults: list[str] = field(default_factory=list)
+    # How upgrades of this video (1080p, 4K) behave: sandbox/kie/upgrades.py.
+    upgrade_polls: int = 1
+    upgrade_after: float | None = None
+    upgrade_outcome: UpgradeOutcome = "success"
 
     def __post_init__(self) -> None:
         if self.polls_before_done < 0:
@@ -69,6 +79,10 @@ class Scenario:
             raise ValueError("video_bytes must be >= 0")
         if self.completion_s is not None and self.completion_s < 0:
             raise ValueError("completion_s must be >= 0")
+        if self.upgrade_polls < 0 or (self.upgrade_after is not None and self.upgrade_after < 0):
+            raise ValueError("upgrade_polls and upgrade_after must be >= 0")
+        if self.upgrade_outcome not in UPGRADE_OUTCOMES:
+            raise ValueError(f"upgrade_outcome must be one of {', '.join(UPGRADE_OUTCOMES)}")
 
     def copy(self) -> Scenario:
         """An independent copy (tasks mutate their fault lists)."""
@@ -94,6 +108,12 @@ def apply_prompt_markers(scenario: Scenario, prompt: str) -> Scenario:
             changes["video_bytes"] = int(value)
         elif key in ("download_fault", "download_faults"):
             changes["download_faults"] = _split(value)
+        elif key == "upgrade_polls":
+            changes["upgrade_polls"] = int(value)
+        elif key == "upgrade_after":
+            changes["upgrade_after"] = float(value)
+        elif key == "upgrade" and value:
+            changes["upgrade_outcome"] = value.strip()
         # Any other [word] is ordinary prompt text.
     if not changes:
         return scenario

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sandbox.kie.scenario import Outcome, Scenario, apply_prompt_markers
+from sandbox.kie.upgrades import UpgradeBook
 
 Api = Literal["veo", "market"]
 
@@ -146,6 +147,7 @@ class KieSimulator:
             self._polls: dict[str, int] = {}
             self._downloads: dict[str, int] = {}
             self._callbacks: list[CallbackRecord] = []
+            self.upgrades = UpgradeBook()  # 1080p and 4K upgrades of finished Veo videos, and the calls for them
 
     def queue_scenario(self, scenario: Scenario) -> None:
         """Use ``scenario`` for the next create call (generate, extend or createTask), FIFO."""

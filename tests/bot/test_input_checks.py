@@ -51,6 +51,8 @@ def test_too_long_message_names_both_numbers() -> None:
 def test_button_data_round_trips() -> None:
     for data in (
         ButtonData(Action.PUBLISH, "AbC_123-xyz"),
+        ButtonData(Action.UPGRADE_1080P, "AbC_123-xyz"),
+        ButtonData(Action.UPGRADE_4K, "AbC_123-xyz"),
         ButtonData(Action.SETTINGS, "m=veo3"),
         ButtonData(Action.NOOP),
     ):
@@ -68,7 +70,22 @@ def test_oversized_button_data_is_refused_when_built() -> None:
 
 
 @pytest.mark.parametrize(
-    "forged", [None, "", "pub", "pub:", "pub:../../etc", "pub:a b", "delete:abcdefgh", "x" * 65, "pub:" + "a" * 40]
+    "forged",
+    [
+        None,
+        "",
+        "pub",
+        "pub:",
+        "pub:../../etc",
+        "pub:a b",
+        "delete:abcdefgh",
+        "x" * 65,
+        "pub:" + "a" * 40,
+        "u1080",
+        "u4k:",
+        "u4k:a/b/c/d/e",
+        "u8k:AbC_123-xyz",
+    ],
 )
 def test_forged_button_data_is_rejected(forged: str | None) -> None:
     assert parse(forged) is None

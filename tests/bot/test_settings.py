@@ -13,8 +13,9 @@ import pytest
 from pydantic import BaseModel
 
 from bot.cli import main
-from bot.settings import Settings, load_settings
+from bot.settings import CreditsSettings, Settings, load_settings
 from poller.errors import ConfigError
+from poller.jobs import TaskKind
 from poller.version import VERSION
 from providers.catalog import known_model
 
@@ -301,3 +302,13 @@ def test_prices_are_checked_only_for_enabled_models_and_for_upgrades_when_offere
         "has no price for veo3_1080p at 8 s (providers.kie.offer_upgrades is on)",
         "has no price for veo3_4k at 8 s (providers.kie.offer_upgrades is on)",
     ]
+
+
+def test_an_upgrade_is_priced_by_its_own_entry_whatever_the_model() -> None:
+    credits = CreditsSettings(prices={"veo3": {8: 30}, "veo3_fast": {8: 10}, "veo3_1080p": {8: 3}, "veo3_4k": {8: 15}})
+
+    assert [credits.price(model, 8) for model in ("veo3", "veo3_fast")] == [30, 10]
+    assert [credits.price(model, 8, TaskKind.UPSCALE_1080P) for model in ("veo3", "veo3_fast")] == [3, 3]
+    assert credits.price("veo3_fast", 8, TaskKind.UPSCALE_4K) == 15
+    assert credits.price("veo3_fast", 8, TaskKind.EXTEND) == 10
+    assert credits.price("veo3_fast", 5, TaskKind.UPSCALE_4K) is None

@@ -93,7 +93,7 @@ def ended_job(status: JobStatus, **changes: object) -> Job:
 
 async def test_the_listener_counts_what_the_core_reports() -> None:
     metrics = Metrics()
-    listener = PrometheusListener(metrics, store="s3", price_of=lambda model, seconds: 30)
+    listener = PrometheusListener(metrics, store="s3", price_of=lambda model, seconds, kind: 30)
     job = ended_job(JobStatus.SUCCEEDED)
 
     await listener.job_created(job, JobSource.TELEGRAM)

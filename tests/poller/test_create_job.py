@@ -30,7 +30,7 @@ from poller.create_job import (
     UnknownModel,
     VideoNotYours,
 )
-from poller.jobs import Job, JobOptions, JobStatus
+from poller.jobs import Job, JobOptions, JobStatus, TaskKind
 from poller.ports import Session
 from poller.prompts import PromptKind
 from poller.worker import NEW_JOB
@@ -42,7 +42,8 @@ from tests.poller.fakes import RecordingEvents
 
 ALICE, BOB, ADMIN = 11, 12, 99
 BALANCE = 100
-PRICES = {"veo3_fast": {8: 10}}
+PRICES = {"veo3_fast": {8: 10}, "up_1080p": {8: 3}, "up_4k": {8: 15}}
+UPGRADE_PRICES = {TaskKind.UPSCALE_1080P: "up_1080p", TaskKind.UPSCALE_4K: "up_4k"}
 NOON = dt.datetime(2025, 3, 14, 12, 0, tzinfo=dt.UTC).timestamp()
 
 
@@ -55,8 +56,8 @@ class Models:
 
 
 class Prices:
-    def price(self, model: str, duration_s: int) -> int | None:
-        return PRICES.get(model, {}).get(duration_s)
+    def price(self, model: str, duration_s: int, kind: TaskKind = TaskKind.GENERATE) -> int | None:
+        return PRICES.get(UPGRADE_PRICES.get(kind, model), {}).get(duration_s)
 
 
 class FlakyJobStore(RedisJobStore):
@@ -291,6 +292,43 @@ async def test_an_extension_takes_its_parents_model_and_options_and_only_its_own
     assert dict(session.settings) == {"extends": parent.job.id}
     assert theirs == VideoNotYours(parent.job.id)
     assert gone == ParentGone("Expired1234")
+
+
+@pytest.mark.parametrize(("kind", "price"), [(TaskKind.UPSCALE_1080P, 3), (TaskKind.UPSCALE_4K, 15)])
+async def test_an_upscale_keeps_its_parents_prompt_and_options_and_is_priced_as_an_upgrade(
+    world: World, kind: TaskKind, price: int
+) -> None:
+    parent = await world.create()
+    assert isinstance(parent, Created)
+
+    # No prompt of its own: even an empty one (never checked) becomes the parent's.
+    child = await world.create("", extends=parent.job.id, kind=kind)
+
+    assert isinstance(child, Created)
+    job = await world.jobs.get(child.job.id)
+    assert (job.kind, job.parent_id, job.model, job.prompt) == (kind, parent.job.id, "veo3_fast", "a fox in the snow")
+    assert (job.cost, job.billing_state) == (price, "reserved")
+    assert await world.credits.balance(ALICE) == BALANCE - 10 - price
+
+
+async def test_an_upscale_of_someone_elses_video_is_refused_and_holds_nothing(world: World) -> None:
+    parent = await world.create()
+    assert isinstance(parent, Created)
+
+    theirs = await world.create("", user_id=BOB, extends=parent.job.id, kind=TaskKind.UPSCALE_4K)
+
+    assert theirs == VideoNotYours(parent.job.id)
+    assert await world.credits.balance(BOB) == BALANCE
+    assert await world.used_today(BOB) == 0
+
+
+def test_a_child_kind_needs_a_parent_and_a_new_video_has_none() -> None:
+    with pytest.raises(ValueError, match="names its parent"):
+        JobRequest(user_id=ALICE, chat_id=ALICE, prompt="", kind=TaskKind.UPSCALE_1080P)
+    with pytest.raises(ValueError, match="names its parent"):
+        JobRequest(user_id=ALICE, chat_id=ALICE, prompt="x", extends="Parent12345", kind=TaskKind.GENERATE)
+    plain = JobRequest(user_id=ALICE, chat_id=ALICE, prompt="x", extends="Parent12345")
+    assert plain.child_kind is TaskKind.EXTEND
 
 
 async def test_a_create_cancelled_mid_way_leaves_nothing_reserved(world: World) -> None:

@@ -69,6 +69,12 @@ def test_1080p_still_processing_is_transient_not_invalid_input() -> None:
     assert error.code is ErrorCode.PROVIDER_UNAVAILABLE
 
 
+def test_4k_still_processing_is_transient_but_other_422s_are_not() -> None:
+    processing = normalize_kie_error(200, body(422, "4k is processing. It should be ready in 5-10 minutes."))
+    refused = normalize_kie_error(200, body(422, "record status is not success"))
+    assert (processing.code, refused.code) == (ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.INVALID_INPUT)
+
+
 @pytest.mark.parametrize(
     "message",
     [

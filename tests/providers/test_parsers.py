@@ -35,6 +35,14 @@ EXPECTED: dict[str, tuple[TaskState, str | None, ErrorCode | None, str]] = {
     "veo_callback_internal_error": (FAILED, None, ErrorCode.PROVIDER_ERROR, "veo_callback"),
     "veo_1080p_ready": (SUCCEEDED, "https://tempfile.aiquickdraw.com/p/1080.mp4", None, "veo_1080p"),
     "veo_1080p_processing": (PENDING, None, None, "kie_error_envelope"),
+    # The 4K callback and the 4K "still rendering" answer (docs.kie.ai get-veo-3-4k-video and its callbacks page).
+    "veo_4k_callback_success": (
+        SUCCEEDED,
+        "https://file.aiquickdraw.com/v/example_task_1234567890.mp4",
+        None,
+        "veo_callback",
+    ),
+    "veo_4k_processing": (PENDING, None, None, "kie_error_envelope"),
     "market_record_info_waiting": (PENDING, None, None, "market_record_info"),
     "market_record_info_queuing": (PENDING, None, None, "market_record_info"),
     "market_record_info_generating": (PENDING, None, None, "market_record_info"),
@@ -193,3 +201,7 @@ def test_a_crashing_parser_does_not_stop_the_chain() -> None:
         result = parse_status(load("fal_result"), parsers=(broken, *PARSERS))
     assert result.parser == "fal_result"
     assert any(log["event"] == "parser.crashed" for log in logs)
+
+
+def test_the_4k_callback_reports_what_kie_charged() -> None:
+    assert parse_status(load("veo_4k_callback_success")).cost == 120.0

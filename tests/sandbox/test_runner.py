@@ -18,6 +18,7 @@ import pytest
 
 from bot import texts
 from bot.cli import main
+from poller.jobs import TaskKind
 from sandbox.runner import (
     BOT_TOKEN,
     USER_ID,
@@ -104,7 +105,12 @@ async def test_the_sandbox_serves_the_chat_and_delivers_a_video_end_to_end(start
     }
     messages = started.emulator.messages(USER_ID)
     assert any(m.text and m.text.startswith(texts.GENERATING) for m in messages)
-    assert [b["text"] for row in preview["buttons"] for b in row] == [texts.PUBLISH, texts.EXTEND]  # type: ignore[attr-defined]
+    assert [b["text"] for row in preview["buttons"] for b in row] == [  # type: ignore[attr-defined]
+        texts.PUBLISH,
+        texts.EXTEND,
+        texts.upgrade_button(TaskKind.UPSCALE_1080P),
+        texts.upgrade_button(TaskKind.UPSCALE_4K),
+    ]
     assert [task.prompt for task in started.kie.tasks.values()] == ["a paper boat on a lake"]
     stored = list(started.videos_dir.iterdir())
     assert len(stored) == 1  # the local blob store, served by the web chat at /videos

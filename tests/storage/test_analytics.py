@@ -107,7 +107,7 @@ async def test_a_job_recorded_by_two_processes_at_once_counts_once(job_store: Re
 
 
 async def test_the_summary_counts_statuses_errors_attempts_and_cost(job_store: RedisJobStore) -> None:
-    analytics = RedisAnalytics(job_store._redis, retention_days=7, price_of=lambda model, seconds: 10)
+    analytics = RedisAnalytics(job_store._redis, retention_days=7, price_of=lambda model, seconds, kind: 10)
     for status in (JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         await analytics.record(await job_store.get(await ended_job(job_store, status=status)))
 
