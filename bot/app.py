@@ -31,6 +31,7 @@ from bot.http.health import health_routes
 from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
+from bot.photo_files import PhotoFiles
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
@@ -43,6 +44,7 @@ from bot.wiring import (
     build_application,
     build_blob_store,
     build_bot,
+    build_input_preparer,
     build_network,
     build_pacer,
     make_redis,
@@ -198,7 +200,8 @@ class Reelay:
             [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
         )
         self.blobs = build_blob_store(settings, self.network)
-        self._closers += [providers.aclose, downloader.aclose]
+        photos = PhotoFiles(self.bot, self.network, timeout_s=kie.timeout_s)
+        self._closers += [providers.aclose, downloader.aclose, photos.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,
             sessions=self.sessions,
@@ -226,6 +229,7 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
             pacer=self.pacer,
+            inputs=build_input_preparer(settings, self.jobs, self.blobs, photos, api_client),
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
