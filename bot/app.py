@@ -47,6 +47,7 @@ from bot.wiring import (
     build_input_preparer,
     build_network,
     build_pacer,
+    build_photo_intake,
     make_redis,
     new_process_id,
     poll_policy,
@@ -140,7 +141,8 @@ class Reelay:
         )
         self.worker: Worker | None = None
         self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
-        self._closers: list[Any] = []
+        self.photo_files = PhotoFiles(self.bot, self.network, timeout_s=settings.providers.kie.timeout_s)
+        self._closers: list[Any] = [self.photo_files.aclose]
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
@@ -166,6 +168,7 @@ class Reelay:
                 analytics=self.observability.analytics,
                 catalog=catalog,
                 credits=self.credits,
+                photos=build_photo_intake(settings, self.redis, self.photo_files),
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -200,8 +203,7 @@ class Reelay:
             [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
         )
         self.blobs = build_blob_store(settings, self.network)
-        photos = PhotoFiles(self.bot, self.network, timeout_s=kie.timeout_s)
-        self._closers += [providers.aclose, downloader.aclose, photos.aclose]
+        self._closers += [providers.aclose, downloader.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,
             sessions=self.sessions,
@@ -229,7 +231,7 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
             pacer=self.pacer,
-            inputs=build_input_preparer(settings, self.jobs, self.blobs, photos, api_client),
+            inputs=build_input_preparer(settings, self.jobs, self.blobs, self.photo_files, api_client),
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s

@@ -16,6 +16,7 @@ from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.aiohttp_request import AiohttpRequest
 from bot.photo_files import PhotoFiles
+from bot.photo_intake import PhotoIntake
 from bot.rate_limit import PriorityRateLimiter
 from bot.settings import Settings
 from outbound import Network, ProxyNotSupported, ProxyUrlError
@@ -27,6 +28,7 @@ from providers.api_client import ApiClient
 from providers.kie_upload import KieUploadLinks
 from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
+from storage.photo_drafts import AlbumCollector, PendingPhotos
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_support import RedisClient, connect_redis
 from storage.submit_pace import Pace, RedisSubmitPacer
@@ -225,3 +227,14 @@ def build_input_preparer(
         else PresignedLinks(blobs, settings.storage.input_link_ttl_s)
     )
     return PhotoInputs(jobs=jobs, fetcher=photos, blobs=blobs, links=links, max_bytes=settings.limits.max_image_bytes)
+
+
+def build_photo_intake(settings: Settings, redis: RedisClient, files: PhotoFiles) -> PhotoIntake:
+    """The photo handlers' needs: the file reader, pending photos and albums in Redis, ``limits.max_image_bytes``."""
+    prefix = settings.redis.prefix
+    return PhotoIntake(
+        files=files,
+        pending=PendingPhotos(redis, prefix=prefix),
+        albums=AlbumCollector(redis, prefix=prefix),
+        max_bytes=settings.limits.max_image_bytes,
+    )
