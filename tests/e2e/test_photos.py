@@ -8,9 +8,11 @@ import asyncio
 
 import pytest
 
-from bot import texts
+from bot import preferences, texts
 from bot.app import Reelay
-from poller.jobs import JobStatus
+from bot.settings import Settings
+from poller.jobs import AspectRatio, JobStatus
+from providers.catalog import Catalog, ModelInfo, all_models, get_model
 from sandbox import images
 from tests.e2e.conftest import ALICE, SettingsFactory, bot_messages, first_text, running, videos_in
 from tests.fixtures.kie import KieStandIn
@@ -160,3 +162,26 @@ async def test_kie_upload_hands_the_provider_kies_own_link(
     assert kie.sim.inputs.fetched[url] == photo
     [upload] = kie.sim.inputs.uploads
     assert upload.data == photo
+
+
+async def test_a_model_that_takes_no_photo_is_refused_naming_those_that_do(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every model of today's table takes a photo: one that does not is added for this test.
+    words_only = ModelInfo("hailuo/02-text-to-video-pro", "Hailuo 02", "kie_market", (6,), (AspectRatio.LANDSCAPE,))
+    monkeypatch.setattr(Settings, "catalog", lambda self: Catalog(models=(*all_models(), words_only)))
+    monkeypatch.setattr(
+        preferences, "get_model", lambda model: words_only if model == words_only.id else get_model(model)
+    )
+    async with running(make_settings(defaults={"model": words_only.id})) as reelay:
+        telegram.emulator.send_photo(ALICE, ALICE, images.jpeg(1280, 720), caption="a fox")
+        answer = await telegram.emulator.wait_for_async(
+            lambda: next((m.text for m in bot_messages(telegram, ALICE) if m.text), None), what="the answer"
+        )
+        assert answer.startswith("Hailuo 02 makes videos from words only.")
+        takers = [model.label for model in reelay.settings.catalog().taking_images()]
+        assert answer == texts.TAKES_NO_PHOTO.format(model="Hailuo 02", models=", ".join(takers))
+        assert "Veo 3.1 Fast" in answer
+        await asyncio.sleep(0.3)
+        assert kie.sim.submissions == []
+        assert await reelay.jobs.jobs_for_user(ALICE) == []
