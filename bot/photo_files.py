@@ -124,7 +124,7 @@ async def _body(response: aiohttp.ClientResponse, max_bytes: int, head_only: int
         if len(data) > max_bytes:
             raise _too_large(len(data), max_bytes)
         if head_only is not None and len(data) >= head_only:
-            break
+            return bytes(data[:head_only])
     return bytes(data)
 
 

@@ -185,3 +185,28 @@ async def test_a_model_that_takes_no_photo_is_refused_naming_those_that_do(
         await asyncio.sleep(0.3)
         assert kie.sim.submissions == []
         assert await reelay.jobs.jobs_for_user(ALICE) == []
+
+
+def jpeg_with_a_late_frame_header(width: int, height: int) -> bytes:
+    """A JPEG whose dimensions come after 320 KiB of ICC segments: past the head the bot reads, so only the engine's
+    check of the whole file can see them."""
+    normal = images.jpeg(width, height)
+    icc = b"\xff\xe2" + (65535).to_bytes(2, "big") + b"ICC_PROFILE\x00" + bytes(65533 - 12)
+    return normal[:2] + icc * 5 + normal[2:]
+
+
+async def test_a_photo_the_engine_finds_unusable_fails_with_its_own_words_and_a_refund(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    sneaky = jpeg_with_a_late_frame_header(200, 150)
+    async with running(credits_on(make_settings)) as reelay:  # type: ignore[arg-type]
+        telegram.emulator.send_document(ALICE, ALICE, sneaky, file_name="big.jpg", caption="a fox")
+        await telegram.emulator.wait_for_async(
+            lambda: any(m.text == texts.PHOTO_FAILED for m in bot_messages(telegram, ALICE)), what="the failure"
+        )
+        [job] = await reelay.jobs.jobs_for_user(ALICE)
+        assert job.status is JobStatus.FAILED
+        assert (job.error_raw or "").startswith("photo: 200x150")
+        assert reelay.credits is not None
+        assert await reelay.credits.balance(ALICE) == BALANCE
+    assert kie.sim.submissions == []
