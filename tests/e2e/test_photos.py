@@ -210,3 +210,18 @@ async def test_a_photo_the_engine_finds_unusable_fails_with_its_own_words_and_a_
         assert reelay.credits is not None
         assert await reelay.credits.balance(ALICE) == BALANCE
     assert kie.sim.submissions == []
+
+
+async def test_a_market_model_gets_its_own_frame_fields(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, kie: KieStandIn
+) -> None:
+    first, last = images.webp(1280, 720), images.jpeg(1280, 720)
+    async with running(make_settings(defaults={"model": "bytedance/seedance-2"})):
+        telegram.emulator.send_photo(ALICE, ALICE, first, media_group_id="g2")
+        telegram.emulator.send_photo(ALICE, ALICE, last, caption="a sunset", media_group_id="g2")
+        await a_video(telegram)
+    [submitted] = kie.sim.submissions
+    inputs = submitted["input"]
+    assert (submitted["model"], inputs["prompt"]) == ("bytedance/seedance-2", "a sunset")
+    fetched = kie.sim.inputs.fetched
+    assert (fetched[inputs["first_frame_url"]], fetched[inputs["last_frame_url"]]) == (first, last)
