@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+import structlog
 from telegram import ForceReply, Message, Update, User
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
@@ -23,15 +24,17 @@ from bot.services import Services
 from poller.create_job import JobRequest, TakesNoPhoto
 from storage.photo_drafts import PendingPhoto, PhotoRef
 
+log = structlog.get_logger(__name__)
+
 
 class _AnswersPhotoQuestion(filters.MessageFilter):
     """A text that replies to our own "describe the photo" question."""
 
     def filter(self, message: Message) -> bool:
         question = message.reply_to_message
-        return bool(question is not None and question.from_user and question.from_user.is_bot) and (
-            texts.photo_token(question.text if question else None) is not None
-        )
+        if question is None or question.from_user is None or not question.from_user.is_bot:
+            return False
+        return texts.photo_token(question.text) is not None
 
 
 class PhotoHandlers:
@@ -59,6 +62,7 @@ class PhotoHandlers:
                 return  # another update of the album makes its job
             await asyncio.sleep(self._intake.album_wait_s)  # the album's other photos arrive meanwhile
             photos = await self._intake.albums.photos(message.chat_id, message.media_group_id) or photos
+            log.info("photo.album_collected", user_id=user.id, photos=len(photos))
         await self._start(message, user, photos, context)
 
     async def description(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -82,12 +86,14 @@ class PhotoHandlers:
         ).model
         frames = self._s.catalog.frames_taken(model)
         if frames == 0:  # the core refuses it too; said here before anything is read or asked
+            log.info("photo.refused", user_id=user.id, reason="model takes no photo", model=model)
             await message.reply_text(refusal_text(TakesNoPhoto(model), offered=self._s.catalog.offered()))
             return
         used = photos[:frames]
         for photo in used:
             problem = await self._intake.problem_text(photo)
             if problem is not None:
+                log.info("photo.refused", user_id=user.id, reason=problem)
                 await message.reply_text(problem)
                 return
         file_ids = tuple(photo.file_id for photo in used)
@@ -96,6 +102,7 @@ class PhotoHandlers:
             await self._create(message, user, caption, file_ids, context)
             return
         token = await self._intake.pending.put(user.id, PendingPhoto(message.chat_id, file_ids))
+        log.info("photo.description_asked", user_id=user.id, photos=len(file_ids))
         markup = ForceReply(selective=True, input_field_placeholder=texts.PHOTO_PLACEHOLDER)
         await message.reply_text(texts.photo_question(token), reply_markup=markup)
 
