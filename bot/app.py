@@ -31,6 +31,7 @@ from bot.http.health import health_routes
 from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
+from bot.photo_files import PhotoFiles
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
@@ -43,8 +44,10 @@ from bot.wiring import (
     build_application,
     build_blob_store,
     build_bot,
+    build_input_preparer,
     build_network,
     build_pacer,
+    build_photo_intake,
     make_redis,
     new_process_id,
     poll_policy,
@@ -138,7 +141,8 @@ class Reelay:
         )
         self.worker: Worker | None = None
         self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
-        self._closers: list[Any] = []
+        self.photo_files = PhotoFiles(self.bot, self.network, timeout_s=settings.providers.kie.timeout_s)
+        self._closers: list[Any] = [self.photo_files.aclose]
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
@@ -164,6 +168,7 @@ class Reelay:
                 analytics=self.observability.analytics,
                 catalog=catalog,
                 credits=self.credits,
+                photos=build_photo_intake(settings, self.redis, self.photo_files),
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -227,6 +232,7 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
             pacer=self.pacer,
+            inputs=build_input_preparer(settings, self.jobs, self.blobs, self.photo_files, api_client),
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s

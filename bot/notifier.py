@@ -134,7 +134,7 @@ class TelegramNotifier:
         if job.status is JobStatus.CANCELLED:
             self._edit_status(session, texts.CANCELLED, None)
             return
-        message = texts.error_message(job.error_code)
+        message = texts.ended_message(job.error_code, job.error_raw)
         self._edit_status(session, message, None)
         await self._bot.send_message(session.chat_id, message, **self._lane(Lane.DELIVERY))
 

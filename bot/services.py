@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.access import AccessPolicy
+from bot.photo_intake import PhotoIntake
 from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
@@ -31,3 +32,4 @@ class Services:
     analytics: RedisAnalytics
     catalog: Catalog  # the models offered here (models.enabled)
     credits: RedisCredits | None = None  # None when credits are switched off
+    photos: PhotoIntake | None = None  # image-to-video from photos (None: photos are not taken)

@@ -22,7 +22,7 @@ START = (
 
 HELP = (
     "How it works:\n"
-    "1. Send a description (or /video <description>).\n"
+    "1. Send a description (or /video <description>), or a photo with a caption: the photo is the first frame.\n"
     "2. I answer at once and start the video; it usually takes a few minutes.\n"
     "3. The video arrives here with two buttons: Publish (posts it to the channel) "
     "and Extend (continues it with a new prompt, Veo models only).\n\n"
@@ -66,6 +66,55 @@ NOT_STARTED = "Your video could not be started because of a problem on our side.
 SOMETHING_WENT_WRONG = "Something went wrong on our side; please try again."
 PRIVATE = "This bot is private."
 VIDEO_GONE = "This video is no longer available."
+
+# Image-to-video: a photo (or an album of two: first and last frame) starts the video.
+PHOTO_ASK = "What should happen in the video? Reply to this message with a description, and I will start it."
+PHOTO_PLACEHOLDER = "Describe the video…"
+PHOTO_GONE = "That photo is no longer waiting for a description; please send it again with a caption."
+PHOTO_NOT_READ = "I could not read this file; please send it again."
+PHOTO_FAILED = (
+    "Your photo could not be used: send a JPEG, PNG or WebP photo at least 300 px on its short side. "
+    "Your credits were returned."
+)
+NO_PHOTO_MODELS = "{model} makes videos from words only, and no model here starts from a photo. Send a description."
+TAKES_NO_PHOTO = (
+    "{model} makes videos from words only. These models start from a photo: {models}. /settings can switch."
+)
+
+
+def photo_question(token: str) -> str:
+    """The ForceReply question for a photo without a caption; the token in it finds the photo again."""
+    return f"{PHOTO_ASK}\n(photo {token})"
+
+
+def photo_token(question: str | None) -> str | None:
+    """The token of a photo question, or None for any other text."""
+    match = _PHOTO_TOKEN.search(question or "")
+    return match.group(1) if match and (question or "").startswith(PHOTO_ASK) else None
+
+
+_PHOTO_TOKEN = re.compile(r"\(photo ([A-Za-z0-9_-]{6,32})\)$")
+
+
+def not_a_photo(what: str | None) -> str:
+    """Refusal of a file that is not a JPEG, PNG or WebP (``what``: its format when recognised)."""
+    found = f"a {what}" if what else "not a photo"
+    return f"This file is {found}; send a JPEG, PNG or WebP photo."
+
+
+def photo_too_small(width: int, height: int, minimum: int) -> str:
+    """Refusal of a photo under the minimum on its short side."""
+    return f"This photo is {width}×{height}; send one at least {minimum} px on its short side."
+
+
+def photo_too_large(size: int, limit: int) -> str:
+    """Refusal of a photo over ``limits.max_image_bytes``."""
+    return f"This photo is {_megabytes(size)}; send one of at most {_megabytes(limit)}."
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
 
 PUBLISH = "📢 Publish"
 PUBLISHED = "✅ Published"
@@ -189,6 +238,14 @@ def status_message(status: JobStatus) -> str:
 def error_message(code: ErrorCode | None) -> str:
     """What the user reads when a job ends badly (never the provider's raw error)."""
     return ERRORS.get(code or ErrorCode.PROVIDER_ERROR, ERRORS[ErrorCode.PROVIDER_ERROR])
+
+
+def ended_message(code: ErrorCode | None, raw: str | None) -> str:
+    """What the user reads when a job ends badly: a photo that could not be used has its own words (its checks
+    record a ``photo:`` reason), every other failure the one of its code."""
+    if code is ErrorCode.INVALID_INPUT and (raw or "").startswith("photo:"):
+        return PHOTO_FAILED
+    return error_message(code)
 
 
 def caption(model_label: str, duration_s: float | None, took_s: float | None = None, *, late: bool = False) -> str:

@@ -15,14 +15,20 @@ import structlog
 from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.aiohttp_request import AiohttpRequest
+from bot.photo_files import PhotoFiles
+from bot.photo_intake import PhotoIntake
 from bot.rate_limit import PriorityRateLimiter
 from bot.settings import Settings
 from outbound import Network, ProxyNotSupported, ProxyUrlError
 from poller.errors import ConfigError
-from poller.ports import BlobStore
+from poller.inputs import InputLinks, PhotoInputs, PresignedLinks
+from poller.ports import BlobStore, JobStore
 from poller.schedule import PollPolicy
+from providers.api_client import ApiClient
+from providers.kie_upload import KieUploadLinks
 from storage.blobs_local import LocalBlobStore
 from storage.blobs_s3 import S3BlobStore
+from storage.photo_drafts import AlbumCollector, PendingPhotos
 from storage.ptb_persistence import RedisPersistence
 from storage.redis_support import RedisClient, connect_redis
 from storage.submit_pace import Pace, RedisSubmitPacer
@@ -207,3 +213,28 @@ def build_bot(
 def new_process_id() -> str:
     """Unique per process start, readable in logs: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def build_input_preparer(
+    settings: Settings, jobs: JobStore, blobs: BlobStore, photos: PhotoFiles, api_client: ApiClient
+) -> PhotoInputs:
+    """Image-to-video inputs: each photo stored under ``inputs/<job id>.<ext>`` and handed to the provider as a
+    presigned link valid ``storage.input_link_ttl_s``, or through KIE's upload API (``providers.kie.upload_inputs``)."""
+    kie = settings.providers.kie
+    links: InputLinks = (
+        KieUploadLinks(api_client, kie.upload_base_url, kie.api_key.get_secret_value())
+        if kie.upload_inputs
+        else PresignedLinks(blobs, settings.storage.input_link_ttl_s)
+    )
+    return PhotoInputs(jobs=jobs, fetcher=photos, blobs=blobs, links=links, max_bytes=settings.limits.max_image_bytes)
+
+
+def build_photo_intake(settings: Settings, redis: RedisClient, files: PhotoFiles) -> PhotoIntake:
+    """The photo handlers' needs: the file reader, pending photos and albums in Redis, ``limits.max_image_bytes``."""
+    prefix = settings.redis.prefix
+    return PhotoIntake(
+        files=files,
+        pending=PendingPhotos(redis, prefix=prefix),
+        albums=AlbumCollector(redis, prefix=prefix),
+        max_bytes=settings.limits.max_image_bytes,
+    )

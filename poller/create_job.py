@@ -44,6 +44,7 @@ from poller.refusals import (
     OutOfCredits,
     ParentGone,
     Refusal,
+    TakesNoPhoto,
     TooManyInProgress,
     UnknownModel,
     VideoNotYours,
@@ -66,6 +67,7 @@ __all__ = [
     "ParentGone",
     "PromptProblem",
     "Refusal",
+    "TakesNoPhoto",
     "TooManyInProgress",
     "UnknownModel",
     "VideoNotYours",
@@ -210,6 +212,12 @@ class JobCreator:
         provider = self._models.provider_for(model)
         if provider is None:
             return ModelNotOffered(model) if self._models.knows(model) else UnknownModel(model)
+        if options.has_image and request.extends is None:
+            frames = self._models.frames_taken(model)
+            if frames == 0:
+                return TakesNoPhoto(model)
+            if frames == 1 and options.last_image_source:
+                options = options.replace(last_image_source=None)  # an album's second photo, where it cannot end
         return Job(
             id=self._new_id(),
             user_id=request.user_id,

@@ -448,6 +448,10 @@ class ModelCatalog(Protocol):
         """Whether ``model`` is a model of the catalog at all (enabled or not)."""
         ...
 
+    def frames_taken(self, model: str) -> int:
+        """How many photos ``model`` can start from: 0 (words only), 1 (a first frame), 2 (first and last)."""
+        ...
+
 
 class PriceList(Protocol):
     """What a video costs in credits."""

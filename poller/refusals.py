@@ -43,6 +43,13 @@ class ModelNotOffered:
 
 
 @dataclass(frozen=True, slots=True)
+class TakesNoPhoto:
+    """The job starts from a photo, and the model makes videos from words only."""
+
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutOfCredits:
     """The balance does not cover the price."""
 
@@ -76,6 +83,7 @@ Refusal = (
     | VideoNotYours
     | UnknownModel
     | ModelNotOffered
+    | TakesNoPhoto
     | OutOfCredits
     | TooManyInProgress
     | DailyLimitReached

@@ -93,6 +93,13 @@ class Catalog:
         """The enabled models that can start from a photo."""
         return tuple(model for model in self._offered if model.accepts_image)
 
+    def frames_taken(self, model: str) -> int:
+        """How many photos ``model`` can start from: 0, 1 (a first frame) or 2 (first and last)."""
+        entry = self._by_id.get(model)
+        if entry is None or not entry.accepts_image:
+            return 0
+        return 2 if entry.accepts_last_frame else 1
+
     def provider_for(self, model: str) -> str | None:
         """The provider that serves ``model`` when it is enabled, else None (``poller.ports.ModelCatalog``)."""
         entry = self._by_id.get(model)

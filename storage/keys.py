@@ -27,6 +27,9 @@ Layout (prefix ``reelay`` by default)::
     reelay:daily:{u<user_id>}:<day> string with a TTL: videos the user started on that UTC day (YYYYMMDD)
     reelay:access:admitted          set: user ids admitted by an invite code (access.mode = "invite")
     reelay:console:failed:<address> string with a TTL: wrong console sign-in tokens from one address this minute
+    reelay:photo:{u<user_id>}:<token>  string with a TTL: a photo waiting for its description (one user's only)
+    reelay:album:{<chat>:<group>}   list with a TTL: an album's photos as their updates arrive
+    reelay:album:{<chat>:<group>}:claim  string with a TTL: the process that makes the album's one job
 
 Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
 (which touch only one job's keys) run on a cluster. Every other operation touches one key. The
@@ -184,6 +187,19 @@ class RedisKeys:
     def console_sign_in_failures(self, address: str) -> str:
         """The count of wrong console sign-in tokens from one client address (its TTL is the lockout window)."""
         return redis_key(self.prefix, "console", "failed", _escaped(address, "client address"))
+
+    def pending_photo(self, user_id: int, token: str) -> str:
+        """A photo waiting for its description: keyed by the user, so nobody else's reply can take it."""
+        return redis_key(self.prefix, "photo", "{u" + str(int(user_id)) + "}", _escaped(token, "photo token"))
+
+    def album(self, chat_id: int, media_group_id: str) -> str:
+        """The photos of one album as they arrive (one hash tag with its claim)."""
+        group = _escaped(media_group_id, "media group id")
+        return redis_key(self.prefix, "album", "{" + str(int(chat_id)) + ":" + group + "}")
+
+    def album_claim(self, chat_id: int, media_group_id: str) -> str:
+        """Who makes the album's job (the first to set it)."""
+        return self.album(chat_id, media_group_id) + ":claim"
 
 
 def hour_of(unix_time: float) -> int:

@@ -29,6 +29,7 @@ from poller.create_job import (
     OutOfCredits,
     ParentGone,
     Refusal,
+    TakesNoPhoto,
     TooManyInProgress,
     UnknownModel,
     VideoNotYours,
@@ -78,19 +79,7 @@ class GenerateHandlers:
             await self._new_video(message, user, message.text, context)
 
     async def _new_video(self, message: Message, user: User, prompt: str, context: ContextTypes.DEFAULT_TYPE) -> None:
-        defaults = self._s.settings.defaults
-        prefs = preferences.load(context.user_data, self._s.catalog, defaults.model, defaults.aspect_ratio)
-        if prefs.withdrawn is not None:
-            if context.user_data is not None:
-                preferences.save(context.user_data, prefs)  # repaired for good: the note is shown once
-            await message.reply_text(withdrawn_note(prefs))
-        request = replace(
-            self._request(message, user, prompt),
-            model=prefs.model,
-            options=prefs.options(),
-            settings=prefs.as_strings(),
-        )
-        await self._create(message, request)
+        await start_job(self._s, message, await preferred_request(self._s, message, user, prompt, context))
 
     @staticmethod
     def _request(message: Message, user: User, prompt: str, *, extends: str | None = None) -> JobRequest:
@@ -98,13 +87,7 @@ class GenerateHandlers:
         return JobRequest(user_id=user.id, chat_id=message.chat_id, prompt=prompt, extends=extends, language=language)
 
     async def _create(self, message: Message, request: JobRequest) -> None:
-        async def acknowledge(job: Job) -> int:
-            ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
-            return ack.message_id
-
-        outcome = await self._s.creator.create(request, acknowledge)
-        if not isinstance(outcome, Created):
-            await message.reply_text(refusal_text(outcome, offered=self._s.catalog.offered()))
+        await start_job(self._s, message, request)
 
     @staticmethod
     def _extension_parent(message: Message, bot_id: int) -> str | None:
@@ -113,6 +96,37 @@ class GenerateHandlers:
         if question is None or question.from_user is None or question.from_user.id != bot_id:
             return None
         return texts.extended_job_id(question.text)
+
+
+async def preferred_request(
+    services: Services, message: Message, user: User, prompt: str, context: ContextTypes.DEFAULT_TYPE
+) -> JobRequest:
+    """A new video's request with the user's saved choices (model, ratio, duration); says once, first, when their
+    saved model was withdrawn."""
+    defaults = services.settings.defaults
+    prefs = preferences.load(context.user_data, services.catalog, defaults.model, defaults.aspect_ratio)
+    if prefs.withdrawn is not None:
+        if context.user_data is not None:
+            preferences.save(context.user_data, prefs)  # repaired for good: the note is shown once
+        await message.reply_text(withdrawn_note(prefs))
+    return replace(
+        GenerateHandlers._request(message, user, prompt),
+        model=prefs.model,
+        options=prefs.options(),
+        settings=prefs.as_strings(),
+    )
+
+
+async def start_job(services: Services, message: Message, request: JobRequest) -> None:
+    """Create the job through the core; acknowledge it at once, or answer why not."""
+
+    async def acknowledge(job: Job) -> int:
+        ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
+        return ack.message_id
+
+    outcome = await services.creator.create(request, acknowledge)
+    if not isinstance(outcome, Created):
+        await message.reply_text(refusal_text(outcome, offered=services.catalog.offered()))
 
 
 def refusal_text(refusal: Refusal, now: float | None = None, offered: Sequence[ModelInfo] = ()) -> str:
@@ -129,6 +143,14 @@ def refusal_text(refusal: Refusal, now: float | None = None, offered: Sequence[M
         case ModelNotOffered(model):
             names = ", ".join(info.label for info in offered)
             return texts.MODEL_NOT_OFFERED.format(model=preferences.label_of(model), offered=names)
+        case TakesNoPhoto(model):
+            takers = ", ".join(info.label for info in offered if info.accepts_image)
+            label = preferences.label_of(model)
+            return (
+                texts.TAKES_NO_PHOTO.format(model=label, models=takers)
+                if takers
+                else texts.NO_PHOTO_MODELS.format(model=label)
+            )
         case OutOfCredits(balance, price):
             return texts.out_of_credits(balance, price)
         case TooManyInProgress(count):

@@ -21,7 +21,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from sandbox.kie import bodies
+from sandbox.kie import bodies, inputs
 from sandbox.kie.callbacks import CallbackSender
 from sandbox.kie.scenario import is_http_error_code
 from sandbox.kie.state import Api, KieSimulator, SimTask
@@ -58,6 +58,10 @@ def create_app(sim: KieSimulator) -> Starlette:
         Route("/api/v1/chat/credit", api.credit, methods=["GET"]),
         Route("/files/{task_id}.mp4", api.video, methods=["GET", "HEAD"]),
         Route("/files/upgrades/{task_id}/{kind}.mp4", upgrades.video, methods=["GET", "HEAD"]),
+        # The file upload API (its own host at KIE: providers.kie.upload_base_url), and the files it serves.
+        Route("/api/file-base64-upload", api.base64_upload, methods=["POST"]),
+        Route("/api/file-stream-upload", api.stream_upload, methods=["POST"]),
+        Route("/files/uploads/{token}/{name}", api.uploaded_file, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -138,6 +142,8 @@ class _KieApi:
             return self._http_fault(int(fault))  # refused before anything was created
         try:
             check(body)
+            if self.sim.fetch_images:
+                await inputs.fetch_images(self.sim.inputs, inputs.image_urls(body))  # as KIE fetches them
         except Invalid as exc:
             return _refuse(422, str(exc))
         task = self.sim.add_task(
@@ -160,6 +166,22 @@ class _KieApi:
         if fault is not None:  # a named fault: the task exists, but the answer is lost or garbled
             return await self._named_fault(request, fault, task.id)
         return _ok({"taskId": task.id})
+
+    # ------------------------------------------------------------------ file uploads
+
+    async def base64_upload(self, request: Request) -> Response:
+        """``POST /api/file-base64-upload``."""
+        denied = self.check_auth(request)
+        return denied if denied is not None else await inputs.base64_upload(request, self.sim.inputs)
+
+    async def stream_upload(self, request: Request) -> Response:
+        """``POST /api/file-stream-upload``."""
+        denied = self.check_auth(request)
+        return denied if denied is not None else await inputs.stream_upload(request, self.sim.inputs)
+
+    async def uploaded_file(self, request: Request) -> Response:
+        """``GET /files/uploads/{token}/{name}``: the download URL of an upload (no key needed)."""
+        return await inputs.serve_upload(request, self.sim.inputs)
 
     # ------------------------------------------------------------------ status
 

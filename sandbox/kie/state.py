@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sandbox.kie.inputs import InputBook
 from sandbox.kie.scenario import Outcome, Scenario, apply_prompt_markers
 from sandbox.kie.upgrades import UpgradeBook
 
@@ -121,6 +122,7 @@ class KieSimulator:
         self._seed = seed
         self._lock = threading.RLock()
         self._callback_sent = threading.Condition(self._lock)
+        self.inputs = InputBook()  # uploads through the file upload API, and every image URL fetched
         self.reset()
 
     # ------------------------------------------------------------------ steering
@@ -148,6 +150,8 @@ class KieSimulator:
             self._downloads: dict[str, int] = {}
             self._callbacks: list[CallbackRecord] = []
             self.upgrades = UpgradeBook()  # 1080p and 4K upgrades of finished Veo videos, and the calls for them
+            self.inputs.reset()
+            self.fetch_images = True  # fetch every image URL a create names (off: shape tests with made-up URLs)
 
     def queue_scenario(self, scenario: Scenario) -> None:
         """Use ``scenario`` for the next create call (generate, extend or createTask), FIFO."""

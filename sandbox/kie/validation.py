@@ -35,6 +35,10 @@ def check_veo_generate(body: Mapping[str, Any]) -> None:
         raise Invalid("imageUrls must be a list of 1 to 3 http(s) URLs")
     if generation == "TEXT_2_VIDEO" and images:
         raise Invalid("TEXT_2_VIDEO takes no imageUrls")
+    if generation == "FIRST_AND_LAST_FRAMES_2_VIDEO" and not (isinstance(images, list) and 1 <= len(images) <= 2):
+        raise Invalid("FIRST_AND_LAST_FRAMES_2_VIDEO takes imageUrls: one first frame, or a first and a last frame")
+    if generation == "REFERENCE_2_VIDEO" and model == "veo3":
+        raise Invalid("REFERENCE_2_VIDEO is for veo3_fast and veo3_lite only")
     _optional_url(body, "callBackUrl")
 
 

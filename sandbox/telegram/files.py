@@ -14,8 +14,12 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-FileKind = Literal["videos", "documents"]
-_ID_PREFIX: dict[FileKind, str] = {"videos": "BAACAgIAAxkBAAI", "documents": "BQACAgIAAxkBAAI"}
+FileKind = Literal["videos", "documents", "photos"]
+_ID_PREFIX: dict[FileKind, str] = {
+    "videos": "BAACAgIAAxkBAAI",
+    "documents": "BQACAgIAAxkBAAI",
+    "photos": "AgACAgIAAxkBAAI",
+}
 
 
 @dataclass(frozen=True)
@@ -97,4 +101,4 @@ def _suffix(file_name: str | None, mime_type: str | None, kind: FileKind) -> str
     if file_name and "." in file_name:
         return "." + file_name.rsplit(".", 1)[1].lower()
     guessed = mimetypes.guess_extension(mime_type) if mime_type else None
-    return guessed or (".mp4" if kind == "videos" else "")
+    return guessed or {"videos": ".mp4", "photos": ".jpg"}.get(kind, "")

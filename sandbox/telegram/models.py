@@ -52,6 +52,17 @@ class Video:
 
 
 @dataclass(frozen=True)
+class PhotoSize:
+    """One size of a photo a person sent (Telegram keeps several; the last is the largest)."""
+
+    file_id: str
+    file_unique_id: str
+    width: int
+    height: int
+    file_size: int
+
+
+@dataclass(frozen=True)
 class Document:
     """A general file sent with sendDocument."""
 
@@ -87,6 +98,8 @@ class Message:
     entities: list[JSON] = field(default_factory=list)
     video: Video | None = None
     document: Document | None = None
+    photo: list[PhotoSize] = field(default_factory=list)  # a person's photo, smallest size first
+    media_group_id: str | None = None  # the album a photo belongs to
     reply_markup: JSON | None = None  # inline keyboard or ForceReply, as the bot sent it
     reply_to_message_id: int | None = None
     forward_origin: JSON | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sandbox.telegram.models import JSON, Chat, Document, Message, User, Video
+from sandbox.telegram.models import JSON, Chat, Document, Message, PhotoSize, User, Video
 
 
 def user_dict(user: User) -> JSON:
@@ -74,6 +74,17 @@ def document_dict(document: Document) -> JSON:
     return out | _optional(mime_type=document.mime_type, file_name=document.file_name)
 
 
+def photo_size_dict(size: PhotoSize) -> JSON:
+    """A ``PhotoSize`` object."""
+    return {
+        "file_id": size.file_id,
+        "file_unique_id": size.file_unique_id,
+        "width": size.width,
+        "height": size.height,
+        "file_size": size.file_size,
+    }
+
+
 def message_dict(
     message: Message,
     chat_of: Callable[[int], Chat],
@@ -97,6 +108,10 @@ def message_dict(
         out["video"] = video_dict(message.video)
     if message.document is not None:
         out["document"] = document_dict(message.document)
+    if message.photo:
+        out["photo"] = [photo_size_dict(size) for size in message.photo]
+    if message.media_group_id is not None:
+        out["media_group_id"] = message.media_group_id
     # Messages carry only inline keyboards back; ForceReply and reply keyboards are one-way.
     if message.reply_markup and "inline_keyboard" in message.reply_markup:
         out["reply_markup"] = message.reply_markup

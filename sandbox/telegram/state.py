@@ -18,6 +18,7 @@ from sandbox.telegram.models import JSON, ApiCall, CallbackQuery, Chat, ChatType
 from sandbox.telegram.params import Params
 from sandbox.telegram.serialize import user_dict
 from sandbox.telegram.updates import Waiters
+from sandbox.telegram.user_media import document, photo_sizes
 from sandbox.telegram.world import World
 
 T = TypeVar("T")
@@ -150,6 +151,49 @@ class TelegramEmulator:
                 reply_to_message_id=reply_to_message_id,
             )
             stored = self.world.append(message)
+            return self._deliver(token, "message", self.world.render(stored))
+
+    def send_photo(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        first_name: str = "Alice",
+        token: str | None = None,
+    ) -> JSON:
+        """A person sends a photo (JPEG, PNG or WebP bytes), with a caption, or as one of an album's photos
+        (``media_group_id``: each photo of an album is a message and an update of its own)."""
+        sizes = photo_sizes(self.files, data)
+        return self._send_user_message(
+            chat_id, user_id, first_name, token, photo=sizes, caption=caption, media_group_id=media_group_id
+        )
+
+    def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        *,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        caption: str | None = None,
+        first_name: str = "Alice",
+        token: str | None = None,
+    ) -> JSON:
+        """A person sends a file; ``file_name`` and ``mime_type`` are what their client claims (unchecked)."""
+        sent = document(self.files, data, file_name, mime_type)
+        return self._send_user_message(chat_id, user_id, first_name, token, document=sent, caption=caption)
+
+    def _send_user_message(
+        self, chat_id: int, user_id: int, first_name: str, token: str | None, **content: Any
+    ) -> JSON:
+        with self.world.change():
+            user = self._person(user_id, first_name)
+            chat = self._chat_for_user(chat_id, user)
+            stored = self.world.append(Message(chat_id=chat.id, sender=user, **content))
             return self._deliver(token, "message", self.world.render(stored))
 
     def send_command(self, chat_id: int, user_id: int, command: str, args: str = "", **kwargs: Any) -> JSON:

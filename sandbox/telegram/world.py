@@ -219,5 +219,7 @@ def _summary(message: Message) -> str:
     body = message.text if message.text is not None else f"[video] {message.caption or ''}"
     if message.document is not None:
         body = f"[document] {message.caption or ''}"
+    if message.photo:
+        body = f"[photo] {message.caption or ''}"
     buttons = [b.get("text") for b in message.buttons]
     return f"#{message.message_id} {who}: {body!r}" + (f" buttons={buttons}" if buttons else "")

@@ -8,6 +8,7 @@ call the emulator's user side exactly as a test would.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,8 @@ log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_TEXT_CHARS = 4096  # what Telegram lets a person send in one message
+MAX_CAPTION_CHARS = 1024
+MAX_PHOTO_BYTES = 20 * 1024 * 1024  # bounds what the page may post (base64 in JSON: a third more)
 HEARTBEAT_S = 15.0
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
@@ -52,6 +55,7 @@ def create_app(
         Route("/api/events", api.events, methods=["GET"]),
         Route("/api/messages", api.send_message, methods=["POST"]),
         Route("/api/buttons", api.press_button, methods=["POST"]),
+        Route("/api/photos", api.send_photo, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     if videos_dir is not None:
@@ -79,7 +83,7 @@ class _ChatApi:
         emulator = urlsplit(self.setup.file_base_url)
         media = f"'self' {emulator.scheme}://{emulator.netloc}"
         return (
-            f"default-src 'self'; media-src {media}; img-src 'self' data:; "
+            f"default-src 'self'; media-src {media}; img-src {media} data:; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
 
@@ -108,6 +112,38 @@ class _ChatApi:
         except ValueError as exc:
             return _refuse(str(exc))
         sent = setup.emulator.message(setup.user_id, update["message"]["message_id"])
+        return JSONResponse({"message": message_view(setup, sent) if sent else None}, status_code=201)
+
+    async def send_photo(self, request: Request) -> Response:
+        """``POST /api/photos`` ``{"data" (base64), "caption"?, "as_file"?, "file_name"?}``: the person sends a photo,
+        or any file as a document (which the bot checks by its content)."""
+        if int(request.headers.get("content-length") or 0) > MAX_PHOTO_BYTES * 4 // 3 + 64 * 1024:
+            return _refuse(f"a photo here is at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB", status=413)
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        caption, file_name = body.get("caption") or None, body.get("file_name") or None
+        if caption is not None and (not isinstance(caption, str) or len(caption) > MAX_CAPTION_CHARS):
+            return _refuse(f"caption must be a string of at most {MAX_CAPTION_CHARS} characters")
+        if file_name is not None and not isinstance(file_name, str):
+            return _refuse("file_name must be a string")
+        try:
+            data = base64.b64decode(str(body.get("data", "")), validate=True)
+        except ValueError:
+            return _refuse("data must be base64")
+        if not data or len(data) > MAX_PHOTO_BYTES:
+            return _refuse("data must hold a file of at most 20 MB")
+        setup, user = self.setup, self.setup.user_id
+        try:
+            if body.get("as_file"):
+                update = setup.emulator.send_document(
+                    user, user, data, file_name=file_name, caption=caption, first_name=setup.first_name
+                )
+            else:
+                update = setup.emulator.send_photo(user, user, data, caption=caption, first_name=setup.first_name)
+        except ValueError as exc:
+            return _refuse(str(exc))
+        sent = setup.emulator.message(user, update["message"]["message_id"])
         return JSONResponse({"message": message_view(setup, sent) if sent else None}, status_code=201)
 
     async def press_button(self, request: Request) -> Response:

@@ -47,6 +47,7 @@ def message_view(setup: ChatSetup, message: Message) -> JSON:
         "edited": message.edit_date is not None,
         "video": _video(setup, message),
         "document": _document(setup, message),
+        "photo": _photo(setup, message),
         "buttons": _buttons(message.reply_markup),
         "force_reply": _force_reply(message.reply_markup),
         "reply_to": _reply_to(setup, message),
@@ -109,6 +110,13 @@ def _document(setup: ChatSetup, message: Message) -> JSON | None:
     return {"url": setup.file_url(document.file_id), "file_name": document.file_name, "file_size": document.file_size}
 
 
+def _photo(setup: ChatSetup, message: Message) -> JSON | None:
+    if not message.photo:
+        return None
+    largest = message.photo[-1]
+    return {"url": setup.file_url(largest.file_id), "width": largest.width, "height": largest.height}
+
+
 def _buttons(markup: JSON | None) -> list[list[JSON]]:
     rows: list[Any] = (markup or {}).get("inline_keyboard") or []
     return [
@@ -133,7 +141,8 @@ def _reply_to(setup: ChatSetup, message: Message) -> JSON | None:
 
 
 def _preview(message: Message) -> str:
-    text = message.text or message.caption or ("Video" if message.video else "File" if message.document else "")
+    kind = "Video" if message.video else "Photo" if message.photo else "File" if message.document else ""
+    text = message.text or message.caption or kind
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
 
 

@@ -7,6 +7,7 @@ import pytest
 from bot import texts
 from bot.callback_data import Action, ButtonData, parse
 from bot.validation import prompt_problem
+from poller.errors import ErrorCode
 
 
 @pytest.mark.parametrize(
@@ -110,3 +111,29 @@ def test_the_daily_limit_says_when_the_next_utc_day_starts(seconds_left: float, 
         text
         == f"You have made 5 videos today, the most allowed per day. You can make more in {wait} (at midnight UTC)."
     )
+
+
+def test_the_photo_question_carries_its_token_and_only_it_counts() -> None:
+    question = texts.photo_question("Tok_123-xyz")
+    assert texts.photo_token(question) == "Tok_123-xyz"
+    assert texts.photo_token("a fox (photo Tok_123-xyz)") is None, "only our own question counts"
+    assert texts.photo_token(texts.extend_question("Tok_123-xyz")) is None
+    assert texts.extended_job_id(question) is None
+
+
+def test_photo_refusals_say_what_to_send() -> None:
+    assert texts.not_a_photo("PDF") == "This file is a PDF; send a JPEG, PNG or WebP photo."
+    assert texts.not_a_photo(None) == "This file is not a photo; send a JPEG, PNG or WebP photo."
+    assert texts.photo_too_small(200, 150, 300) == "This photo is 200×150; send one at least 300 px on its short side."
+    assert (
+        texts.photo_too_large(12 * 1024 * 1024, 10 * 1024 * 1024)
+        == "This photo is 12.0 MB; send one of at most 10.0 MB."
+    )
+
+
+def test_a_job_failed_for_its_photo_says_so_and_other_failures_keep_their_words() -> None:
+    assert texts.ended_message(ErrorCode.INVALID_INPUT, "photo: 200x150, under 300 px") == texts.PHOTO_FAILED
+    assert texts.ended_message(ErrorCode.INVALID_INPUT, "prompt refused") == texts.error_message(
+        ErrorCode.INVALID_INPUT
+    )
+    assert texts.ended_message(ErrorCode.TIMEOUT, None) == texts.error_message(ErrorCode.TIMEOUT)

@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from bot import texts
+from sandbox import images
 from sandbox.runner import Sandbox, SandboxUrls
 from tests.e2e.browser_support import ARTIFACTS, fast_sandbox, headless_chromium
 
@@ -175,4 +176,27 @@ async def test_markup_in_a_prompt_is_shown_as_text_and_never_runs(chat: ChatTab)
     await expect(bubble).to_have_text(prompt)
     assert await chat.bot_chat.locator("img, b").count() == 0
     assert await chat.page.evaluate("window.__injected === undefined")
+    assert chat.errors == []
+
+
+async def test_a_person_sends_a_photo_with_a_caption_and_gets_a_video(chat: ChatTab, sandbox: Sandbox) -> None:
+    page = chat.page
+    await page.get_by_test_id("composer-input").fill("The fox in the photo starts to run")
+    photo = images.png(640, 480)
+    await page.get_by_test_id("photo-input").set_input_files(
+        files=[{"name": "fox.png", "mimeType": "image/png", "buffer": photo}]
+    )
+
+    sent = chat.bot_chat.locator("[data-from=user]:has([data-testid=photo])")
+    await expect(sent).to_have_count(1)
+    await expect(sent).to_contain_text("The fox in the photo starts to run")
+    assert await sent.locator("img").evaluate("img => img.complete && img.naturalWidth") == 640
+    await expect(chat.bot_chat.locator("[data-from=bot]", has_text=texts.GENERATING)).to_be_visible(timeout=2000)
+    await expect(page.get_by_test_id("composer-input")).to_have_value("")
+    await chat.shot("photo-01-sent")
+
+    video = chat.videos_from_bot()
+    await expect(video).to_have_count(1, timeout=VIDEO_WAIT_MS)
+    assert await video.locator("video").evaluate(PLAYABLE)
+    await chat.shot("photo-02-video")
     assert chat.errors == []

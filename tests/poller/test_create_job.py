@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 import redis.asyncio as aioredis
@@ -26,6 +27,7 @@ from poller.create_job import (
     NotStored,
     OutOfCredits,
     ParentGone,
+    TakesNoPhoto,
     TooManyInProgress,
     UnknownModel,
     VideoNotYours,
@@ -53,6 +55,11 @@ class Models:
 
     def knows(self, model: str) -> bool:
         return model in ("veo3_fast", "veo3", "veo3_lite")  # veo3_lite: known, not enabled
+
+    FRAMES: ClassVar[dict[str, int]] = {"veo3_fast": 2}  # veo3 takes no photo here (unless a test says so)
+
+    def frames_taken(self, model: str) -> int:
+        return self.FRAMES.get(model, 0)
 
 
 class Prices:
@@ -357,3 +364,33 @@ async def test_a_failed_acknowledgement_still_announces_the_stored_job_and_raise
     assert isinstance(outcome, Created)
     assert world.events.published == [(NEW_JOB, outcome.job.id)]
     assert world.credits.refunds == 0
+
+
+async def test_a_photo_for_a_model_that_takes_none_is_refused_and_holds_nothing(world: World) -> None:
+    photo = JobOptions(image_source="telegram:A")
+    request = JobRequest(user_id=ALICE, chat_id=ALICE, prompt="a fox", model="veo3", options=photo)
+
+    outcome = await world.creator.create(request, world.acknowledge)
+
+    assert outcome == TakesNoPhoto("veo3")
+    assert await world.credits.balance(ALICE) == BALANCE
+    assert await world.used_today() == 0
+
+
+async def test_a_last_frame_is_dropped_where_the_model_takes_only_a_first(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(Models.FRAMES, "veo3", 1)
+    monkeypatch.setitem(PRICES, "veo3", {8: 30})
+    album = JobOptions(image_source="telegram:A", last_image_source="telegram:B")
+    both = JobRequest(user_id=ALICE, chat_id=ALICE, prompt="a fox", model="veo3_fast", options=album)
+    first_only = JobRequest(user_id=BOB, chat_id=BOB, prompt="a fox", model="veo3", options=album)
+
+    kept = await world.creator.create(both, world.acknowledge)
+    dropped = await world.creator.create(first_only, world.acknowledge)
+
+    assert isinstance(kept, Created)
+    assert isinstance(dropped, Created)
+    assert (await world.jobs.get(kept.job.id)).options.last_image_source == "telegram:B"
+    stored = (await world.jobs.get(dropped.job.id)).options
+    assert (stored.image_source, stored.last_image_source) == ("telegram:A", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -16,7 +16,16 @@ from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, TaskKind, new_job_id
-from poller.ports import JobOwnership, PollResult, PriceList, ProviderLookup, Session, TaskBindings, TaskState
+from poller.ports import (
+    InputPreparer,
+    JobOwnership,
+    PollResult,
+    PriceList,
+    ProviderLookup,
+    Session,
+    TaskBindings,
+    TaskState,
+)
 from poller.schedule import PollPolicy
 from poller.worker import Worker
 from providers.registry import ProviderRegistry
@@ -99,6 +108,7 @@ def build_engine(
     providers: ProviderLookup | None = None,
     tasks: TaskBindings | None = None,
     prices: PriceList | None = None,
+    inputs: Callable[[RedisJobStore], InputPreparer] | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -124,6 +134,7 @@ def build_engine(
         notifier=notifier,
         policy=policy,
         max_polls_in_flight=max_in_flight,
+        inputs=inputs(jobs) if inputs is not None else None,
     )
     return engine, jobs, sessions
 

@@ -30,3 +30,12 @@ def veo(api_client: ApiClient, kie: KieStandIn) -> KieVeoProvider:
 def market(api_client: ApiClient, kie: KieStandIn) -> KieMarketProvider:
     """The Market adapter talking to the simulator."""
     return KieMarketProvider(api_client, kie.url, kie.api_key)
+
+
+@pytest.fixture(autouse=True)
+def _made_up_image_urls(request: pytest.FixtureRequest) -> None:
+    """These tests check request shapes with made-up image URLs (img.example): the simulator must not fetch them.
+    The fetch itself is tested in tests/sandbox/test_kie_inputs.py and end to end in tests/e2e/test_photos.py."""
+    if "kie" in request.fixturenames:
+        kie: KieStandIn = request.getfixturevalue("kie")
+        kie.sim.fetch_images = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
+from sandbox import images
 from sandbox.media import sample_mp4_bytes
 from sandbox.webchat import ChatFeed, ChatSetup, create_app
 from tests.fixtures.telegram import TelegramStandIn
@@ -217,3 +219,36 @@ async def test_local_videos_are_served_for_download_links_and_nothing_outside(
     assert found.status_code == 200
     assert found.content == b"mp4 bytes"
     assert escaped.status_code == 404
+
+
+async def test_a_photo_with_a_caption_reaches_the_bot_as_a_photo(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    photo = images.png(640, 480)
+    answer = await page.post("/api/photos", json={"data": base64.b64encode(photo).decode(), "caption": "a fox"})
+
+    assert answer.status_code == 201
+    view = answer.json()["message"]
+    assert view["caption"] == "a fox"
+    assert (view["photo"]["width"], view["photo"]["height"]) == (640, 480)
+    served = await httpx.AsyncClient().get(view["photo"]["url"])
+    assert served.content == photo
+    [update] = pending_updates(telegram)
+    assert update["message"]["photo"][-1]["width"] == 640  # type: ignore[index]
+
+
+async def test_any_file_can_go_as_a_document_but_not_as_a_photo(page: httpx.AsyncClient) -> None:
+    pdf = base64.b64encode(images.pdf()).decode()
+    as_photo = await page.post("/api/photos", json={"data": pdf})
+    as_file = await page.post("/api/photos", json={"data": pdf, "as_file": True, "file_name": "a.pdf"})
+
+    assert as_photo.status_code == 400
+    assert as_file.status_code == 201
+    assert as_file.json()["message"]["document"]["file_name"] == "a.pdf"
+
+
+async def test_photos_are_bounded_and_must_be_json(page: httpx.AsyncClient) -> None:
+    too_big = await page.post("/api/photos", content=b"{}", headers={"content-length": str(40 * 1024 * 1024)})
+    form = await page.post("/api/photos", data={"data": "AAAA"})
+    assert too_big.status_code == 413
+    assert form.status_code == 415

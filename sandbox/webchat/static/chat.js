@@ -46,6 +46,7 @@
     replyBar: $("[data-testid=reply-bar]"),
     menu: $("[data-testid=commands-menu]"),
     menuButton: $(".menu-button"),
+    photoInput: $("[data-testid=photo-input]"),
     channelFooter: $(".channel-footer"),
   };
 
@@ -268,6 +269,10 @@
       bubble.append(reuseOrRenderVideo(view.video, old));
     }
     if (view.document) bubble.append(documentLink(view.document));
+    if (view.photo) {
+      bubble.classList.add("has-media");
+      bubble.append(photoImage(view.photo));
+    }
     const body = view.text ?? view.caption;
     if (body) {
       bubble.classList.add("has-text");
@@ -321,6 +326,17 @@
     });
     media.append(player);
     if (video.duration) media.append(element("span", "duration", formatDuration(video.duration)));
+    return media;
+  }
+
+  function photoImage(photo) {
+    const media = element("div", "media");
+    const image = document.createElement("img");
+    image.dataset.testid = "photo";
+    image.src = photo.url;
+    image.alt = "Photo";
+    if (photo.width && photo.height) image.style.aspectRatio = `${photo.width} / ${photo.height}`;
+    media.append(image);
     return media;
   }
 
@@ -408,6 +424,20 @@
     if (answer === null) return false;
     setReplyTo(null);
     return true;
+  }
+
+  async function sendPhoto(file, caption) {
+    // A photo goes as a photo; anything else (a PDF) as a file, as Telegram's clients do.
+    const asFile = !["image/jpeg", "image/png", "image/webp"].includes(file.type);
+    const dataUrl = await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+    const body = { data: dataUrl.slice(dataUrl.indexOf(",") + 1), as_file: asFile, file_name: file.name };
+    if (caption.trim()) body.caption = caption;
+    return (await postJson("/api/photos", body)) !== null;
   }
 
   async function pressButton(key, view, data, button) {
@@ -529,6 +559,15 @@
     } finally {
       ui.send.disabled = false;
       ui.input.focus();
+    }
+  });
+  ui.photoInput.addEventListener("change", async () => {
+    const file = ui.photoInput.files[0];
+    ui.photoInput.value = "";
+    if (!file) return;
+    if (await sendPhoto(file, ui.input.value)) {
+      ui.input.value = "";
+      autosize();
     }
   });
   ui.input.addEventListener("keydown", (event) => {
