@@ -31,6 +31,7 @@ from bot.http.health import health_routes
 from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
+from bot.provider_wiring import build_providers, callback_path
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
@@ -59,12 +60,8 @@ from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
 from poller.version import VERSION
 from poller.worker import Worker
-from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader
 from providers.failover import CatalogFailover
-from providers.kie_market import KieMarketProvider
-from providers.kie_veo import KieVeoProvider
-from providers.registry import ProviderRegistry
 from storage.blobs_s3 import S3BlobStore
 from storage.credits import NoBilling, RedisBilling, RedisCredits
 from storage.events import RedisEventBus
@@ -139,6 +136,9 @@ class Reelay:
         self.worker: Worker | None = None
         self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
         self._closers: list[Any] = []
+        # Adapters for the engine, and for /cancel to stop a task at its provider (fal) from any process.
+        self.providers = build_providers(settings, self.network)
+        self._closers.append(self.providers.aclose)
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
@@ -164,6 +164,7 @@ class Reelay:
                 analytics=self.observability.analytics,
                 catalog=catalog,
                 credits=self.credits,
+                providers=self.providers,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -184,8 +185,6 @@ class Reelay:
     def _build_worker(self, billing: Billing) -> Worker:
         settings = self.settings
         kie = settings.providers.kie
-        # The provider's base URL is operator configuration: a proxy may apply, the address check does not.
-        api_client = ApiClient(kie.timeout_s, kie.max_connections, proxy=self.network.proxy_for(kie.base_url))
         downloader = HttpVideoDownloader(
             settings.limits.max_video_bytes,
             timeout_s=kie.timeout_s,
@@ -193,12 +192,9 @@ class Reelay:
             max_connections=16,
             min_bytes_per_s=settings.providers.download_min_bytes_per_s,
         )
-        key = kie.api_key.get_secret_value()
-        providers = ProviderRegistry(
-            [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
-        )
+        providers = self.providers
         self.blobs = build_blob_store(settings, self.network)
-        self._closers += [providers.aclose, downloader.aclose]
+        self._closers += [downloader.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,
             sessions=self.sessions,
@@ -259,7 +255,7 @@ class Reelay:
         token = job.callback_token or secrets.token_urlsafe(24)
         await self.callback_tokens.register(token, job.id, CALLBACK_TOKEN_TTL_S)
         await self.jobs.update_fields(job.id, {"callback_token": token})
-        return f"{public_url.rstrip('/')}/callbacks/kie/{token}"
+        return f"{public_url.rstrip('/')}{callback_path(job)}/{token}"
 
     def _routes(self) -> list[BaseRoute]:
         settings = self.settings

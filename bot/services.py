@@ -8,7 +8,7 @@ from bot.access import AccessPolicy
 from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
-from poller.ports import EventBus, JobStore, SessionStore
+from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
 from providers.catalog import Catalog
 from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
@@ -31,3 +31,4 @@ class Services:
     analytics: RedisAnalytics
     catalog: Catalog  # the models offered here (models.enabled)
     credits: RedisCredits | None = None  # None when credits are switched off
+    providers: ProviderLookup | None = None  # for /cancel to stop a task at its provider (fal); None in tests
