@@ -31,7 +31,7 @@ from bot.http.health import health_routes
 from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
-from bot.provider_wiring import build_providers, callback_path
+from bot.provider_wiring import build_fal_signatures, build_providers, callback_path
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
@@ -265,7 +265,8 @@ class Reelay:
             routes.append(
                 telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application)
             )
-        routes += callback_routes(self.callback_tokens, self.events, jobs=self.jobs)
+        fal = build_fal_signatures(settings, self.network, self._closers)
+        routes += callback_routes(self.callback_tokens, self.events, jobs=self.jobs, fal=fal)
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
             token=token,

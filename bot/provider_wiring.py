@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.http.fal_signatures import FalSignatures, jwks_fetcher
 from bot.settings import Settings
 from outbound import Network
 from poller.jobs import Job
@@ -37,3 +40,14 @@ def build_providers(settings: Settings, network: Network) -> ProviderRegistry:
 def callback_path(job: Job) -> str:
     """Where the job's provider calls back, under ``http.public_url``: ``/callbacks/fal`` or ``/callbacks/kie``."""
     return "/callbacks/fal" if job.provider == "fal" else "/callbacks/kie"
+
+
+def build_fal_signatures(settings: Settings, network: Network, closers: list[Any]) -> FalSignatures | None:
+    """The verifier of fal's webhook signatures when providers.fal is set (its JWKS client's close goes on
+    ``closers``); None otherwise."""
+    fal = settings.providers.fal
+    if fal is None:
+        return None
+    fetch, close = jwks_fetcher(fal.jwks_url, network, fal.timeout_s)
+    closers.append(close)
+    return FalSignatures(fetch)
