@@ -183,8 +183,9 @@ def failed_over(asked_label: str, asked_provider: str, model_label: str) -> str:
 
 
 def queue_place(position: int) -> str:
-    """The status message's line while the provider's queue holds the job (fal); position 0 is next."""
-    return "You are next in the queue." if position <= 0 else f"You are number {position} in the queue."
+    """The status message's line while the provider's queue holds the job. fal's ``queue_position`` counts the
+    requests ahead (0: next), so the user's number is one more."""
+    return "You are next in the queue." if position <= 0 else f"You are number {position + 1} in the queue."
 
 
 def status_message(status: JobStatus) -> str:
