@@ -289,6 +289,7 @@ class Reelay:
             credits=self.credits,
             network=self.network,
             closing=lambda: self.http.should_exit,  # open live feeds end, so the HTTP server can stop
+            adapters=self.providers,
         )
         if console is not None:  # http.console_token is set
             mount, close = console
