@@ -480,7 +480,8 @@ class Engine:
                 return
         elif job.task_misses:
             await self._jobs.update_fields(job.id, {"task_misses": "0"})  # found again: the misses were not in a row
-        await self._note_queue_place(job, result)
+        if result.error is None and result.queue_position != job.queue_position:
+            await self._note_queue_place(job, result.queue_position)  # the common poll writes nothing
         if job.status is JobStatus.DELAYED:
             return  # the sweeper comes back at its own pace
         if attempts >= self.policy.max_attempts:
@@ -502,14 +503,9 @@ class Engine:
         await self._jobs.update_fields(job.id, {"task_misses": str(misses)})
         return False
 
-    async def _note_queue_place(self, job: Job, result: PollResult) -> None:
-        """Keep the task's place in the provider's queue on the job and show it, only when it changed: the common
-        poll (no queue, or the same place) writes nothing. An error says nothing about the place, so it keeps it."""
-        if result.error is not None:
-            return
-        place = result.queue_position if result.state is TaskState.PENDING else None
-        if place == job.queue_position:
-            return
+    async def _note_queue_place(self, job: Job, place: int | None) -> None:
+        """Keep the task's new place in the provider's queue on the job (None: it left the queue) and show it. Called
+        only for a change, and never for an error, which says nothing about the place."""
         await self._jobs.update_fields(job.id, {"queue_position": "" if place is None else str(place)})
         log.info("job.queue_place", place=place)
         await self._tell_progress(job.replace(queue_position=place))
