@@ -206,6 +206,7 @@ class Reelay:
             key_prefix=settings.s3.prefix if settings.storage.backend == "s3" else "",
             link_ttl_s=settings.storage.link_ttl_s,
             events=self.listeners,
+            prices=settings.credits,
         )
         engine = Engine(
             process_id=self.process_id,

@@ -21,7 +21,7 @@ import structlog
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.events import CreditMove, JobEvents, NoEvents, ProviderOperation
 from poller.finish import log_completion
-from poller.jobs import Job, JobStatus, VideoOutput
+from poller.jobs import COST_CONFIGURED, Job, JobStatus, VideoOutput
 from poller.ports import (
     Billing,
     BlobStore,
@@ -29,6 +29,7 @@ from poller.ports import (
     LocalVideo,
     MediaProbe,
     Notifier,
+    PriceList,
     Session,
     SessionStore,
     VideoDownloader,
@@ -56,6 +57,7 @@ class DeliveryPipeline:
         link_ttl_s: int = 7 * 86400,
         temp_dir: Path | None = None,
         events: JobEvents | None = None,
+        prices: PriceList | None = None,
     ) -> None:
         self._jobs = jobs
         self._sessions = sessions
@@ -68,6 +70,7 @@ class DeliveryPipeline:
         self._link_ttl_s = link_ttl_s
         self._temp_dir = temp_dir
         self._events: JobEvents = events or NoEvents()
+        self._prices = prices  # what a video costs when its provider does not say (credits.prices)
 
     async def deliver(self, job: Job) -> Job:
         """Run the remaining delivery steps of ``job``; raise :class:`JobError` for a retry."""
@@ -90,12 +93,22 @@ class DeliveryPipeline:
             job.id,
             JobStatus.SUCCEEDED,
             expected=frozenset({JobStatus.DELIVERING}),
-            fields={"delivered_ref": job.delivered_ref or ""},
+            fields={"delivered_ref": job.delivered_ref or "", **self._configured_cost(job)},
         )
         await self._sessions.delete(job.id)
         log_completion(job)
         await self._events.job_ended(job)
         return job
+
+    def _configured_cost(self, job: Job) -> dict[str, str]:
+        """The operator's price as the job's cost when the provider reported none, so analytics and metrics read
+        one recorded figure per video (a report arriving later, a 4K callback, replaces it)."""
+        if job.provider_cost is not None or self._prices is None:
+            return {}
+        price = self._prices.price(job.model, job.options.duration_s, job.kind)
+        if price is None:
+            return {}
+        return {"provider_cost": repr(float(price)), "cost_source": COST_CONFIGURED}
 
     async def _fetch(self, job: Job, path: Path) -> VideoOutput:
         """Download to ``path``; upload to the blob store too unless an earlier attempt already did."""

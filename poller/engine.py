@@ -22,7 +22,7 @@ from poller.delivery import DeliveryPipeline
 from poller.errors import ErrorCode, InvalidTransition, JobError, JobNotFound
 from poller.events import JobEvents, NoEvents, PollOutcome, ProviderOperation
 from poller.finish import JobFinisher
-from poller.jobs import ACTIVE_STATES, Job, JobStatus, RefusedSubmit, TaskKind
+from poller.jobs import ACTIVE_STATES, COST_REPORTED, Job, JobStatus, RefusedSubmit, TaskKind
 from poller.ports import (
     Failover,
     FailoverTarget,
@@ -466,6 +466,7 @@ class Engine:
             fields = {"result_url": result.video_url}
             if result.cost is not None:
                 fields["provider_cost"] = repr(result.cost)  # what the provider says it charged
+                fields["cost_source"] = COST_REPORTED
             job = await self._jobs.transition(job.id, JobStatus.DELIVERING, fields=fields)
             log.info("job.generated", attempts=attempts, parser=result.parser)
             await self._deliver(job)

@@ -70,6 +70,11 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(8)
 
 
+# Where a job's recorded cost came from (``Job.cost_source``).
+COST_REPORTED = "provider"  # the provider said what it charged (KIE's creditsConsumed, fal's billable units)
+COST_CONFIGURED = "configured"  # it did not: the operator's price for the video (credits.prices)
+
+
 class TaskKind(StrEnum):
     """What a job asks of the provider: a new video, a continuation, or a bigger copy of a finished one."""
 
@@ -216,6 +221,8 @@ class Job:
     late_checks: int = 0
     # What the provider said the task cost, in its own credits (KIE's creditsConsumed), when it said so.
     provider_cost: float | None = None
+    # Where ``provider_cost`` came from: "provider" (it reported the charge) or "configured" (credits.prices).
+    cost_source: str | None = None
     # What the job asks of the provider; a child job (extend, upscale) names its parent in ``parent_id``.
     kind: TaskKind = TaskKind.GENERATE
     # What the provider handed back besides the task id and needs again to follow it (fal's status URL).
@@ -300,6 +307,7 @@ class Job:
             "callback_token": self.callback_token,
             "late_checks": self.late_checks,
             "provider_cost": self.provider_cost,
+            "cost_source": self.cost_source,
             # Left out for the common case, a new video; a child job always says what it is.
             "pace_waiting": int(self.pace_waiting),
             "queue_position": self.queue_position,
@@ -365,6 +373,7 @@ class Job:
             callback_token=get("callback_token"),
             late_checks=int(get("late_checks", "0")),
             provider_cost=_opt_float(get("provider_cost")),
+            cost_source=get("cost_source"),
             # Jobs stored before kinds existed: a child job was an extension.
             kind=_KINDS.get(kind, TaskKind.EXTEND if parent_id else TaskKind.GENERATE),
             task_meta=_string_map(task_meta) if task_meta else {},

@@ -142,6 +142,9 @@ def job_json(job: Job) -> dict[str, Any]:
         "updatedAt": job.updated_at,
         "error": job.error_code.value if job.error_code else None,
         "late": job.late,
+        # What the video cost at the provider: its own report ("provider") or the configured price ("configured").
+        "providerCost": job.provider_cost,
+        "costSource": job.cost_source,
         "video": None
         if out is None
         else {

@@ -9,6 +9,7 @@ import json
 import structlog
 
 from poller.errors import JobNotFound
+from poller.jobs import COST_REPORTED
 from poller.ports import JobStore
 from providers.parsers.chain import reported_cost
 
@@ -26,7 +27,7 @@ async def record_reported_cost(jobs: JobStore, job_id: str, body: bytes) -> floa
     if cost is None:
         return None
     try:
-        await jobs.update_fields(job_id, {"provider_cost": repr(cost)})
+        await jobs.update_fields(job_id, {"provider_cost": repr(cost), "cost_source": COST_REPORTED})
     except JobNotFound:
         return None
     log.info("callback.cost_recorded", job_id=job_id, provider_cost=cost)

@@ -16,7 +16,7 @@ from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, TaskKind, new_job_id
-from poller.ports import JobOwnership, PollResult, ProviderLookup, Session, TaskBindings, TaskState
+from poller.ports import JobOwnership, PollResult, PriceList, ProviderLookup, Session, TaskBindings, TaskState
 from poller.schedule import PollPolicy
 from poller.worker import Worker
 from providers.registry import ProviderRegistry
@@ -98,6 +98,7 @@ def build_engine(
     process_id: str = PROCESS,
     providers: ProviderLookup | None = None,
     tasks: TaskBindings | None = None,
+    prices: PriceList | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -110,6 +111,7 @@ def build_engine(
         probe=FixedProbe(),
         notifier=notifier,
         billing=billing,
+        prices=prices,
     )
     engine = Engine(
         process_id=process_id,
