@@ -32,6 +32,7 @@ from bot.http.telegram_webhook import telegram_webhook_route
 from bot.notifier import TelegramNotifier
 from bot.observability import build_metrics_route, build_observability
 from bot.photo_files import PhotoFiles
+from bot.provider_wiring import build_fal_signatures, build_providers, callback_path
 from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
@@ -62,12 +63,8 @@ from poller.ports import Billing, BlobStore
 from poller.reconciler import LateReconciler
 from poller.version import VERSION
 from poller.worker import Worker
-from providers.api_client import ApiClient
 from providers.download import HttpVideoDownloader
 from providers.failover import CatalogFailover
-from providers.kie_market import KieMarketProvider
-from providers.kie_veo import KieVeoProvider
-from providers.registry import ProviderRegistry
 from storage.blobs_s3 import S3BlobStore
 from storage.credits import NoBilling, RedisBilling, RedisCredits
 from storage.events import RedisEventBus
@@ -143,6 +140,9 @@ class Reelay:
         self.blobs: BlobStore | S3BlobStore | None = None  # only processes that deliver store videos
         self.photo_files = PhotoFiles(self.bot, self.network, timeout_s=settings.providers.kie.timeout_s)
         self._closers: list[Any] = [self.photo_files.aclose]
+        # Adapters for the engine, and for /cancel to stop a task at its provider (fal) from any process.
+        self.providers = build_providers(settings, self.network)
+        self._closers.append(self.providers.aclose)
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
@@ -169,6 +169,7 @@ class Reelay:
                 catalog=catalog,
                 credits=self.credits,
                 photos=build_photo_intake(settings, self.redis, self.photo_files),
+                providers=self.providers,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -189,8 +190,6 @@ class Reelay:
     def _build_worker(self, billing: Billing) -> Worker:
         settings = self.settings
         kie = settings.providers.kie
-        # The provider's base URL is operator configuration: a proxy may apply, the address check does not.
-        api_client = ApiClient(kie.timeout_s, kie.max_connections, proxy=self.network.proxy_for(kie.base_url))
         downloader = HttpVideoDownloader(
             settings.limits.max_video_bytes,
             timeout_s=kie.timeout_s,
@@ -198,12 +197,9 @@ class Reelay:
             max_connections=16,
             min_bytes_per_s=settings.providers.download_min_bytes_per_s,
         )
-        key = kie.api_key.get_secret_value()
-        providers = ProviderRegistry(
-            [KieVeoProvider(api_client, kie.base_url, key), KieMarketProvider(api_client, kie.base_url, key)]
-        )
+        providers = self.providers
         self.blobs = build_blob_store(settings, self.network)
-        self._closers += [providers.aclose, downloader.aclose]
+        self._closers += [downloader.aclose]
         delivery = DeliveryPipeline(
             jobs=self.jobs,
             sessions=self.sessions,
@@ -232,7 +228,7 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
             pacer=self.pacer,
-            inputs=build_input_preparer(settings, self.jobs, self.blobs, self.photo_files, api_client),
+            inputs=build_input_preparer(settings, self.jobs, self.blobs, self.photo_files, self.network, self._closers),
         )
         reconciler = LateReconciler(
             engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
@@ -266,7 +262,7 @@ class Reelay:
         token = job.callback_token or secrets.token_urlsafe(24)
         await self.callback_tokens.register(token, job.id, CALLBACK_TOKEN_TTL_S)
         await self.jobs.update_fields(job.id, {"callback_token": token})
-        return f"{public_url.rstrip('/')}/callbacks/kie/{token}"
+        return f"{public_url.rstrip('/')}{callback_path(job)}/{token}"
 
     def _routes(self) -> list[BaseRoute]:
         settings = self.settings
@@ -276,7 +272,8 @@ class Reelay:
             routes.append(
                 telegram_webhook_route(tg.webhook_path, tg.webhook_secret.get_secret_value(), self.application)
             )
-        routes += callback_routes(self.callback_tokens, self.events, jobs=self.jobs)
+        fal = build_fal_signatures(settings, self.network, self._closers)
+        routes += callback_routes(self.callback_tokens, self.events, jobs=self.jobs, fal=fal)
         token = settings.http.api_token.get_secret_value() if settings.http.api_token else None
         deps = ApiDeps(
             token=token,
@@ -299,6 +296,7 @@ class Reelay:
             credits=self.credits,
             network=self.network,
             closing=lambda: self.http.should_exit,  # open live feeds end, so the HTTP server can stop
+            adapters=self.providers,
         )
         if console is not None:  # http.console_token is set
             mount, close = console

@@ -10,7 +10,7 @@ from bot.settings import Settings
 from console import CachedBalance, ConsoleDeps, console_mount
 from outbound import Network
 from poller.finish import JobFinisher
-from poller.ports import EventBus, SessionStore
+from poller.ports import EventBus, ProviderLookup, SessionStore
 from providers.api_client import ApiClient
 from providers.catalog import all_models
 from providers.kie_account import credit_balance
@@ -37,6 +37,7 @@ def build_console(
     credits: RedisCredits | None,
     network: Network,
     closing: Callable[[], bool],
+    adapters: ProviderLookup | None = None,
 ) -> tuple[Mount, Closer] | None:
     """The console's routes and what to close when the process stops; None when ``http.console_token`` is unset
     (the console is off)."""
@@ -61,6 +62,7 @@ def build_console(
         sign_in=RedisSignInAttempts(redis, prefix=prefix),
         credits=credits,
         providers=sorted({model.provider for model in models}),
+        adapters=adapters,
         models=[model.id for model in models],
         secure_cookie=(settings.http.public_url or "").lower().startswith("https://"),
         closing=closing,

@@ -78,6 +78,8 @@ class TelegramNotifier:
         """Queue the edit of the status message to the job's new state (called only on a change of state)."""
         markup = keyboards.status(job.id) if not job.status.terminal else None
         text = texts.status_message(job.status)
+        if job.queue_position is not None and job.status is JobStatus.RUNNING:
+            text += "\n" + texts.queue_place(job.queue_position)
         if job.requested_model is not None and job.refused_submits:
             first = job.refused_submits[0]
             text += "\n" + texts.failed_over(_label(first.model), first.provider, _label(job.model))

@@ -56,6 +56,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.http.metrics_token,
         settings.http.console_token,
         *settings.access.invite_codes,
+        settings.providers.fal.api_key if settings.providers.fal else None,
     ]
     values = [secret.get_secret_value() for secret in candidates if secret is not None]
     for path in URL_SETTINGS:

@@ -9,7 +9,7 @@ from bot.photo_intake import PhotoIntake
 from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
-from poller.ports import EventBus, JobStore, SessionStore
+from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
 from providers.catalog import Catalog
 from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
@@ -33,3 +33,4 @@ class Services:
     catalog: Catalog  # the models offered here (models.enabled)
     credits: RedisCredits | None = None  # None when credits are switched off
     photos: PhotoIntake | None = None  # image-to-video from photos (None: photos are not taken)
+    providers: ProviderLookup | None = None  # for /cancel to stop a task at its provider (fal); None in tests

@@ -191,6 +191,12 @@ def _default_prices() -> dict[str, dict[int, int]]:
         "kling-3.0/video:pro": {5: 10, 10: 20},
         "bytedance/v1-pro-text-to-video": {5: 8, 10: 15},
         "sora-2-text-to-video": {10: 15, 15: 20},
+        # fal.ai (offered once providers.fal is configured)
+        "fal-ai/veo3/fast": {8: 12},
+        "fal-ai/veo3": {8: 30},
+        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video": {5: 6, 10: 12},
+        "fal-ai/bytedance/seedance/v1/pro/text-to-video": {5: 8, 10: 15},
+        "fal-ai/minimax/hailuo-02/pro/text-to-video": {6: 8},
         # Upgrades of a delivered Veo video (providers.kie.offer_upgrades), priced per 8 s video.
         "veo3_1080p": {8: 3},
         "veo3_4k": {8: 15},

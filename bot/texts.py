@@ -171,6 +171,7 @@ NO_JOBS = "You have no videos yet. Send a description to make one."
 NOTHING_TO_CANCEL = "There is no video in progress to cancel."
 CANCELLED = "Cancelled. You will not receive this video."
 CANNOT_CANCEL = "This video is already being delivered and can no longer be cancelled."
+ALREADY_FINISHED = "Too late to cancel: this video has just been finished, and it is on its way."
 
 SETTINGS_TITLE = "Your settings:\nModel: {model}\nAspect ratio: {aspect}\nDuration: {duration} s"
 SETTINGS_PICK_MODEL = "Choose a model:"
@@ -228,6 +229,12 @@ def failed_over(asked_label: str, asked_provider: str, model_label: str) -> str:
     """The line the status message carries once failover moved the job to another model."""
     provider = PROVIDER_NAMES.get(asked_provider, asked_provider)
     return FAILED_OVER.format(asked=asked_label, provider=provider, model=model_label)
+
+
+def queue_place(position: int) -> str:
+    """The status message's line while the provider's queue holds the job. fal's ``queue_position`` counts the
+    requests ahead (0: next), so the user's number is one more."""
+    return "You are next in the queue." if position <= 0 else f"You are number {position + 1} in the queue."
 
 
 def status_message(status: JobStatus) -> str:

@@ -216,16 +216,20 @@ def new_process_id() -> str:
 
 
 def build_input_preparer(
-    settings: Settings, jobs: JobStore, blobs: BlobStore, photos: PhotoFiles, api_client: ApiClient
+    settings: Settings, jobs: JobStore, blobs: BlobStore, photos: PhotoFiles, network: Network, closers: list[Any]
 ) -> PhotoInputs:
     """Image-to-video inputs: each photo stored under ``inputs/<job id>.<ext>`` and handed to the provider as a
-    presigned link valid ``storage.input_link_ttl_s``, or through KIE's upload API (``providers.kie.upload_inputs``)."""
+    presigned link valid ``storage.input_link_ttl_s``, or through KIE's upload API (``providers.kie.upload_inputs``;
+    its client's close goes on ``closers``)."""
     kie = settings.providers.kie
-    links: InputLinks = (
-        KieUploadLinks(api_client, kie.upload_base_url, kie.api_key.get_secret_value())
-        if kie.upload_inputs
-        else PresignedLinks(blobs, settings.storage.input_link_ttl_s)
-    )
+    links: InputLinks
+    if kie.upload_inputs:
+        # The upload host is operator configuration, like the API's: a proxy may apply, the address check does not.
+        client = ApiClient(kie.timeout_s, kie.max_connections, proxy=network.proxy_for(kie.upload_base_url))
+        closers.append(client.aclose)
+        links = KieUploadLinks(client, kie.upload_base_url, kie.api_key.get_secret_value())
+    else:
+        links = PresignedLinks(blobs, settings.storage.input_link_ttl_s)
     return PhotoInputs(jobs=jobs, fetcher=photos, blobs=blobs, links=links, max_bytes=settings.limits.max_image_bytes)
 
 

@@ -18,7 +18,7 @@ from console.auth import client_address, form_token_ok
 from console.deps import ConsoleDeps
 from console.job_view import JOB_ID
 from console.render import flash
-from poller.control import RerunRefused, cancel_job, refund_credits, rerun_delivery
+from poller.control import AlreadyFinished, RerunRefused, cancel_job, refund_credits, rerun_delivery
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import Job
 
@@ -75,7 +75,11 @@ class Actions:
     async def _cancel(self, job: Job) -> Outcome:
         deps = self._deps
         try:
-            await cancel_job(job.id, jobs=deps.jobs, finisher=deps.finisher, events=deps.events)
+            await cancel_job(
+                job.id, jobs=deps.jobs, finisher=deps.finisher, events=deps.events, providers=deps.adapters
+            )
+        except AlreadyFinished:
+            return "Too late: the provider had already made the video; it is being delivered.", "refused"
         except InvalidTransition as exc:
             return f"This job can no longer be cancelled: it is {exc.current}.", "refused"
         return f"Cancelled. {await self._credits_after(job)}", "ok"

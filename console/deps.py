@@ -17,7 +17,7 @@ from console.ports import (
     TaskLookup,
 )
 from poller.finish import JobFinisher
-from poller.ports import EventBus, JobStore, SessionStore
+from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
 
 PAGE_SIZE = 50
 MAX_SCAN = 2000  # job ids one list or search request may look at
@@ -47,6 +47,7 @@ class ConsoleDeps:
     sign_in: SignInAttempts
     credits: CreditStates | None = None  # None when credits are off
     providers: Sequence[str] = ()  # provider names, for the search by task id
+    adapters: ProviderLookup | None = None  # so a cancel stops the task at its provider (fal)
     models: Sequence[str] = ()  # for the model filter
     secure_cookie: bool = False  # http.public_url is https
     closing: Callable[[], bool] = _never  # the process is shutting down: live feeds end

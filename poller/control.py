@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import structlog
 
-from poller.errors import ErrorCode, ReelayError
+from poller.errors import ErrorCode, JobError, ReelayError
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus
-from poller.ports import EventBus, JobStore
+from poller.ports import CancelOutcome, EventBus, JobStore, ProviderLookup, TaskRef
 from poller.worker import NEW_JOB, POKE
 
 log = structlog.get_logger(__name__)
@@ -26,17 +26,52 @@ class RerunRefused(ReelayError):
         self.reason = reason
 
 
-async def cancel_job(job_id: str, *, jobs: JobStore, finisher: JobFinisher, events: EventBus) -> Job:
+class AlreadyFinished(ReelayError):
+    """A cancel came too late: the provider had finished the video, so it is delivered instead."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id}: the provider already finished it")
+        self.job_id = job_id
+
+
+async def cancel_job(
+    job_id: str,
+    *,
+    jobs: JobStore,
+    finisher: JobFinisher,
+    events: EventBus,
+    providers: ProviderLookup | None = None,
+) -> Job:
     """Cancel an active job; raise :class:`InvalidTransition` when it can no longer be cancelled.
 
-    Whatever process holds the job sees ``cancelled`` at its next step and drops it; the notice makes
-    that immediate instead of waiting for the next poll.
+    With ``providers``, a task the job follows is stopped at its provider first (fal; KIE cannot stop tasks). When
+    the provider says it already finished, the job is not cancelled: its holder is told to poll now, which delivers
+    it, and :class:`AlreadyFinished` is raised. Whatever process holds a cancelled job sees ``cancelled`` at its next
+    step and drops it; the notice makes that immediate instead of waiting for the next poll.
     """
+    stopped = await _stop_at_provider(await jobs.get(job_id), providers) if providers is not None else None
+    if stopped is CancelOutcome.ALREADY_DONE:
+        await events.publish(POKE, job_id)
+        log.info("job.cancel_too_late", job_id=job_id)
+        raise AlreadyFinished(job_id)
     job = await jobs.transition(job_id, JobStatus.CANCELLED, fields={"error_code": ErrorCode.CANCELLED.value})
     log.info("job.cancelled", job_id=job_id)
     await finisher.ended(job)
     await events.publish(POKE, job_id)
     return job
+
+
+async def _stop_at_provider(job: Job, providers: ProviderLookup) -> CancelOutcome:
+    """Ask the job's provider to stop its task; a failure to ask leaves the task running, unseen (as KIE's do)."""
+    if job.provider_task_id is None or job.status not in (JobStatus.RUNNING, JobStatus.DELAYED):
+        return CancelOutcome.NOT_SUPPORTED
+    try:
+        outcome = await providers.for_model(job.model).cancel(TaskRef.of(job))
+    except JobError as exc:
+        log.warning("job.provider_cancel_failed", job_id=job.id, task_id=job.provider_task_id, error=exc.code)
+        return CancelOutcome.NOT_SUPPORTED
+    log.info("job.provider_cancel", job_id=job.id, task_id=job.provider_task_id, outcome=outcome.value)
+    return outcome
 
 
 def can_rerun_delivery(job: Job) -> bool:
@@ -89,6 +124,7 @@ async def refund_credits(job_id: str, *, jobs: JobStore, finisher: JobFinisher) 
 
 __all__ = [
     "DELIVERY_ERRORS",
+    "AlreadyFinished",
     "RerunRefused",
     "can_rerun_delivery",
     "cancel_job",

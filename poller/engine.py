@@ -48,6 +48,9 @@ log = structlog.get_logger(__name__)
 SWEEPER_ID = "reelay:delayed-sweeper"
 # Jobs whose unexpected errors were logged already (each is logged once per job); bounded, oldest dropped.
 REPORTED_JOBS_KEPT = 10_000
+# "No such task" answers in a row taken as a hiccup (a just-submitted fal request may not be visible yet) before the
+# job fails with provider_error.
+TASK_MISSES_TOLERATED = 2
 # Below the Redis pool size (storage.redis_support.POOL_SIZE), leaving connections for everything else.
 READS_IN_FLIGHT = 32
 CallbackUrlFor = Callable[[Job], Awaitable[str | None]]
@@ -474,6 +477,12 @@ class Engine:
             return
         if result.error is not None:
             log.warning("job.poll_error", error=result.error.code, raw=result.error.raw, attempts=attempts)
+            if result.error.task_missing and await self._task_missing(job, result.error):
+                return
+        elif job.task_misses:
+            await self._jobs.update_fields(job.id, {"task_misses": "0"})  # found again: the misses were not in a row
+        if result.error is None and result.queue_position != job.queue_position:
+            await self._note_queue_place(job, result.queue_position)  # the common poll writes nothing
         if job.status is JobStatus.DELAYED:
             return  # the sweeper comes back at its own pace
         if attempts >= self.policy.max_attempts:
@@ -485,6 +494,22 @@ class Engine:
         due = job.next_poll_at or time.time() + self.policy.interval_s
         hint = result.error.retry_after if result.error else None
         self._schedule_at(job.id, max(due, time.time() + (hint or 0.0)))
+
+    async def _task_missing(self, job: Job, error: JobError) -> bool:
+        """Count a "no such task" answer; the one past :data:`TASK_MISSES_TOLERATED` in a row fails the job (True)."""
+        misses = job.task_misses + 1
+        if misses > TASK_MISSES_TOLERATED:
+            await self._fail(job, ErrorCode.PROVIDER_ERROR, f"the provider no longer knows the task: {error.raw}")
+            return True
+        await self._jobs.update_fields(job.id, {"task_misses": str(misses)})
+        return False
+
+    async def _note_queue_place(self, job: Job, place: int | None) -> None:
+        """Keep the task's new place in the provider's queue on the job (None: it left the queue) and show it. Called
+        only for a change, and never for an error, which says nothing about the place."""
+        await self._jobs.update_fields(job.id, {"queue_position": "" if place is None else str(place)})
+        log.info("job.queue_place", place=place)
+        await self._tell_progress(job.replace(queue_position=place))
 
     def _past_deadline(self, job: Job) -> bool:
         since = job.transitions.get(JobStatus.DELAYED.value, job.updated_at)

@@ -80,6 +80,7 @@ class JobError(ReelayError):
         outcome_unknown: bool = False,
         permanent: bool = False,
         provider_down: bool = False,
+        task_missing: bool = False,
     ) -> None:
         super().__init__(f"{code.value}: {raw}" if raw else code.value)
         self.code = code
@@ -97,6 +98,9 @@ class JobError(ReelayError):
         # True when the provider said it is down (KIE 455 maintenance, fal 503): it refused the request, so no
         # task exists, and trying it again in seconds will not help (failover moves the job on at once).
         self.provider_down = provider_down
+        # True when the provider says it does not know a task we hold an id for (fal's 404 NOT_FOUND): transient a
+        # few times (a task just submitted may not be visible everywhere yet), then a failure (the engine counts).
+        self.task_missing = task_missing
 
     @property
     def retryable(self) -> bool:

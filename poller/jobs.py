@@ -232,6 +232,10 @@ class Job:
     refused_submits: tuple[RefusedSubmit, ...] = ()
     # Queued over the provider's pace (the status message says it is waiting to start).
     pace_waiting: bool = False
+    # The task's place in the provider's queue (fal), while it waits there; None once it runs.
+    queue_position: int | None = None
+    # Polls in a row whose answer was "no such task" (fal's 404 NOT_FOUND); stored so a restart keeps the count.
+    task_misses: int = 0
 
     @property
     def is_extension(self) -> bool:
@@ -306,6 +310,8 @@ class Job:
             "cost_source": self.cost_source,
             # Left out for the common case, a new video; a child job always says what it is.
             "pace_waiting": int(self.pace_waiting),
+            "queue_position": self.queue_position,
+            "task_misses": self.task_misses,
             "kind": self.kind.value if self.kind is not TaskKind.GENERATE or self.parent_id else None,
             "task_meta": json.dumps(self.task_meta, separators=(",", ":")) if self.task_meta else None,
             "requested_model": self.requested_model,
@@ -373,6 +379,8 @@ class Job:
             task_meta=_string_map(task_meta) if task_meta else {},
             requested_model=get("requested_model"),
             pace_waiting=get("pace_waiting") == "1",
+            queue_position=_opt_int(get("queue_position")),
+            task_misses=int(get("task_misses") or "0"),
             refused_submits=_refused_submits(refused) if refused else (),
         )
 
@@ -446,6 +454,7 @@ _DEFAULTS: dict[str, object] = {
     "owner": "",
     "late_checks": 0,
     "pace_waiting": 0,
+    "task_misses": 0,
 }
 
 

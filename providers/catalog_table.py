@@ -139,6 +139,80 @@ KIE_MODELS: tuple[ModelInfo, ...] = (
     ),
 )
 
-FAL_MODELS: tuple[ModelInfo, ...] = ()
+# fal.ai (queue API, provider-apis.md §8): Reelay's id is fal's text-to-video endpoint id, ``image_model`` its
+# image-to-video endpoint (the photo goes in ``image_url``). Off unless providers.fal is configured.
+_FAL_VEO_FIELDS = RequestFields(
+    duration_format="seconds",  # "8s"
+    first_frame="image_url",
+    constants=MappingProxyType({"generate_audio": True}),
+)
+# Kling 2.5 Turbo Pro: duration "5" / "10"; the image-to-video endpoint takes its shape from the photo.
+_FAL_KLING_FIELDS = RequestFields(first_frame="image_url", aspect_with_image=False)
+_FAL_SEEDANCE_FIELDS = RequestFields(
+    resolution="resolution", first_frame="image_url", last_frame="end_image_url", aspect_with_image=False
+)
+# Hailuo 02 Pro makes 6 s of 1080p whatever it is asked: no duration, ratio or resolution fields.
+_FAL_HAILUO_FIELDS = RequestFields(
+    aspect_ratio=None,
+    duration=None,
+    first_frame="image_url",
+    last_frame="end_image_url",
+    constants=MappingProxyType({"prompt_optimizer": True}),
+)
+
+FAL_MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        "fal-ai/veo3/fast",
+        "Veo 3 Fast · fal",
+        "fal",
+        (8,),
+        _WIDE_TALL,
+        inputs=FIRST_FRAME,
+        image_model="fal-ai/veo3/fast/image-to-video",
+        fields=_FAL_VEO_FIELDS,
+    ),
+    ModelInfo(
+        "fal-ai/veo3",
+        "Veo 3 · fal",
+        "fal",
+        (8,),
+        _WIDE_TALL,
+        inputs=FIRST_FRAME,
+        image_model="fal-ai/veo3/image-to-video",
+        fields=_FAL_VEO_FIELDS,
+    ),
+    ModelInfo(
+        "fal-ai/kling-video/v2.5-turbo/pro/text-to-video",
+        "Kling 2.5 Turbo Pro · fal",
+        "fal",
+        (5, 10),
+        _WIDE_TALL_SQUARE,
+        inputs=FIRST_FRAME,
+        image_model="fal-ai/kling-video/v2.5-turbo/pro/image-to-video",
+        fields=_FAL_KLING_FIELDS,
+    ),
+    ModelInfo(
+        "fal-ai/bytedance/seedance/v1/pro/text-to-video",
+        "Seedance 1 Pro · fal",
+        "fal",
+        (5, 10),
+        _WIDE_TALL_SQUARE,
+        inputs=FIRST_AND_LAST,
+        resolutions=("1080p", "720p"),
+        image_model="fal-ai/bytedance/seedance/v1/pro/image-to-video",
+        fields=_FAL_SEEDANCE_FIELDS,
+    ),
+    ModelInfo(
+        "fal-ai/minimax/hailuo-02/pro/text-to-video",
+        "Hailuo 02 Pro · fal",
+        "fal",
+        (6,),
+        (AspectRatio.LANDSCAPE,),
+        inputs=FIRST_AND_LAST,
+        image_model="fal-ai/minimax/hailuo-02/pro/image-to-video",
+        fields=_FAL_HAILUO_FIELDS,
+        note="6 s of 1080p, landscape; the image-to-video endpoint takes its shape from the photo",
+    ),
+)
 
 MODELS: tuple[ModelInfo, ...] = KIE_MODELS + FAL_MODELS

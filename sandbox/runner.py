@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from bot.app import Reelay, Role
 from bot.http import EmbeddedServer
 from bot.settings import Settings
+from sandbox.fal import FalScenario, FalSimulator
+from sandbox.fal import create_app as create_fal_app
 from sandbox.kie_simulator import KieSimulator
 from sandbox.kie_simulator import create_app as create_kie_app
 from sandbox.local_redis import LocalRedis, start_local_redis
@@ -39,6 +41,7 @@ log = structlog.get_logger(__name__)
 HOST = "127.0.0.1"
 BOT_TOKEN = "7000000001:SANDBOX-not-a-real-token"
 KIE_API_KEY = "sandbox-kie-key"
+FAL_API_KEY = "sandbox-fal-key"
 USER_ID = 1001
 USER_NAME = "You"
 CHANNEL_TITLE = "Reelay Showcase"
@@ -78,6 +81,7 @@ class SandboxUrls:
     kie: str
     reelay: str
     redis: str
+    fal: str = ""  # the fal simulator's queue URL ("" : providers.fal is left unset)
 
     @property
     def videos(self) -> str:
@@ -121,7 +125,21 @@ def sandbox_settings(
         "redis": {"url": urls.redis},
         "storage": {"backend": "local", "local_dir": videos_dir, "local_public_url": urls.videos},
         # offer_upgrades: 1080p and 4K under Veo videos, so the sandbox shows every button a user can meet.
-        "providers": {"kie": {"base_url": urls.kie, "api_key": KIE_API_KEY, "timeout_s": 10, "offer_upgrades": True}},
+        "providers": {
+            "kie": {"base_url": urls.kie, "api_key": KIE_API_KEY, "timeout_s": 10, "offer_upgrades": True},
+            # The fal simulator: its models appear in /settings, its webhooks are signed with the key it serves.
+            **(
+                {
+                    "fal": {
+                        "queue_url": urls.fal,
+                        "api_key": FAL_API_KEY,
+                        "jwks_url": f"{urls.fal}/.well-known/jwks.json",
+                    }
+                }
+                if urls.fal
+                else {}
+            ),
+        },
         "poll": {
             "allow_fast": True,
             "interval_s": options.poll_interval_s,
@@ -157,6 +175,8 @@ class Sandbox:
             moderation_rate=options.moderation_rate,
         )
         self.kie.submits_per_10s = 20  # as KIE's own pace: the sandbox's bot must keep to it too
+        self.fal = FalSimulator(FAL_API_KEY)
+        self.fal.default_scenario = FalScenario(queue=2, running=2)  # so a fal job shows its place in the queue
         self.redis: LocalRedis | None = None
         self.reelay: Reelay | None = None
         self.feed: ChatFeed | None = None
@@ -192,6 +212,7 @@ class Sandbox:
         stack.push_async_callback(asyncio.to_thread, redis.stop)
         kie_url = await self._serve_in_thread(create_kie_app(self.kie))
         telegram_url = await self._serve_in_thread(create_telegram_app(self.emulator))
+        fal_url = await self._serve_in_thread(create_fal_app(self.fal))
         reelay_port = free_port()
         self.urls = urls = SandboxUrls(
             webchat=f"http://{HOST}:{listener.getsockname()[1]}",
@@ -199,6 +220,7 @@ class Sandbox:
             kie=kie_url,
             reelay=f"http://{HOST}:{reelay_port}",
             redis=redis.url,
+            fal=fal_url,
         )
         self.channel_id = self.emulator.add_channel(CHANNEL_TITLE, username=CHANNEL_USERNAME)
         self.emulator.add_user(USER_ID, USER_NAME)
@@ -278,12 +300,14 @@ class Sandbox:
                 "",
                 f"  Telegram Bot API emulator  {urls.telegram}/bot<token>/<method>",
                 f"  KIE.ai simulator           {urls.kie}/api/v1/…",
+                f"  fal.ai simulator           {urls.fal}/<model id>  (JWKS at /.well-known/jwks.json)",
                 f"  Operator console           {urls.console}  (token: {self.console_token})",
                 f"  Reelay health              {urls.reelay}/healthz  ·  {urls.reelay}/readyz",
                 f"  Redis                      {redis_line}",
                 f"  Videos                     {options.data_dir / 'videos'}  (served at {urls.videos}/)",
                 "",
                 "  Steer the simulated provider from a prompt: [fail] [moderation] [after=30] [polls=3] [faults=429]",
+                "  and fal's: [queue=3] [running=2] [busy] [down] [lost=2] [fail] [moderation]",
                 "  Reelay's log: --log-level info. Press Ctrl-C to stop everything.",
                 "",
             ]

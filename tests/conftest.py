@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE and Telegram stand-ins)."""
+"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE, fal and Telegram stand-ins)."""
 
 import pytest
 
@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.redis_cluster",
     "tests.fixtures.s3_server",
     "tests.fixtures.kie",
+    "tests.fixtures.fal",
     "tests.fixtures.telegram",
     "tests.fixtures.scripted_http",
     "tests.fixtures.proxies",

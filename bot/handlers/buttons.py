@@ -16,7 +16,7 @@ from bot.delivery_ref import DeliveryRef
 from bot.handlers.upgrades import UpgradePress
 from bot.services import Services
 from bot.upgrades import current_preview, extendable
-from poller.control import cancel_job
+from poller.control import AlreadyFinished, cancel_job
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import Job, JobStatus, TaskKind
 from providers.catalog import get_model
@@ -120,7 +120,12 @@ class ButtonHandlers:
 
     async def _cancel(self, query: CallbackQuery, job: Job) -> None:
         try:
-            await cancel_job(job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events)
+            await cancel_job(
+                job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events, providers=self._s.providers
+            )
+        except AlreadyFinished:
+            await query.answer(texts.ALREADY_FINISHED)
+            return
         except InvalidTransition:
             text = texts.CANNOT_CANCEL if job.status is JobStatus.DELIVERING else texts.BUTTON_EXPIRED
             await query.answer(text)

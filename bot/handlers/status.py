@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
 from bot.services import Services
-from poller.control import cancel_job
+from poller.control import AlreadyFinished, cancel_job
 from poller.errors import InvalidTransition, JobError, JobNotFound
 from poller.jobs import ACTIVE_STATES, JobStatus
 from providers.catalog import get_model
@@ -53,7 +53,12 @@ class StatusHandlers:
             return
         job = candidates[0]
         try:
-            await cancel_job(job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events)
+            await cancel_job(
+                job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events, providers=self._s.providers
+            )
+        except AlreadyFinished:
+            await message.reply_text(texts.ALREADY_FINISHED)
+            return
         except (InvalidTransition, JobNotFound):
             delivering = job.status is JobStatus.DELIVERING
             await message.reply_text(texts.CANNOT_CANCEL if delivering else texts.NOTHING_TO_CANCEL)

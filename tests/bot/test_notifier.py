@@ -129,3 +129,20 @@ async def test_a_job_without_a_status_message_is_not_edited(laned_bot: ExtBot[La
 
     assert edits(telegram) == []
     assert notifier.status_edits.pending == 0
+
+
+async def test_a_job_waiting_in_the_providers_queue_shows_its_place(
+    laned_bot: ExtBot[Lane], telegram: TelegramStandIn
+) -> None:
+    notifier = TelegramNotifier(laned_bot, **LIMITS)
+    (session,) = await status_messages(laned_bot, 1)
+
+    await notifier.job_progress(job(JobStatus.RUNNING, queue_position=2), session)
+    await notifier.status_edits.drain()
+
+    assert edits(telegram) == [texts.status_message(JobStatus.RUNNING) + "\nYou are number 3 in the queue."]
+
+
+def test_the_queue_place_counts_the_requests_ahead() -> None:
+    assert texts.queue_place(0) == "You are next in the queue."
+    assert texts.queue_place(1) == "You are number 2 in the queue."

@@ -18,6 +18,7 @@ from poller.errors import ConfigError
 from poller.jobs import TaskKind
 from poller.version import VERSION
 from providers.catalog import known_model
+from providers.catalog_table import FAL_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = """
@@ -266,6 +267,17 @@ def test_models_enabled_defaults_to_every_configured_model_but_sora(tmp_path: Pa
     assert "kling-3.0/video:pro" in offered
     assert "sora-2-text-to-video" not in offered
     assert all(model.provider != "fal" for model in catalog.offered())
+
+
+def test_with_providers_fal_every_fal_model_is_offered_and_priced_by_default(tmp_path: Path) -> None:
+    fal = '[providers.fal]\napi_key = "fal-secret"\n[credits]\nenabled = true\n'
+
+    settings = load_settings(write(tmp_path, MINIMAL + fal))
+
+    offered = [model.id for model in settings.catalog().offered() if model.provider == "fal"]
+    assert offered == [model.id for model in FAL_MODELS]
+    for model in FAL_MODELS:
+        assert all(settings.credits.price(model.id, seconds) for seconds in model.durations_s), model.id
 
 
 def test_models_enabled_names_unknown_models_fal_without_its_section_and_an_empty_list(tmp_path: Path) -> None:

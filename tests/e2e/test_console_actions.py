@@ -10,8 +10,10 @@ from structlog.testing import capture_logs
 
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
+from sandbox.fal import FalScenario
 from tests.e2e.conftest import ALICE, SettingsFactory, bot_messages, videos_in, wait_for_job_status
 from tests.e2e.console_support import TOKEN, Console, console_settings, signed_in, wait_for
+from tests.fixtures.fal import FalStandIn
 from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +108,19 @@ async def test_an_action_without_the_form_token_or_the_confirmation_does_nothing
     page = await console.client.get(f"/console/jobs/{job.id}")
     assert "Nothing was done: the action was not confirmed." in page.text
     assert not [m for m in bot_messages(telegram, ALICE) if "cancel" in (m.text or "").lower()]
+
+
+async def test_cancel_of_a_fal_job_stops_it_at_fal(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, fal: FalStandIn
+) -> None:
+    fal.sim.queue_scenario(FalScenario(queue=1000))
+    providers = {"fal": {"queue_url": fal.url, "api_key": fal.api_key, "jwks_url": fal.jwks_url}}
+    settings = console_settings(make_settings, providers=providers, defaults={"model": "fal-ai/veo3/fast"})
+    async with signed_in(settings) as console:
+        telegram.emulator.send_text(ALICE, ALICE, "A slow heron")
+        job = await wait_for_job_status(console.reelay, ALICE, JobStatus.RUNNING)
+
+        said = await console.act(job.id, "cancel")
+
+    assert said.startswith("Cancelled.")
+    assert [call.path for call in fal.sim.calls_to("PUT")] == [f"/fal-ai/veo3/requests/{job.provider_task_id}/cancel"]

@@ -224,6 +224,26 @@ def test_sandbox_settings_come_from_code_not_from_reelay_environment_variables(
     assert settings.credits.enabled
     assert settings.admin.user_ids == [USER_ID]
     assert settings.http.console_token is None  # the sandbox passes a new one at every start
+    assert settings.providers.fal is None, "no fal simulator address: fal stays unconfigured"
+
+
+def test_sandbox_settings_configure_fal_with_its_simulator(tmp_path: Path) -> None:
+    fal = "http://127.0.0.1:6"
+    urls = SandboxUrls(
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:2",
+        "http://127.0.0.1:3",
+        "http://127.0.0.1:4",
+        "redis://127.0.0.1:5/0",
+        fal,
+    )
+
+    settings = sandbox_settings(SandboxOptions(), urls, videos_dir=tmp_path, channel_id=-100, reelay_port=4)
+
+    assert settings.providers.fal is not None
+    assert settings.providers.fal.queue_url == fal
+    assert settings.providers.fal.jwks_url == f"{fal}/.well-known/jwks.json"
+    assert "fal-ai/veo3/fast" in [model.id for model in settings.catalog().offered()]
 
 
 def test_cli_refuses_an_inverted_completion_range(capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,7 +277,7 @@ def test_cli_prints_every_address_and_a_signal_stops_everything(tmp_path: Path, 
     assert page.status_code == 200
     assert code == 0
     addresses = re.findall(r"(?:http|redis)://127\.0\.0\.1:\d+", banner)
-    assert len(set(addresses)) == 5  # chat, Telegram, KIE, Reelay, Redis
+    assert len(set(addresses)) == 6  # chat, Telegram, KIE, fal, Reelay, Redis
     for address in addresses:
         assert refuses_connections(address), address
 
