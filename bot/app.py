@@ -15,7 +15,6 @@ import asyncio
 import secrets
 import signal
 import socket
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -43,33 +42,25 @@ from bot.wiring import (
     Role,
     announce_network,
     build_application,
-    build_blob_store,
     build_bot,
-    build_input_preparer,
     build_network,
     build_pacer,
     build_photo_intake,
     make_redis,
     new_process_id,
-    poll_policy,
 )
-from poller.delivery import DeliveryPipeline
-from poller.engine import Engine
+from bot.worker_wiring import WorkerParts, build_worker
 from poller.events import Listeners
 from poller.finish import JobFinisher
 from poller.gc_policy import settle_after_start_up
-from poller.jobs import Job, JobStatus
+from poller.jobs import Job
 from poller.ports import Billing, BlobStore
-from poller.reconciler import LateReconciler
 from poller.version import VERSION
 from poller.worker import Worker
-from providers.download import HttpVideoDownloader
-from providers.failover import CatalogFailover
 from storage.blobs_s3 import S3BlobStore
 from storage.credits import NoBilling, RedisBilling, RedisCredits
 from storage.events import RedisEventBus
 from storage.leases import RedisLeases
-from storage.probe import PyAvProbe
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
@@ -188,71 +179,29 @@ class Reelay:
         self._started = False
 
     def _build_worker(self, billing: Billing) -> Worker:
-        settings = self.settings
-        kie = settings.providers.kie
-        downloader = HttpVideoDownloader(
-            settings.limits.max_video_bytes,
-            timeout_s=kie.timeout_s,
-            network=self.network,  # video URLs come from outside: checked addresses, proxy per URL
-            max_connections=16,
-            min_bytes_per_s=settings.providers.download_min_bytes_per_s,
-        )
-        providers = self.providers
-        self.blobs = build_blob_store(settings, self.network)
-        self._closers += [downloader.aclose]
-        delivery = DeliveryPipeline(
-            jobs=self.jobs,
-            sessions=self.sessions,
-            downloader=downloader,
-            blobs=self.blobs,
-            probe=PyAvProbe(),
-            notifier=self.notifier,
-            billing=billing,
-            key_prefix=settings.s3.prefix if settings.storage.backend == "s3" else "",
-            link_ttl_s=settings.storage.link_ttl_s,
-            events=self.listeners,
-            prices=settings.credits,
-        )
-        engine = Engine(
+        parts = WorkerParts(
+            settings=self.settings,
+            role=self.role.value,
             process_id=self.process_id,
+            redis=self.redis,
             jobs=self.jobs,
             sessions=self.sessions,
-            providers=providers,
-            delivery=delivery,
-            finisher=self.finisher,
-            notifier=self.notifier,
-            policy=poll_policy(settings),
-            max_polls_in_flight=settings.polls_in_flight,
-            callback_url_for=self._callback_url_for,
-            events=self.listeners,
-            tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
-            failover=CatalogFailover(settings.failover, settings.catalog()) if settings.failover else None,
-            pacer=self.pacer,
-            inputs=build_input_preparer(settings, self.jobs, self.blobs, self.photo_files, self.network, self._closers),
-        )
-        reconciler = LateReconciler(
-            engine=engine, jobs=self.jobs, checks=self.late_checks, delays_s=settings.poll.late_check_delays_s
-        )
-        analytics = self.observability.analytics
-
-        async def statuses(job_ids: Sequence[str]) -> dict[str, JobStatus | None]:
-            return {owned.job_id: owned.status for owned in await self.leases.ownership(job_ids)}
-
-        async def tick() -> None:
-            await reconciler.run_due()
-            await analytics.sweep(self.jobs)  # ended jobs a stopped process left unrecorded
-            await self.pacer.sweep(statuses)  # slots of jobs that ended without giving them back
-
-        return Worker(
-            engine=engine,
-            jobs=self.jobs,
-            leases=self.leases,
             events=self.events,
-            lease_s=settings.lease_s,
-            on_tick=tick,
-            shutdown_grace_s=settings.poll.shutdown_grace_s,
-            role=self.role.value,  # reported in the heartbeat (the console's live processes)
+            leases=self.leases,
+            late_checks=self.late_checks,
+            notifier=self.notifier,
+            finisher=self.finisher,
+            listeners=self.listeners,
+            pacer=self.pacer,
+            providers=self.providers,
+            network=self.network,
+            photo_files=self.photo_files,
+            analytics=self.observability.analytics,
+            billing=billing,
+            callback_url_for=self._callback_url_for,
         )
+        worker, self.blobs = build_worker(parts, self._closers)
+        return worker
 
     async def _callback_url_for(self, job: Job) -> str | None:
         """A per-job unguessable callback URL, when this deployment is reachable from outside."""

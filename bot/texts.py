@@ -12,7 +12,8 @@ GENERATING = "Video generating…"
 START = (
     "Hi! I turn a description into a short AI video.\n\n"
     "Just send me what you want to see, for example:\n"
-    "“A red fox running through fresh snow at sunrise, cinematic”.\n\n"
+    "“A red fox running through fresh snow at sunrise, cinematic”.\n"
+    "Or send a photo with a caption, and the photo comes to life.\n\n"
     "/settings — model, aspect ratio and duration\n"
     "/status — your recent videos\n"
     "/cancel — stop the video being made\n"
@@ -22,11 +23,12 @@ START = (
 
 HELP = (
     "How it works:\n"
-    "1. Send a description (or /video <description>), or a photo with a caption: the photo is the first frame.\n"
-    "2. I answer at once and start the video; it usually takes a few minutes.\n"
-    "3. The video arrives here with two buttons: Publish (posts it to the channel) "
-    "and Extend (continues it with a new prompt, Veo models only).\n\n"
-    "/settings changes the model, the aspect ratio and the duration."
+    "1. Send a description (or /video <description>), or a photo with a caption: the photo is the first frame. "
+    "An album of two photos gives the first and the last frame on models that take both.\n"
+    "2. I answer at once and start the video; it usually takes a few minutes. /cancel stops it.\n"
+    "3. The video arrives here with buttons: Publish (posts it to the channel), Extend (continues it with a new "
+    "prompt, Veo models only) and, where offered, 1080p and 4K for a bigger copy of a Veo video.\n\n"
+    "/settings changes the model, the aspect ratio and the duration; /status lists your recent videos."
 )
 
 STATUS_LINES: dict[JobStatus, str] = {
