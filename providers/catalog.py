@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from poller.errors import ErrorCode, JobError
+from poller.jobs import TaskKind
+from poller.ports import SubmitRequest
 from providers.catalog_table import MODELS
 from providers.model_info import InputKind, ModelInfo, ProviderName, RequestFields
 
@@ -37,6 +39,24 @@ def get_model(model_id: str) -> ModelInfo:
 def known_model(model_id: str) -> ModelInfo | None:
     """The catalog entry for ``model_id``, or None."""
     return _BY_ID.get(model_id)
+
+
+def model_of(model_id: str, provider: ProviderName) -> ModelInfo | None:
+    """The catalog entry for ``model_id`` when ``provider`` serves it, or None."""
+    entry = _BY_ID.get(model_id)
+    return entry if entry is not None and entry.provider == provider else None
+
+
+def new_video_model(request: SubmitRequest, provider: ProviderName) -> ModelInfo:
+    """The model a request for a new video asks ``provider`` for, its options checked before any call;
+    ``JobError(INVALID_INPUT)`` (nothing sent) when that provider does not serve it or it asks for another kind."""
+    model = model_of(request.model, provider)
+    if model is None:
+        raise JobError(ErrorCode.INVALID_INPUT, f"{request.model} is not served by {provider}", request_sent=False)
+    if request.kind is not TaskKind.GENERATE:
+        raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} cannot make {request.kind}", request_sent=False)
+    model.check_options(request.options)
+    return model
 
 
 def all_models() -> tuple[ModelInfo, ...]:

@@ -17,7 +17,7 @@ from poller.errors import ErrorCode, JobError
 from poller.jobs import TaskKind
 from poller.ports import CancelOutcome, PollResult, SubmitRequest, SubmittedTask, TaskRef, TaskState
 from providers.api_client import ApiClient
-from providers.catalog import ModelInfo, known_model
+from providers.catalog import model_of, new_video_model
 from providers.fal_api import FalQueue
 from providers.fal_errors import error_type_of, normalize_fal_error, result_failure
 
@@ -37,7 +37,7 @@ class FalProvider:
 
     def supports(self, model: str) -> bool:
         """Whether ``model`` is a fal model of the catalog."""
-        return _catalog_entry(model) is not None
+        return model_of(model, "fal") is not None
 
     def supports_kind(self, model: str, kind: TaskKind) -> bool:
         """New videos only: Reelay offers no extend or upscale at fal."""
@@ -45,12 +45,7 @@ class FalProvider:
 
     async def submit(self, request: SubmitRequest) -> SubmittedTask:
         """POST the input to the model's endpoint (its image-to-video one when the job has a photo)."""
-        model = _catalog_entry(request.model)
-        if model is None:
-            raise JobError(ErrorCode.INVALID_INPUT, f"{request.model} is not a fal model", request_sent=False)
-        if request.kind is not TaskKind.GENERATE:
-            raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} cannot make {request.kind}", request_sent=False)
-        model.check_options(request.options)
+        model = new_video_model(request, "fal")
         endpoint = model.model_for(request.options)
         params = {WEBHOOK_PARAM: request.callback_url} if request.callback_url else None
         answer = await self._queue.send(
@@ -140,7 +135,7 @@ class FalProvider:
 
 def fallback_url(queue_url: str, task: TaskRef, key: str) -> str:
     """The documented app-only path for ``key`` (``status_url`` …): ``{queue}/{owner}/{app}/requests/{id}``."""
-    model = _catalog_entry(task.model)
+    model = model_of(task.model, "fal")
     endpoint = model.text_model if model is not None else task.model
     app = "/".join(endpoint.split("/")[:2])
     base = f"{queue_url.rstrip('/')}/{app}/requests/{task.task_id}"
@@ -157,8 +152,3 @@ def _video_url(body: Mapping[str, Any]) -> str | None:
     video = body.get("video")
     url = video.get("url") if isinstance(video, Mapping) else None
     return url if isinstance(url, str) and url else None
-
-
-def _catalog_entry(model_id: str) -> ModelInfo | None:
-    entry = known_model(model_id)
-    return entry if entry is not None and entry.provider == "fal" else None

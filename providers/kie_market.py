@@ -7,11 +7,11 @@ from typing import Any
 
 import structlog
 
-from poller.errors import ErrorCode, JobError
+from poller.errors import JobError
 from poller.jobs import TaskKind
 from poller.ports import CancelOutcome, PollResult, SubmitRequest, SubmittedTask, TaskRef
 from providers.api_client import ApiClient
-from providers.catalog import ModelInfo, known_model
+from providers.catalog import ModelInfo, model_of, new_video_model
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
 from providers.parsers import parse_status
@@ -31,7 +31,7 @@ class KieMarketProvider:
 
     def supports(self, model: str) -> bool:
         """Whether ``model`` is a Market model of the catalog."""
-        return _catalog_entry(model) is not None
+        return model_of(model, "kie_market") is not None
 
     def supports_kind(self, model: str, kind: TaskKind) -> bool:
         """New videos only: the Market API has no extend or upscale for these models."""
@@ -39,12 +39,7 @@ class KieMarketProvider:
 
     async def submit(self, request: SubmitRequest) -> SubmittedTask:
         """POST ``/jobs/createTask``; return the new task."""
-        model = _catalog_entry(request.model)
-        if model is None:
-            raise JobError(ErrorCode.INVALID_INPUT, f"{request.model} is not a Market model", request_sent=False)
-        if request.kind is not TaskKind.GENERATE:
-            raise JobError(ErrorCode.INVALID_INPUT, f"{model.label} cannot make {request.kind}", request_sent=False)
-        model.check_options(request.options)
+        model = new_video_model(request, "kie_market")
         data = await self._api.post(CREATE_TASK_PATH, create_task_body(model, request))
         task_id = task_id_from(data, CREATE_TASK_PATH)
         log.info("kie_market.submitted", model=model.id, task_id=task_id)
@@ -77,8 +72,3 @@ def create_task_body(model: ModelInfo, request: SubmitRequest) -> dict[str, Any]
     if request.callback_url:
         body["callBackUrl"] = request.callback_url
     return body
-
-
-def _catalog_entry(model_id: str) -> ModelInfo | None:
-    entry = known_model(model_id)
-    return entry if entry is not None and entry.provider == "kie_market" else None

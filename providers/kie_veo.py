@@ -11,7 +11,7 @@ from poller.errors import ErrorCode, JobError
 from poller.jobs import TaskKind
 from poller.ports import CancelOutcome, PollResult, SubmitRequest, SubmittedTask, TaskRef
 from providers.api_client import ApiClient
-from providers.catalog import ModelInfo, known_model
+from providers.catalog import ModelInfo, model_of
 from providers.kie_common import KieApi, task_id_from
 from providers.kie_errors import normalize_kie_error
 from providers.kie_upscale import VeoUpscales
@@ -38,11 +38,11 @@ class KieVeoProvider:
 
     def supports(self, model: str) -> bool:
         """Whether ``model`` is a Veo model of the catalog."""
-        return _catalog_entry(model) is not None
+        return model_of(model, "kie_veo") is not None
 
     def supports_kind(self, model: str, kind: TaskKind) -> bool:
         """New videos of every Veo model; continuations of the extendable ones; 1080p and 4K of the upscalable ones."""
-        entry = _catalog_entry(model)
+        entry = model_of(model, "kie_veo")
         if entry is None:
             return False
         if kind is TaskKind.GENERATE:
@@ -101,7 +101,7 @@ class KieVeoProvider:
         return task_id
 
     def _model(self, model_id: str) -> ModelInfo:
-        entry = _catalog_entry(model_id)
+        entry = model_of(model_id, "kie_veo")
         if entry is None:
             raise JobError(ErrorCode.INVALID_INPUT, f"{model_id} is not a Veo model", request_sent=False)
         return entry
@@ -119,8 +119,3 @@ def generate_body(model: ModelInfo, request: SubmitRequest) -> dict[str, Any]:
     if request.callback_url:
         body["callBackUrl"] = request.callback_url
     return body
-
-
-def _catalog_entry(model_id: str) -> ModelInfo | None:
-    entry = known_model(model_id)
-    return entry if entry is not None and entry.provider == "kie_veo" else None
