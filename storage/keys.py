@@ -34,6 +34,7 @@ Layout (prefix ``reelay`` by default)::
     reelay:{outbox}:due             zset: waiting event ids scored by when each is due (ms)
     reelay:{outbox}:dead            zset: dead-lettered event ids scored by when they died (ms)
     reelay:{outbox}:disabled        hash: endpoint -> when it answered 410 (its events are no longer sent)
+    reelay:{outbox}:counts          hash: events delivered, dead-lettered, skipped (a disabled endpoint's)
 
 Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
 (which touch only one job's keys) run on a cluster. Every other operation touches one key. The
@@ -220,6 +221,10 @@ class RedisKeys:
     def outbox_disabled(self) -> str:
         """Endpoints that answered 410 Gone -> when."""
         return redis_key(self.prefix, "{outbox}", "disabled")
+
+    def outbox_counts(self) -> str:
+        """How many events were delivered, dead-lettered, skipped."""
+        return redis_key(self.prefix, "{outbox}", "counts")
 
 
 def _hex_digest(digest: str) -> str:
