@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -42,15 +43,20 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# Stores the event and indexes it in one step (never one without the other).
-# KEYS: event, due.  ARGV: id, delay (ms), then the event's fields and values.
+# Stores events and indexes them in one step (never one without the other; all the targets of one job event, or
+# none). KEYS: due, then each event's hash.  ARGV: per event: id, delay (ms), field count, fields and values.
 _ENQUEUE = (
     _NOW_MS
     + """
-local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+local at = 1
+for k = 2, #KEYS do
+  local id, delay, n = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local fields = {}
+  for i = at + 3, at + 2 + n do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[k], unpack(fields))
+  redis.call('ZADD', KEYS[1], now + delay, id)
+  at = at + 3 + n
+end
 return now
 """
 )
@@ -139,6 +145,17 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to store: its type, target, body (UTF-8), id and how long until it is due."""
+
+    type: str
+    target: Target
+    body: bytes
+    id: str = field(default_factory=new_event_id)
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEvent:
     """One event in the outbox, as stored."""
 
@@ -186,24 +203,36 @@ class WebhookOutbox:
         self, event_type: str, target: Target, body: bytes, *, event_id: str | None = None, delay_s: float = 0.0
     ) -> str:
         """Store an event for ``target``, due after ``delay_s``; its id. ``body`` must be UTF-8 (JSON is)."""
-        event_id = event_id or new_event_id()
-        fields = {
-            "id": event_id,
-            "type": event_type,
-            "endpoint": target.endpoint,
-            "url": target.url,
-            "secret_ref": target.secret_ref or "",
-            "body": body.decode("utf-8"),
-            "created_at": f"{time.time():.3f}",
-            "attempts": "0",
-            "state": "pending",
-            "last_error": "",
-            "lease": "",
-        }
-        args: list[str | int] = [event_id, int(delay_s * 1000), *(part for pair in fields.items() for part in pair)]
-        await self._enqueue(keys=[self._keys.outbox_event(event_id), self._keys.outbox_due()], args=args)
-        log.info("webhook.enqueued", event_id=event_id, event_type=event_type, endpoint=target.endpoint)
-        return event_id
+        [stored] = await self.enqueue_many([NewEvent(event_type, target, body, event_id or new_event_id(), delay_s)])
+        return stored
+
+    async def enqueue_many(self, events: Sequence[NewEvent]) -> list[str]:
+        """Store several events at once, all or none; their ids."""
+        if not events:
+            return []
+        keys = [self._keys.outbox_due()]
+        args: list[str | int] = []
+        for event in events:
+            fields = {
+                "id": event.id,
+                "type": event.type,
+                "endpoint": event.target.endpoint,
+                "url": event.target.url,
+                "secret_ref": event.target.secret_ref or "",
+                "body": event.body.decode("utf-8"),
+                "created_at": f"{time.time():.3f}",
+                "attempts": "0",
+                "state": "pending",
+                "last_error": "",
+                "lease": "",
+            }
+            keys.append(self._keys.outbox_event(event.id))
+            args += [event.id, int(event.delay_s * 1000), 2 * len(fields)]
+            args += [part for pair in fields.items() for part in pair]
+        await self._enqueue(keys=keys, args=args)
+        for event in events:
+            log.info("webhook.enqueued", event_id=event.id, event_type=event.type, endpoint=event.target.endpoint)
+        return [event.id for event in events]
 
     async def due_ids(self, limit: int = 10) -> list[str]:
         """Ids of events due now or earlier (by this host's clock; :meth:`claim` decides by Redis's)."""

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from storage.redis_support import RedisClient
-from storage.webhook_outbox import Target, WebhookOutbox, new_event_id
+from storage.webhook_outbox import NewEvent, Target, WebhookOutbox, new_event_id
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +75,15 @@ async def test_requeue_knows_only_dead_letters(outbox: WebhookOutbox) -> None:
     assert await outbox.requeue(waiting) is None
     assert await outbox.requeue(new_event_id()) is None
     assert await outbox.due_ids() == [waiting]
+
+
+async def test_enqueue_many_stores_every_target_of_an_event_in_one_step(outbox: WebhookOutbox) -> None:
+    others = [Target(f"e{index}", f"https://hooks.test/{index}") for index in range(3)]
+
+    ids = await outbox.enqueue_many([NewEvent("job.created", target, b"{}") for target in others])
+
+    assert len(set(ids)) == 3
+    assert sorted(await outbox.due_ids()) == sorted(ids)
+    stored = [await outbox.get(event_id) for event_id in ids]
+    assert [event.target for event in stored if event is not None] == others
+    assert await outbox.enqueue_many([]) == []
