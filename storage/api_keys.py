@@ -119,6 +119,16 @@ class RedisApiKeys:
         record = ApiKeyRecord.from_fields(fields)
         return None if record.revoked else record
 
+    async def secret_of(self, name: str) -> str | None:
+        """The signing secret of the live key named ``name``; None when unknown or revoked."""
+        digest = await self._redis.hget(self._keys.api_key_names(), name)
+        if not digest:
+            return None
+        fields = text_hash(await self._redis.hgetall(self._keys.api_key(str(digest))))
+        if not fields or fields.get("revoked") == "1":
+            return None
+        return fields["secret"]
+
     async def list(self) -> list[ApiKeyRecord]:
         """Every key's record (revoked ones too), oldest first."""
         names = text_hash(await self._redis.hgetall(self._keys.api_key_names()))

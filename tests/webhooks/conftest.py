@@ -31,6 +31,7 @@ class Receiver:
     in_flight: dict[str, int] = field(default_factory=dict)
     most_in_flight: int = 0
     url: str = ""
+    base: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -49,19 +50,23 @@ class Receiver:
     def ids(self) -> list[str]:
         return [request.headers["webhook-id"] for request in self.received]
 
+    def at(self, path: str) -> list[Received]:
+        return [request for request in self.received if request.path == path]
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    """A started receiver (``receiver.url`` ends in ``/hook``), stopped after the test."""
+    """A started receiver of POSTs to any path (``receiver.url`` ends in ``/hook``), stopped after the test."""
     found = Receiver()
     app = web.Application()
-    app.router.add_post("/hook", found.handle)
+    app.router.add_post("/{path:.*}", found.handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    found.url = f"http://127.0.0.1:{port}/hook"
+    found.base = f"http://127.0.0.1:{port}"
+    found.url = found.base + "/hook"
     try:
         yield found
     finally:
