@@ -14,12 +14,14 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from bot.settings import Settings
 from storage.redis_support import RedisClient
 
 if TYPE_CHECKING:
     from storage.api_keys import RedisApiKeys
+    from storage.webhook_outbox import WebhookOutbox
 
     # What add_subparsers() returns, as typeshed names it (for annotations only: never touched at run time).
     _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -28,6 +30,7 @@ EXIT_FAILED = 1
 EXIT_DEPENDENCY = 3
 COMMANDS = {
     "api-keys": "create, list and revoke the job API's keys (each with its webhook signing secret)",
+    "webhooks": "the webhook outbox: dead-lettered events (failed), sending one again (retry), endpoints",
 }
 
 Handler = Callable[[RedisClient, Settings, argparse.Namespace], Awaitable[int]]
@@ -50,6 +53,12 @@ def add_commands(commands: _Commands, config_help: str) -> None:
     revoke = leaf(keys, "revoke", "revoke a key by name: its requests get 401 from now on")
     revoke.add_argument("name")
 
+    hooks = commands.add_parser("webhooks", help=COMMANDS["webhooks"]).add_subparsers(dest="action", required=True)
+    leaf(hooks, "failed", "dead-lettered events: id, type, target, attempts, last error")
+    retry = leaf(hooks, "retry", "send a dead-lettered event again (the same webhook-id)")
+    retry.add_argument("id")
+    leaf(hooks, "endpoints", "the configured endpoints, and those disabled by a 410 answer")
+
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run one ``api-keys`` or ``webhooks`` subcommand; the exit code."""
@@ -57,6 +66,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         ("api-keys", "create"): _create_key,
         ("api-keys", "list"): _list_keys,
         ("api-keys", "revoke"): _revoke_key,
+        ("webhooks", "failed"): _failed,
+        ("webhooks", "retry"): _retry,
+        ("webhooks", "endpoints"): _endpoints,
     }
     handler = handlers[(args.command, args.action)]
     return asyncio.run(_with_redis(settings, lambda redis: handler(redis, settings, args)))
@@ -128,3 +140,82 @@ async def _revoke_key(redis: RedisClient, settings: Settings, args: argparse.Nam
 
 def _when(unix_time: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(unix_time))
+
+
+def _outbox(redis: RedisClient, settings: Settings) -> WebhookOutbox:
+    from storage.webhook_outbox import WebhookOutbox
+
+    return WebhookOutbox(redis, prefix=settings.redis.prefix)
+
+
+async def _failed(redis: RedisClient, settings: Settings, args: argparse.Namespace) -> int:
+    dead = await _outbox(redis, settings).dead(limit=1000)
+    if not dead:
+        print("No dead-lettered webhook events.")
+        return 0
+    print(f"{'ID':<28} {'TYPE':<24} {'TARGET':<50} {'ATTEMPTS':>8} {'DIED (UTC)':<20} LAST ERROR")
+    for event in dead:
+        target = f"{event.target.endpoint} {shown_url(event.target.url)}"
+        died = _when(event.ended_at_ms / 1000) if event.ended_at_ms else "-"
+        print(f"{event.id:<28} {event.type:<24} {target:<50} {event.attempts:>8} {died:<20} {event.last_error}")
+    print(f"{len(dead)} event(s); reelay webhooks retry ID sends one again.")
+    return 0
+
+
+async def _retry(redis: RedisClient, settings: Settings, args: argparse.Namespace) -> int:
+    endpoint = await _outbox(redis, settings).requeue(args.id)
+    if endpoint is None:
+        print(
+            f"reelay: no dead-lettered webhook event has the id {args.id!r} (reelay webhooks failed lists them)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"Event {args.id} is due again (to {endpoint}); a running Reelay sends it within seconds.")
+    return 0
+
+
+async def _endpoints(redis: RedisClient, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.webhook_wiring import configured_endpoints
+    from webhooks.publisher import DISCORD, SLACK
+
+    outbox = _outbox(redis, settings)
+    disabled = await outbox.disabled()
+    rows = [
+        (endpoint.name, endpoint.url, ",".join(sorted(endpoint.events))) for endpoint in configured_endpoints(settings)
+    ]
+    for name, secret_url in (
+        (DISCORD, settings.notify.discord_webhook_url),
+        (SLACK, settings.notify.slack_webhook_url),
+    ):
+        if secret_url is not None:
+            rows.append((name, secret_url.get_secret_value(), "video ready, video published"))
+    print(f"{'NAME':<26} {'URL':<40} {'EVENTS':<50} STATE")
+    for name, url, events in rows:
+        print(f"{name:<26} {shown_url(url):<40} {events:<50} {_state(disabled.pop(name, None))}")
+    for name, when in sorted(disabled.items()):  # callbacks, or endpoints no longer configured
+        print(f"{name:<26} {'-':<40} {'-':<50} {_state(when)}")
+    counts = await outbox.counts()
+    print(
+        f"outbox: {counts['waiting']} waiting, {counts['delivered']} delivered, {counts['dead']} dead-lettered, "
+        f"{counts['skipped']} not sent to disabled endpoints"
+    )
+    return 0
+
+
+def _state(disabled_at: float | None) -> str:
+    return "active" if disabled_at is None else f"disabled by a 410 at {_when(disabled_at)} UTC"
+
+
+def shown_url(url: str) -> str:
+    """A target URL for a listing: its scheme, host and port only (paths and queries of incoming webhooks carry
+    tokens; a password is never shown)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    tail = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{host}{port}{tail}"

@@ -11,7 +11,9 @@ import redis.asyncio as aioredis
 
 from bot.cli import main
 from storage.api_keys import RedisApiKeys
+from storage.webhook_outbox import Target, WebhookOutbox
 from tests.bot.test_settings import MINIMAL
+from webhooks.publisher import endpoint_name
 from webhooks.signing import new_secret, secret_key
 
 pytestmark = pytest.mark.integration
@@ -109,3 +111,83 @@ def test_an_unreachable_redis_exits_3(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "api-keys", "list", "--config", str(path))
     assert code == 3
     assert "redis" in err.lower()
+
+
+SECRET_URL = "https://user:pa55word@hooks.test/services/T0/B0/t0ken-in-path?sig=s3cret-in-query"
+
+
+async def dead_letter(redis_client: aioredis.Redis, endpoint: str = "endpoint:abc", *, gone: bool = False) -> str:
+    outbox = WebhookOutbox(redis_client, prefix="cli")
+    event_id = await outbox.enqueue("job.failed", Target(endpoint, SECRET_URL, "endpoint:abc"), b"{}")
+    event = await outbox.claim(event_id, lease_s=30)
+    assert event is not None
+    if gone:
+        await outbox.disable_endpoint(event, "HTTP 410 Gone: endpoint disabled")
+    else:
+        await outbox.dead_letter(event, "HTTP 500")
+    return event_id
+
+
+async def test_webhooks_failed_lists_dead_letters_without_the_urls_secrets(
+    config: Path, capsys: pytest.CaptureFixture[str], redis_client: aioredis.Redis
+) -> None:
+    event_id = await dead_letter(redis_client)
+
+    code, out, err = await arun(capsys, "webhooks", "failed", "--config", str(config))
+
+    assert code == 0
+    [row] = [line for line in out.splitlines() if line.startswith(event_id)]
+    assert "job.failed" in row
+    assert "endpoint:abc https://hooks.test/…" in row
+    assert " 1 " in row
+    assert row.endswith("HTTP 500")
+    for secret in ("pa55word", "t0ken-in-path", "s3cret-in-query", "user"):
+        assert secret not in out + err
+
+
+async def test_webhooks_retry_requeues_a_dead_letter_and_an_unknown_id_exits_1(
+    config: Path, capsys: pytest.CaptureFixture[str], redis_client: aioredis.Redis
+) -> None:
+    event_id = await dead_letter(redis_client)
+
+    code, out, _ = await arun(capsys, "webhooks", "retry", event_id, "--config", str(config))
+    assert code == 0
+    assert event_id in out
+    outbox = WebhookOutbox(redis_client, prefix="cli")
+    assert await outbox.due_ids() == [event_id]
+    assert await outbox.dead() == []
+
+    code, _, err = await arun(capsys, "webhooks", "retry", event_id, "--config", str(config))
+    assert code == 1
+    assert "no dead-lettered webhook event" in err
+    code, _, err = await arun(capsys, "webhooks", "retry", "msg_nope", "--config", str(config))
+    assert code == 1
+
+
+async def test_webhooks_endpoints_shows_configured_ones_and_those_a_410_disabled(
+    tmp_path: Path, redis_url: str, capsys: pytest.CaptureFixture[str], redis_client: aioredis.Redis
+) -> None:
+    hook_url = "https://hooks.test/reelay?token=t0k3n"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        MINIMAL
+        + f'[redis]\nurl = "{redis_url}"\nprefix = "cli"\n'
+        + f'[webhooks]\nendpoints = [{{ url = "{hook_url}", secret = "{new_secret()}", events = ["job.failed"] }}]\n'
+        + '[notify]\ndiscord_webhook_url = "https://discord.test/api/webhooks/1/d1sc0rd"\n'
+    )
+    configured = endpoint_name("endpoint", hook_url)
+    await dead_letter(redis_client, configured, gone=True)
+    await dead_letter(redis_client, "callback:0123456789abcdef", gone=True)
+
+    code, out, err = await arun(capsys, "webhooks", "endpoints", "--config", str(path))
+
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("NAME", "outbox"))}
+    assert set(rows) == {configured, "discord", "callback:0123456789abcdef"}
+    assert "disabled by a 410" in rows[configured]
+    assert "job.failed" in rows[configured]
+    assert rows["discord"].rstrip().endswith("active")
+    assert "disabled by a 410" in rows["callback:0123456789abcdef"]
+    assert "2 dead-lettered" in out
+    for secret in ("t0k3n", "d1sc0rd"):
+        assert secret not in out + err
