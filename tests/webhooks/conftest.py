@@ -27,13 +27,14 @@ class Receiver:
     default: int = 204
     hang_s: float = 0.0
     answer_body: bytes = b""
+    endless: bool = False  # answer 200 with a body that never ends
     received: list[Received] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
     most_in_flight: int = 0
     url: str = ""
     base: str = ""
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.received.append(Received(request.path, dict(request.headers), body))
         msg_id = request.headers.get("webhook-id", "")
@@ -42,10 +43,22 @@ class Receiver:
         try:
             if self.hang_s:
                 await asyncio.sleep(self.hang_s)
+            if self.endless:
+                return await self._endless(request)
             status = self.statuses.pop(0) if self.statuses else self.default
             return web.Response(status=status, body=self.answer_body)
         finally:
             self.in_flight[msg_id] -= 1
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200)
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(b"x" * 65536)
+                await asyncio.sleep(0)
+        except (ConnectionError, RuntimeError):
+            return response  # the client stopped reading and closed
 
     def ids(self) -> list[str]:
         return [request.headers["webhook-id"] for request in self.received]
