@@ -41,8 +41,10 @@ class Receiver:
         self.in_flight[msg_id] = self.in_flight.get(msg_id, 0) + 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight[msg_id])
         try:
-            if self.hang_s:
-                await asyncio.sleep(self.hang_s)
+            waited = 0.0
+            while waited < self.hang_s:  # re-read each turn: a test ends a hang by setting hang_s to 0
+                await asyncio.sleep(0.01)
+                waited += 0.01
             if self.endless:
                 return await self._endless(request)
             status = self.statuses.pop(0) if self.statuses else self.default
