@@ -260,13 +260,20 @@ def test_retry_delays_grow_as_the_issue_says_and_are_jittered() -> None:
 
 
 async def test_logs_never_carry_the_url_its_token_or_the_secret(
-    outbox: WebhookOutbox, posts: UntrustedPosts, receiver: Receiver
+    outbox: WebhookOutbox, posts: UntrustedPosts, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import structlog
     from structlog.testing import capture_logs
+
+    import storage.webhook_outbox
+    import webhooks.sender
 
     receiver.statuses = [500, 410]
     tokened = Target("main", receiver.base + "/services/T/B/t0ken-in-path?sig=s3cret-in-query", "endpoint:main")
     with capture_logs() as logs:
+        # Loggers used before (bot.logs caches them on first use) would bypass the capture: take fresh ones.
+        for module in (storage.webhook_outbox, webhooks.sender):
+            monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
         await outbox.enqueue("job.created", tokened, BODY)
         await drain(make_sender(outbox, posts), outbox)
         await outbox.enqueue("job.created", tokened, BODY)
