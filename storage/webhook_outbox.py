@@ -44,20 +44,25 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # Stores events and indexes them in one step (never one without the other; all the targets of one job event, or
-# none). KEYS: due, then each event's hash.  ARGV: per event: id, delay (ms), field count, fields and values.
+# none). An id already stored is left alone, so storing one event twice (a retried publish) never resets an event
+# that is being sent. KEYS: due, then each event's hash.  ARGV: per event: id, delay (ms), field count, fields and
+# values.  Returns how many were new.
 _ENQUEUE = (
     _NOW_MS
     + """
-local at = 1
+local at, added = 1, 0
 for k = 2, #KEYS do
   local id, delay, n = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  local fields = {}
-  for i = at + 3, at + 2 + n do fields[#fields + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[k], unpack(fields))
-  redis.call('ZADD', KEYS[1], now + delay, id)
+  if redis.call('EXISTS', KEYS[k]) == 0 then
+    local fields = {}
+    for i = at + 3, at + 2 + n do fields[#fields + 1] = ARGV[i] end
+    redis.call('HSET', KEYS[k], unpack(fields))
+    redis.call('ZADD', KEYS[1], now + delay, id)
+    added = added + 1
+  end
   at = at + 3 + n
 end
-return now
+return added
 """
 )
 
@@ -140,7 +145,7 @@ class Target:
     secret (None: unsigned, as Discord and Slack want)."""
 
     endpoint: str
-    url: str
+    url: str = field(repr=False)  # may carry a token: never in a repr, so never in a log by accident
     secret_ref: str | None = None
 
 
@@ -207,7 +212,7 @@ class WebhookOutbox:
         return stored
 
     async def enqueue_many(self, events: Sequence[NewEvent]) -> list[str]:
-        """Store several events at once, all or none; their ids."""
+        """Store several events at once, all or none; their ids. An id already in the outbox is kept as it is."""
         if not events:
             return []
         keys = [self._keys.outbox_due()]

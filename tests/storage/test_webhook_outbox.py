@@ -87,3 +87,21 @@ async def test_enqueue_many_stores_every_target_of_an_event_in_one_step(outbox: 
     stored = [await outbox.get(event_id) for event_id in ids]
     assert [event.target for event in stored if event is not None] == others
     assert await outbox.enqueue_many([]) == []
+
+
+async def test_storing_an_id_again_leaves_the_event_as_it_is(outbox: WebhookOutbox) -> None:
+    event_id = await outbox.enqueue("job.created", TARGET, b'{"first":1}')
+    claimed = await outbox.claim(event_id, lease_s=30)
+    assert claimed is not None
+
+    await outbox.enqueue("job.created", TARGET, b'{"second":2}', event_id=event_id)
+
+    again = await outbox.get(event_id)
+    assert again is not None
+    assert (again.body, again.state, again.attempts) == (b'{"first":1}', "sending", 1)
+    assert await outbox.due_ids() == []  # still leased, not due again
+
+
+def test_a_targets_repr_never_shows_its_url() -> None:
+    assert "t0k" not in repr(TARGET)
+    assert "hooks.test" not in repr(NewEvent("job.created", TARGET, b"{}"))
