@@ -101,3 +101,22 @@ def test_plain_http_targets_pass_when_private_addresses_are_allowed(tmp_path: Pa
     )
     settings = load_settings(write(tmp_path, text))
     assert settings.webhooks.endpoints[0].url.get_secret_value() == "http://127.0.0.1:9/hook"
+
+
+def test_check_config_hides_endpoint_urls_secrets_and_notify_urls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    text = MINIMAL + (
+        f'[webhooks]\nendpoints = [{{ url = "https://hooks.test/a?token=t0ken-in-query", secret = "{SECRET}" }}]\n'
+        f'poll_video_secret = "{SECRET}"\n'
+        '[notify]\nslack_webhook_url = "https://hooks.slack.test/services/T/B/sl4ck-t0ken"\n'
+    )
+    code = main(["check-config", "--config", str(write(tmp_path, text))])
+
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert '"requests_per_minute": 120' in out
+    for secret in (SECRET, SECRET.removeprefix("whsec_"), "t0ken-in-query", "sl4ck-t0ken"):
+        assert secret not in out + err
