@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE and Telegram stand-ins)."""
+"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE, Telegram and webhook stand-ins)."""
 
 import pytest
 
@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.telegram",
     "tests.fixtures.scripted_http",
     "tests.fixtures.proxies",
+    "tests.fixtures.webhook_receiver",
 ]
 
 

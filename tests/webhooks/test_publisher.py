@@ -14,7 +14,7 @@ from outbound.posts import UntrustedPosts
 from outbound.proxies import Proxies
 from storage.api_keys import RedisApiKeys
 from storage.webhook_outbox import WebhookOutbox
-from tests.webhooks.conftest import Receiver
+from tests.fixtures.webhook_receiver import Receiver
 from webhooks.formats import NoticeKind
 from webhooks.publisher import Callback, Endpoint, SecretBook, WebhookPublisher, endpoint_name
 from webhooks.sender import WebhookSender, post_timeout

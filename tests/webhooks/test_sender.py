@@ -13,7 +13,7 @@ from outbound.addresses import AddressPolicy
 from outbound.posts import UntrustedPosts
 from outbound.proxies import Proxies
 from storage.webhook_outbox import Target, WebhookOutbox
-from tests.webhooks.conftest import Receiver
+from tests.fixtures.webhook_receiver import Receiver
 from webhooks.sender import WebhookSender, post_timeout, retry_delay
 from webhooks.signing import new_secret, verify
 
