@@ -2,7 +2,8 @@
 ``webhooks failed|retry|endpoints``.
 
 Secrets are printed once, by ``api-keys create``, and never again: listings show names, ids and dates, and
-webhook URLs without their password or query (where incoming-webhook tokens travel).
+webhook URLs reduced to their scheme and host (the paths and queries of incoming webhooks carry tokens, a URL's
+user part a password).
 """
 
 from __future__ import annotations
