@@ -9,12 +9,13 @@ Names are derived from the URL's hash, never the URL: they appear in logs and li
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.webhook_outbox import NewEvent, Target, WebhookOutbox
+from storage.webhook_outbox import NewEvent, Target, WebhookOutbox, new_event_id
 from webhooks.formats import NoticeKind, VideoNotice, discord_message, event_body, slack_message
 
 ENDPOINT_REF = "endpoint:"
@@ -77,8 +78,14 @@ class WebhookPublisher:
         self._discord_url = discord_url
         self._slack_url = slack_url
 
-    async def job_event(self, event_type: str, job: dict[str, Any], callback: Callback | None = None) -> list[str]:
-        """Store ``event_type`` with the job JSON for each endpoint that asked for it and the callback; the ids."""
+    async def job_event(
+        self, event_type: str, job: dict[str, Any], callback: Callback | None = None, *, once_key: str | None = None
+    ) -> list[str]:
+        """Store ``event_type`` with the job JSON for each endpoint that asked for it and the callback; the ids.
+
+        ``once_key`` (the job's id, say) makes the ids depend only on it, the type and the target, so reporting one
+        moment twice (two processes, a retried call) stores each event once.
+        """
         body = event_body(event_type, job)
         targets = [
             Target(endpoint.name, endpoint.url, ENDPOINT_REF + endpoint.name)
@@ -87,18 +94,29 @@ class WebhookPublisher:
         ]
         if callback is not None:
             targets.append(Target(endpoint_name("callback", callback.url), callback.url, callback.secret_ref))
-        return await self._outbox.enqueue_many([NewEvent(event_type, target, body) for target in targets])
+        return await self._outbox.enqueue_many(
+            [NewEvent(event_type, target, body, _event_id(once_key, event_type, target)) for target in targets]
+        )
 
-    async def video_notice(self, kind: NoticeKind, job: dict[str, Any]) -> list[str]:
+    async def video_notice(self, kind: NoticeKind, job: dict[str, Any], *, once_key: str | None = None) -> list[str]:
         """Store the Discord and Slack messages for a video ready or published (unsigned); the ids."""
         notice = VideoNotice.from_job(kind, job)
         event_type = f"notify.video_{kind.value}"
         events = []
-        if self._discord_url:
-            events.append(NewEvent(event_type, Target(DISCORD, self._discord_url), discord_message(notice)))
-        if self._slack_url:
-            events.append(NewEvent(event_type, Target(SLACK, self._slack_url), slack_message(notice)))
+        for target, body in (
+            (Target(DISCORD, self._discord_url or ""), discord_message),
+            (Target(SLACK, self._slack_url or ""), slack_message),
+        ):
+            if target.url:
+                events.append(NewEvent(event_type, target, body(notice), _event_id(once_key, event_type, target)))
         return await self._outbox.enqueue_many(events)
+
+
+def _event_id(once_key: str | None, event_type: str, target: Target) -> str:
+    if once_key is None:
+        return new_event_id()
+    seed = f"{once_key}\n{event_type}\n{target.endpoint}".encode()
+    return "msg_" + base64.urlsafe_b64encode(hashlib.sha256(seed).digest()[:16]).decode().rstrip("=")
 
 
 class SecretBook:
