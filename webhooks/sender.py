@@ -75,8 +75,14 @@ class WebhookSender:
         self._lease_s = lease_s
         self._idle_s = idle_s
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Send until ``stop`` is set: due events back to back, then a look every ``idle_s``."""
+    async def run(self, stop: asyncio.Event, *, workers: int = 1) -> None:
+        """Send until ``stop`` is set: due events back to back, then a look every ``idle_s``. ``workers`` loops send
+        side by side (one slow receiver then holds up only one of them); claims keep them off each other's events."""
+        if workers <= 0:
+            raise ValueError("workers must be positive")
+        await asyncio.gather(*(self._loop(stop) for _ in range(workers)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 sent = await self.send_due()

@@ -141,7 +141,7 @@ async def test_retry_after_a_410_enables_the_endpoint_again(
     assert await outbox.disabled() == {}
 
 
-async def test_two_sender_loops_never_send_one_event_at_once(
+async def test_two_senders_of_three_workers_each_never_send_one_event_at_once(
     redis_url: str, posts: UntrustedPosts, receiver: Receiver
 ) -> None:
     receiver.hang_s = 0.05
@@ -149,7 +149,7 @@ async def test_two_sender_loops_never_send_one_event_at_once(
     outboxes = [WebhookOutbox(client, prefix="t") for client in clients]
     ids = [await outboxes[0].enqueue("job.created", target(receiver), BODY) for _ in range(20)]
     stop = asyncio.Event()
-    loops = [asyncio.create_task(make_sender(box, posts).run(stop)) for box in outboxes]
+    loops = [asyncio.create_task(make_sender(box, posts).run(stop, workers=3)) for box in outboxes]
     try:
         await until(lambda: len(receiver.received) >= 20)
         await asyncio.sleep(0.2)  # room for a duplicate to show up
