@@ -134,6 +134,23 @@ return endpoint
 )
 
 
+# Forgets dead letters older than a cutoff (the CLI lists them until then). Bounded per call, so one call never
+# blocks Redis for long. KEYS: dead.  ARGV: age (ms), most to remove, the event key head (up to the id).
+# Returns how many were removed. The event keys are built here from the head: every outbox key shares the
+# {outbox} slot, so they live on the node that runs the script even on a cluster.
+_PRUNE_DEAD = (
+    _NOW_MS
+    + """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[3] .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #ids
+"""
+)
+
+
 def new_event_id() -> str:
     """A fresh event id: ``msg_`` + 128 random bits (the ``webhook-id`` a receiver deduplicates by)."""
     return "msg_" + secrets.token_urlsafe(16)
@@ -203,6 +220,7 @@ class WebhookOutbox:
         self._claim = redis.register_script(_CLAIM)
         self._finish = redis.register_script(_FINISH)
         self._requeue = redis.register_script(_REQUEUE)
+        self._prune_dead = redis.register_script(_PRUNE_DEAD)
 
     async def enqueue(
         self, event_type: str, target: Target, body: bytes, *, event_id: str | None = None, delay_s: float = 0.0
@@ -325,6 +343,12 @@ class WebhookOutbox:
             return None
         log.info("webhook.requeued", event_id=event_id, endpoint=str(endpoint))
         return str(endpoint)
+
+    async def prune_dead(self, older_than_s: float, *, batch: int = 1000) -> int:
+        """Forget dead letters that died more than ``older_than_s`` ago (at most ``batch`` per call); how many."""
+        head = self._keys.outbox_event("x")[: -len("x")]
+        removed = await self._prune_dead(keys=[self._keys.outbox_dead()], args=[int(older_than_s * 1000), batch, head])
+        return int(removed)
 
     async def counts(self) -> dict[str, int]:
         """Events delivered, dead-lettered and skipped so far, and how many wait now."""

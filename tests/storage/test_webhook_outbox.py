@@ -105,3 +105,23 @@ async def test_storing_an_id_again_leaves_the_event_as_it_is(outbox: WebhookOutb
 def test_a_targets_repr_never_shows_its_url() -> None:
     assert "t0k" not in repr(TARGET)
     assert "hooks.test" not in repr(NewEvent("job.created", TARGET, b"{}"))
+
+
+async def test_prune_dead_forgets_only_old_dead_letters(outbox: WebhookOutbox) -> None:
+    ids = []
+    for _ in range(3):
+        event_id = await outbox.enqueue("job.created", TARGET, b"{}")
+        claimed = await outbox.claim(event_id, lease_s=30)
+        assert claimed is not None
+        await outbox.dead_letter(claimed, "HTTP 500")
+        ids.append(event_id)
+    waiting = await outbox.enqueue("job.created", TARGET, b"{}")
+
+    assert await outbox.prune_dead(older_than_s=60) == 0
+    await asyncio.sleep(0.05)
+    assert await outbox.prune_dead(older_than_s=0.01, batch=2) == 2
+    assert await outbox.prune_dead(older_than_s=0.01) == 1
+
+    assert await outbox.dead() == []
+    assert [await outbox.get(event_id) for event_id in ids] == [None, None, None]
+    assert await outbox.get(waiting) is not None
