@@ -9,6 +9,7 @@ outbound client with a 10 s total timeout, and records the outcome:
 * anything else, no answer, or a refused address: another attempt after about 5 s, 30 s, 2 min, 10 min, 1 h, then
   every 6 h (each ±10 %), until ``max_attempts`` are spent; then the event is dead-lettered.
 
+Dead letters stay for ``dead_retention_s`` (30 days) for ``reelay webhooks failed`` to list, then are forgotten.
 Logs name the event, its type and its endpoint, never its URL (a Discord or Slack URL carries a token) or secret.
 """
 
@@ -33,6 +34,7 @@ DEFAULT_DELAYS_S = (5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0)
 SEND_TIMEOUT_S = 10.0
 # Longer than a send can take (the timeout, plus signing and Redis), so a live sender never loses its lease.
 DEFAULT_LEASE_S = 30.0
+DEAD_RETENTION_S = 30 * 86400.0
 
 # secret_ref -> the whsec_ secret, or None when it is gone (a key revoked, an endpoint removed from the config).
 SecretLookup = Callable[[str], Awaitable[str | None]]
@@ -63,6 +65,8 @@ class WebhookSender:
         jitter: float = 0.1,
         lease_s: float = DEFAULT_LEASE_S,
         idle_s: float = 1.0,
+        dead_retention_s: float = DEAD_RETENTION_S,
+        prune_every_s: float = 3600.0,
     ) -> None:
         if max_attempts <= 0 or not delays_s or lease_s <= 0 or idle_s <= 0:
             raise ValueError("max_attempts, delays_s, lease_s and idle_s must be positive")
@@ -74,13 +78,25 @@ class WebhookSender:
         self._jitter = jitter
         self._lease_s = lease_s
         self._idle_s = idle_s
+        self._dead_retention_s = dead_retention_s
+        self._prune_every_s = prune_every_s
 
     async def run(self, stop: asyncio.Event, *, workers: int = 1) -> None:
         """Send until ``stop`` is set: due events back to back, then a look every ``idle_s``. ``workers`` loops send
         side by side (one slow receiver then holds up only one of them); claims keep them off each other's events."""
         if workers <= 0:
             raise ValueError("workers must be positive")
-        await asyncio.gather(*(self._loop(stop) for _ in range(workers)))
+        await asyncio.gather(self._prune(stop), *(self._loop(stop) for _ in range(workers)))
+
+    async def _prune(self, stop: asyncio.Event) -> None:
+        # Dead letters stay listed (reelay webhooks failed) for dead_retention_s, then go; any process may prune.
+        while not stop.is_set():
+            try:
+                await self._outbox.prune_dead(self._dead_retention_s)
+            except Exception:
+                log.exception("webhook.prune_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._prune_every_s)
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -288,3 +288,24 @@ async def test_logs_never_carry_the_url_its_token_or_the_secret(
     shown = repr(logs)
     for secret in ("t0ken-in-path", "s3cret-in-query", SECRET, SECRET.removeprefix("whsec_"), "/services/"):
         assert secret not in shown
+
+
+async def test_a_running_sender_forgets_dead_letters_after_their_retention(
+    outbox: WebhookOutbox, posts: UntrustedPosts, receiver: Receiver
+) -> None:
+    receiver.default = 500
+    event_id = await outbox.enqueue("job.failed", target(receiver), BODY)
+    stop = asyncio.Event()
+    sender = make_sender(outbox, posts, max_attempts=1, dead_retention_s=0.2, prune_every_s=0.05)
+    loop = asyncio.create_task(sender.run(stop))
+    try:
+        await until(lambda: len(receiver.received) == 1)
+        await asyncio.sleep(0.05)
+        assert [event.id for event in await outbox.dead()] == [event_id]  # listed for a while
+        async with asyncio.timeout(3):
+            while await outbox.dead():  # noqa: ASYNC110 (polling Redis)
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await loop
+    assert await outbox.get(event_id) is None
