@@ -27,9 +27,10 @@ if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - burst * interval
 if now < allow_at then
-  return {0, allow_at - now}
+  return {0, math.ceil(allow_at - now)}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
+-- PX takes whole ms; the interval is fractional for most rates (60000 / 7).
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now))
 return {1, 0}
 """
 

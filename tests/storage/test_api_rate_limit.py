@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 
 import pytest
 
@@ -52,3 +53,15 @@ async def test_processes_share_one_budget_and_it_refills(redis_client: RedisClie
     assert (await one.take(A)).allowed
     ttl = await redis_client.pttl(f"t:rate:api:{A}")
     assert 0 < ttl <= 60_000 + 100
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("per_minute", [7, 13, 120])
+async def test_rates_that_do_not_divide_a_minute_work(redis_client: RedisClient, per_minute: int) -> None:
+    limiter = ApiRateLimiter(redis_client, requests_per_minute=per_minute, prefix="t")
+
+    decisions = [await limiter.take(A) for _ in range(per_minute + 1)]
+
+    assert all(decision.allowed for decision in decisions[:-1])
+    assert not decisions[-1].allowed
+    assert decisions[-1].retry_after_s == math.ceil(60 / per_minute)
