@@ -128,7 +128,13 @@ class WebhookSender:
             await self._outbox.dead_letter(event, "not sent: the endpoint answered 410 Gone earlier", skipped=True)
             bound.info("webhook.skipped_disabled")
             return
-        error = await self._send(event)
+        try:
+            error = await self._send(event)
+        except Exception as exc:
+            # Still an attempt (recorded, retried, in the end dead-lettered): an event must never come back after
+            # each lease, forever, because of a failure nobody foresaw.
+            bound.exception("webhook.send_crashed")
+            error = f"failed: {type(exc).__name__}"
         if error is None:
             await self._outbox.delivered(event)
             bound.info("webhook.delivered", attempt=event.attempts)
@@ -166,6 +172,8 @@ class WebhookSender:
             return f"could not connect: {exc.os_error.strerror or type(exc.os_error).__name__}"
         except (aiohttp.ClientError, OutboundError) as exc:
             return f"failed: {type(exc).__name__}"
+        except OSError as exc:  # a name that does not resolve (checked here when going through a proxy)
+            return f"network error: {type(exc).__name__}"
         if 200 <= answer.status < 300:
             return None
         if answer.status == 410:

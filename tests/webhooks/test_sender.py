@@ -309,3 +309,34 @@ async def test_a_running_sender_forgets_dead_letters_after_their_retention(
         stop.set()
         await loop
     assert await outbox.get(event_id) is None
+
+
+async def test_an_unforeseen_failure_is_a_failed_attempt_that_ends_in_the_dead_letters(
+    outbox: WebhookOutbox, posts: UntrustedPosts, receiver: Receiver
+) -> None:
+    async def broken(ref: str) -> str | None:
+        raise RuntimeError("the secret store broke")
+
+    event_id = await outbox.enqueue("job.created", target(receiver), BODY)
+    await drain(WebhookSender(outbox, posts, broken, max_attempts=2, delays_s=FAST, jitter=0.0), outbox)
+
+    [dead] = await outbox.dead()
+    assert (dead.id, dead.attempts, dead.last_error) == (event_id, 2, "failed: RuntimeError")
+    assert receiver.received == []
+
+
+async def test_a_name_that_does_not_resolve_is_a_failed_attempt(outbox: WebhookOutbox) -> None:
+    import socket
+
+    class Unresolvable:
+        """Stands in for the client where a lookup fails (tests reach only loopback, so no real DNS)."""
+
+        async def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    event_id = await outbox.enqueue("job.created", Target("nx", "https://unresolvable.test/hook"), BODY)
+    await make_sender(outbox, Unresolvable()).send_due()  # type: ignore[arg-type]
+
+    event = await outbox.get(event_id)
+    assert event is not None
+    assert (event.state, event.attempts, event.last_error) == ("pending", 1, "network error: gaierror")
