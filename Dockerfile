@@ -15,6 +15,7 @@ COPY outbound ./outbound
 COPY poller ./poller
 COPY providers ./providers
 COPY storage ./storage
+COPY webhooks ./webhooks
 RUN uv sync --frozen --no-dev
 
 FROM python:3.11-slim-bookworm

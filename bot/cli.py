@@ -1,7 +1,9 @@
-"""The ``reelay`` command: ``run``, ``bot``, ``poller``, ``check-config`` and ``doctor`` (each with ``--config PATH``),
+"""The ``reelay`` command: ``run``, ``bot``, ``poller``, ``check-config``, ``doctor``, ``stats``, and the operator's
+``api-keys`` and ``webhooks`` subcommands (:mod:`bot.admin_cli`), each with ``--config PATH``;
 ``--version``, and tools installed beside the product (``reelay sandbox``), found by their entry points.
 
-Exit codes: 0 done; 1 an unexpected failure; 2 the configuration (or the command line) is wrong; 3 a dependency
+Exit codes: 0 done; 1 an unexpected failure, or an operator command that cannot do what was asked (an unknown
+name or id); 2 the configuration (or the command line) is wrong; 3 a dependency
 does not answer or refuses (Redis, Telegram, the video store, the HTTP port). A failure to start is one line on
 stderr naming the setting to check; a traceback only with ``log.level = "debug"``.
 """
@@ -17,6 +19,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import admin_cli
 from bot.redaction import masked, url_without_password
 from bot.settings import Settings, load_settings
 from poller.errors import ConfigError
@@ -41,18 +44,17 @@ _COMMANDS = {
 }
 
 
+_CONFIG_HELP = f"TOML file (default: {DEFAULT_CONFIG} if present); REELAY_<SECTION>__<KEY> variables override it"
+
+
 def _parser(tools: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reelay", description="Telegram bot that turns prompts into AI videos.")
     parser.add_argument("--version", action="version", version=f"reelay {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument(
-            "--config",
-            type=Path,
-            default=None,
-            help=f"TOML file (default: {DEFAULT_CONFIG} if present); REELAY_<SECTION>__<KEY> variables override it",
-        )
+        sub.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    admin_cli.add_commands(commands, _CONFIG_HELP)
     stats = commands.choices["stats"]
     stats.add_argument("--since", default="24h", help="how far back: 24h, 7d, 30d (any <n>h or <n>d; default 24h)")
     stats.add_argument("--json", action="store_true", help="the same numbers as JSON")
@@ -62,7 +64,8 @@ def _parser(tools: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def _tools() -> dict[str, EntryPoint]:
-    return {tool.name: tool for tool in entry_points(group=TOOLS_GROUP) if tool.name not in _COMMANDS}
+    ours = _COMMANDS.keys() | admin_cli.COMMANDS.keys()
+    return {tool.name: tool for tool in entry_points(group=TOOLS_GROUP) if tool.name not in ours}
 
 
 def _run_tool(tool: EntryPoint, argv: list[str]) -> int:
@@ -180,6 +183,14 @@ async def _read_summary(settings: Settings, seconds: int) -> Summary:
         await redis.aclose()
 
 
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.logs import configure_logging
+    from bot.redaction import secret_values
+
+    configure_logging("error", "console", secret_values(settings))  # the command speaks through its own lines
+    return admin_cli.run(settings, args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reelay`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -203,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor(settings)
     if args.command == "stats":
         return _stats(settings, args.since, args.json)
+    if args.command in admin_cli.COMMANDS:
+        return _admin(settings, args)
     return _serve(settings, args.command)
 
 

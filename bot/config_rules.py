@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 MIN_PRODUCTION_INTERVAL_S = 30.0
 MIN_API_TOKEN_CHARS = 32
+WHSEC_HINT = (
+    "python3 -c 'import base64, secrets; print(\"whsec_\" + base64.b64encode(secrets.token_bytes(32)).decode())'"
+)
 GENERATE_TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 # What config.example.toml puts where a real value belongs; never a working value.
@@ -58,6 +61,7 @@ def problems(settings: Settings) -> list[Problem]:
         if token is not None and len(token.get_secret_value()) < MIN_API_TOKEN_CHARS:
             message = f"must be at least {MIN_API_TOKEN_CHARS} characters (generate one: {GENERATE_TOKEN_HINT})"
             found.append((f"http.{name}", message))
+    found += _webhook_problems(settings)
     model_problems = list(_model_problems(settings))
     found += model_problems
     if settings.credits.enabled and not model_problems:
@@ -143,6 +147,43 @@ def _access_problems(settings: Settings) -> Iterator[Problem]:
             # /start carries the code as a deep-link payload: 1-64 of these characters; 8 resist guessing.
             yield "access.invite_codes", "each code must be 8-64 characters of A-Z, a-z, 0-9, _ and -"
             break
+
+
+def _webhook_problems(settings: Settings) -> Iterator[Problem]:
+    from bot.settings import WEBHOOK_EVENTS
+    from webhooks.signing import InvalidSecret, secret_key
+
+    # Plain http would show the body and the signature to anyone on the path; loopback stand-ins (tests, the
+    # sandbox) are allowed along with private addresses.
+    schemes = ("http", "https") if settings.network.allow_private_addresses else ("https",)
+    for index, endpoint in enumerate(settings.webhooks.endpoints):
+        key = f"webhooks.endpoints[{index}]"
+        problem = url_problem(endpoint.url.get_secret_value(), schemes)
+        if problem:
+            yield f"{key}.url", problem
+        try:
+            secret_key(endpoint.secret.get_secret_value())
+        except InvalidSecret as exc:
+            yield f"{key}.secret", f"{exc} (generate one: {WHSEC_HINT})"
+        unknown = sorted(set(endpoint.events) - set(WEBHOOK_EVENTS))
+        if unknown or not endpoint.events:
+            yield (
+                f"{key}.events",
+                f"must list events among {', '.join(WEBHOOK_EVENTS)}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+            )
+    poll_secret = settings.webhooks.poll_video_secret
+    if poll_secret is not None:
+        try:
+            secret_key(poll_secret.get_secret_value())
+        except InvalidSecret as exc:
+            yield "webhooks.poll_video_secret", f"{exc} (generate one: {WHSEC_HINT})"
+    for name in ("discord_webhook_url", "slack_webhook_url"):
+        url = getattr(settings.notify, name)
+        if url is not None:
+            problem = url_problem(url.get_secret_value(), schemes)
+            if problem:
+                yield f"notify.{name}", problem
 
 
 def _model_problems(settings: Settings) -> Iterator[Problem]:

@@ -57,6 +57,11 @@ def secret_values(settings: Settings) -> list[str]:
         settings.http.console_token,
         *settings.access.invite_codes,
         settings.providers.fal.api_key if settings.providers.fal else None,
+        settings.webhooks.poll_video_secret,
+        settings.notify.discord_webhook_url,
+        settings.notify.slack_webhook_url,
+        *(endpoint.secret for endpoint in settings.webhooks.endpoints),
+        *(endpoint.url for endpoint in settings.webhooks.endpoints),
     ]
     values = [secret.get_secret_value() for secret in candidates if secret is not None]
     for path in URL_SETTINGS:

@@ -158,6 +158,39 @@ class NetworkSettings(_Section):
     allow_private_addresses: bool = False
 
 
+# The events a webhook endpoint may ask for (issue 18, "Webhooks out").
+WEBHOOK_EVENTS = ("job.created", "job.running", "job.succeeded", "job.failed", "job.cancelled", "job.published")
+
+
+class ApiSettings(_Section):
+    """The job API (``/v1``) for API keys."""
+
+    requests_per_minute: int = Field(default=120, gt=0)  # per key; 429 with Retry-After beyond
+
+
+class WebhookEndpoint(_Section):
+    """One deployment-wide receiver of job events, signed with its own ``whsec_`` secret."""
+
+    url: SecretStr  # a URL may carry a token in its path or query: never shown
+    secret: SecretStr
+    events: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENTS))
+
+
+class WebhooksSettings(_Section):
+    """Signed webhooks out, sent through the durable outbox."""
+
+    endpoints: list[WebhookEndpoint] = Field(default_factory=list)
+    max_attempts: int = Field(default=8, gt=0, le=50)  # then the event is dead-lettered (reelay webhooks failed)
+    poll_video_secret: SecretStr | None = None  # signs the events of /webhook/poll-video's callbackUrl
+
+
+class NotifySettings(_Section):
+    """Chat notifications of finished and published videos (incoming-webhook URLs carry their token: secrets)."""
+
+    discord_webhook_url: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = None
+
+
 class AccessSettings(_Section):
     """Who may use the bot: anyone, a fixed list, or whoever brings an invite code."""
 
@@ -273,6 +306,9 @@ class Settings(BaseSettings):
     admin: AdminSettings = AdminSettings()
     access: AccessSettings = AccessSettings()
     network: NetworkSettings = NetworkSettings()
+    api: ApiSettings = ApiSettings()
+    webhooks: WebhooksSettings = WebhooksSettings()
+    notify: NotifySettings = NotifySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     log: LogSettings = LogSettings()
 

@@ -7,6 +7,7 @@ clients through it; ``storage/`` gets botocore's proxy setting from the composit
 from outbound.addresses import AddressPolicy, FilteringResolver, refusal
 from outbound.errors import AddressRefused, HeadersTooLarge, OutboundError, ProxyNotSupported, TooManyRedirects
 from outbound.network import Network
+from outbound.posts import PostAnswer, UntrustedPosts
 from outbound.proxies import Proxies, Proxy, ProxyUrlError, without_credentials
 from outbound.sessions import MAX_HEADER_BYTES, check_header_size, client_session
 from outbound.untrusted import MAX_REDIRECTS, UntrustedGets, UntrustedUrl, without_query
@@ -20,12 +21,14 @@ __all__ = [
     "HeadersTooLarge",
     "Network",
     "OutboundError",
+    "PostAnswer",
     "Proxies",
     "Proxy",
     "ProxyNotSupported",
     "ProxyUrlError",
     "TooManyRedirects",
     "UntrustedGets",
+    "UntrustedPosts",
     "UntrustedUrl",
     "check_header_size",
     "client_session",

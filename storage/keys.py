@@ -30,6 +30,14 @@ Layout (prefix ``reelay`` by default)::
     reelay:photo:{u<user_id>}:<token>  string with a TTL: a photo waiting for its description (one user's only)
     reelay:album:{<chat>:<group>}   list with a TTL: an album's photos as their updates arrive
     reelay:album:{<chat>:<group>}:claim  string with a TTL: the process that makes the album's one job
+    reelay:{apikeys}:key:<sha256>   hash: one API key's record, found by the SHA-256 of the key (never the key)
+    reelay:{apikeys}:names          hash: API key name -> the SHA-256 it belongs to (names are unique)
+    reelay:rate:api:<sha256>        string with a TTL: one API key's request budget (GCRA theoretical arrival, ms)
+    reelay:{outbox}:event:<id>      hash: one webhook event waiting, being sent, or dead (storage.webhook_outbox)
+    reelay:{outbox}:due             zset: waiting event ids scored by when each is due (ms)
+    reelay:{outbox}:dead            zset: dead-lettered event ids scored by when they died (ms)
+    reelay:{outbox}:disabled        hash: endpoint -> when it answered 410 (its events are no longer sent)
+    reelay:{outbox}:counts          hash: events delivered, dead-lettered, skipped (a disabled endpoint's)
 
 Redis Cluster: the ``{<id>}`` hash tag keeps every per-job key in one slot, so the job scripts
 (which touch only one job's keys) run on a cluster. Every other operation touches one key. The
@@ -200,6 +208,45 @@ class RedisKeys:
     def album_claim(self, chat_id: int, media_group_id: str) -> str:
         """Who makes the album's job (the first to set it)."""
         return self.album(chat_id, media_group_id) + ":claim"
+
+    def api_key(self, digest: str) -> str:
+        """One API key's record, by the hex SHA-256 of the key (all API keys share the ``{apikeys}`` slot)."""
+        return redis_key(self.prefix, "{apikeys}", "key", _hex_digest(digest))
+
+    def api_key_names(self) -> str:
+        """API key name -> the SHA-256 it belongs to."""
+        return redis_key(self.prefix, "{apikeys}", "names")
+
+    def api_rate(self, digest: str) -> str:
+        """One API key's request budget."""
+        return redis_key(self.prefix, "rate", "api", _hex_digest(digest))
+
+    def outbox_event(self, event_id: str) -> str:
+        """One webhook event of the outbox (every outbox key shares the ``{outbox}`` slot, so one script moves an
+        event between its states)."""
+        return redis_key(self.prefix, "{outbox}", "event", _escaped(event_id, "event id"))
+
+    def outbox_due(self) -> str:
+        """Waiting webhook events, scored by when each is due (ms)."""
+        return redis_key(self.prefix, "{outbox}", "due")
+
+    def outbox_dead(self) -> str:
+        """Dead-lettered webhook events, scored by when they died (ms)."""
+        return redis_key(self.prefix, "{outbox}", "dead")
+
+    def outbox_disabled(self) -> str:
+        """Endpoints that answered 410 Gone -> when."""
+        return redis_key(self.prefix, "{outbox}", "disabled")
+
+    def outbox_counts(self) -> str:
+        """How many events were delivered, dead-lettered, skipped."""
+        return redis_key(self.prefix, "{outbox}", "counts")
+
+
+def _hex_digest(digest: str) -> str:
+    if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
+        raise InvalidKeyPart("an API key digest is 64 lowercase hex characters")
+    return digest
 
 
 def hour_of(unix_time: float) -> int:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE, fal and Telegram stand-ins)."""
+"""Shared fixtures: real servers on 127.0.0.1 (redis-server, moto S3, KIE, fal, Telegram and webhook stand-ins)."""
 
 import pytest
 
@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.telegram",
     "tests.fixtures.scripted_http",
     "tests.fixtures.proxies",
+    "tests.fixtures.webhook_receiver",
 ]
 
 

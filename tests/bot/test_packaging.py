@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("bot", "console", "metrics", "outbound", "poller", "providers", "storage")
+PRODUCT = ("bot", "console", "metrics", "outbound", "poller", "providers", "storage", "webhooks")
 NOT_PRODUCT = ("sandbox", "tests", "benchmarks")
 DEV_ONLY = ("playwright", "moto", "mypy", "pytest", "ruff", "fakeredis")
 

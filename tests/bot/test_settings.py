@@ -230,7 +230,8 @@ def test_example_config_documents_every_key_and_loads(tmp_path: Path) -> None:
     sections: dict[str, set[str]] = {}
     current = ""
     for line in example.splitlines():
-        if header := re.match(r"^#?\s?\[([\w.]+)\]", line):  # an optional section is shown commented out
+        # An optional section is shown commented out; [[a.b]] documents a list of tables.
+        if header := re.match(r"^#?\s?\[{1,2}([\w.]+)\]{1,2}", line):
             current = header.group(1)
             parent, _, name = current.rpartition(".")
             sections.setdefault(parent, set()).add(name)  # a [table] documents a dict-valued key

@@ -78,3 +78,20 @@ def test_a_job_key_is_its_head_the_id_and_a_closing_brace() -> None:
     # What the one-node create script relies on to read the jobs it finds in a user's index.
     for keys in (RedisKeys(), RedisKeys("tenant-a")):
         assert keys.job_key_head() + "abc123" + "}" == keys.job("abc123")
+
+
+def test_api_key_and_outbox_keys_share_their_slots_and_refuse_anything_but_a_digest() -> None:
+    from redis.crc import key_slot
+
+    keys = RedisKeys("p")
+    digest = "ab" * 32
+    assert keys.api_key(digest) == f"p:{{apikeys}}:key:{digest}"
+    assert key_slot(keys.api_key(digest).encode()) == key_slot(keys.api_key_names().encode())
+    outbox = [keys.outbox_event("msg_a{b}"), keys.outbox_due(), keys.outbox_dead(), keys.outbox_disabled()]
+    assert len({key_slot(key.encode()) for key in [*outbox, keys.outbox_counts()]}) == 1
+    assert keys.outbox_event("msg_a{b}") == "p:{outbox}:event:msg_a%7Bb%7D"
+    for bad in ("AB" * 32, "ab" * 31, "rk_" + "a" * 61, "zz" * 32):
+        with pytest.raises(InvalidKeyPart):
+            keys.api_key(bad)
+        with pytest.raises(InvalidKeyPart):
+            keys.api_rate(bad)
