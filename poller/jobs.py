@@ -236,6 +236,11 @@ class Job:
     queue_position: int | None = None
     # Polls in a row whose answer was "no such task" (fal's 404 NOT_FOUND); stored so a restart keeps the count.
     task_misses: int = 0
+    # A job created over the job API: the name of the API key that owns it (None: made in Telegram or poll-video),
+    # where its events are also sent (``callback_url``), and the integrator's own JSON object, echoed back.
+    api_key: str | None = None
+    callback_url: str | None = None
+    metadata: str | None = None  # JSON text of an object, at most 2 KB (checked where it comes in)
 
     @property
     def is_extension(self) -> bool:
@@ -312,6 +317,9 @@ class Job:
             "pace_waiting": int(self.pace_waiting),
             "queue_position": self.queue_position,
             "task_misses": self.task_misses,
+            "api_key": self.api_key,
+            "callback_url": self.callback_url,
+            "metadata": self.metadata,
             "kind": self.kind.value if self.kind is not TaskKind.GENERATE or self.parent_id else None,
             "task_meta": json.dumps(self.task_meta, separators=(",", ":")) if self.task_meta else None,
             "requested_model": self.requested_model,
@@ -381,6 +389,9 @@ class Job:
             pace_waiting=get("pace_waiting") == "1",
             queue_position=_opt_int(get("queue_position")),
             task_misses=int(get("task_misses") or "0"),
+            api_key=get("api_key"),
+            callback_url=get("callback_url"),
+            metadata=get("metadata"),
             refused_submits=_refused_submits(refused) if refused else (),
         )
 
