@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.app import Reelay
+from bot.cli import main
+from storage.api_keys import RedisApiKeys
+from tests.bot.test_settings import MINIMAL
 from tests.e2e.api_support import api_client, new_key, parse_sse
-from tests.e2e.conftest import SettingsFactory, running
+from tests.e2e.conftest import SettingsFactory, running, videos_in
 from tests.fixtures.telegram import TelegramStandIn
+from webhooks.signing import new_secret
 
 pytestmark = pytest.mark.e2e
 
@@ -176,3 +182,64 @@ async def test_models_and_openapi(reelay: Reelay) -> None:
     paths = spec["paths"]
     assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/events", "/models"} <= set(paths)
     assert {"get", "delete"} <= set(paths["/jobs/{job_id}"])
+
+
+async def test_a_keys_jobs_are_charged_to_its_user_and_a_cancel_returns_the_credits(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(credits={"enabled": True, "initial_balance": 20})
+    async with running(settings) as reelay:
+        assert reelay.credits is not None
+        key = await new_key(reelay, "paid", user_id=4242)
+        async with api_client(reelay, key) as client:
+            models = (await client.get("/v1/models")).json()["models"]
+            assert all(model["prices"] for model in models)
+            created = await client.post("/v1/jobs", json={"prompt": "A slow sunset [polls=100]"})
+            assert created.status_code == 202
+            assert await reelay.credits.balance(4242) < 20
+            cancelled = await client.delete(f"/v1/jobs/{created.json()['id']}")
+            assert cancelled.status_code == 202
+            assert cancelled.json()["status"] == "cancelled"
+            assert await reelay.credits.balance(4242) == 20
+
+            await reelay.credits.grant(4242, -20)
+            broke = await client.post("/v1/jobs", json={"prompt": "Anything"})
+            assert broke.status_code == 402
+            assert broke.json()["error"]["code"] == "insufficient_credits"
+
+
+async def test_a_key_over_its_budget_gets_429_with_retry_after_and_a_revoked_key_401(
+    make_settings: SettingsFactory,
+) -> None:
+    async with running(make_settings(api={"requests_per_minute": 3})) as reelay:
+        key = await new_key(reelay, "busy")
+        async with api_client(reelay, key) as client:
+            answers = [await client.get("/v1/models") for _ in range(4)]
+            assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+            assert int(answers[-1].headers["retry-after"]) >= 1
+            assert answers[-1].json()["error"]["code"] == "rate_limited"
+            keys = RedisApiKeys(reelay.redis, make_secret=new_secret, prefix=reelay.settings.redis.prefix)
+            await keys.revoke("busy")
+            assert (await client.get("/v1/models")).status_code == 401
+
+
+async def test_a_key_made_with_the_cli_and_a_chat_gets_the_video_in_telegram_too(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chat = 5005
+    telegram.emulator.add_user(chat)
+    settings = make_settings()
+    config = tmp_path / "config.toml"
+    config.write_text(MINIMAL + f'[redis]\nurl = "{settings.redis.url}"\n')
+    code = await asyncio.to_thread(
+        main, ["api-keys", "create", "--name", "cli", "--chat-id", str(chat), "--config", str(config)]
+    )
+    assert code == 0
+    found = re.search(r"key:\s+(rk_\S+)", capsys.readouterr().out)
+    assert found is not None
+    async with running(settings) as reelay, api_client(reelay, found.group(1)) as client:
+        created = await client.post("/v1/jobs", json={"prompt": "A harbour at dawn [polls=2]"})
+        assert created.status_code == 202
+        events = parse_sse((await client.get(f"/v1/jobs/{created.json()['id']}/events")).text)
+        assert events[-1]["data"]["status"] == "succeeded"
+        assert await telegram.emulator.wait_for_async(lambda: videos_in(telegram, chat), what="the video")
