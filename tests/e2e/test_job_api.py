@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import Reelay
+from bot.app import Reelay, Role
 from bot.cli import main
 from storage.api_keys import RedisApiKeys
 from tests.bot.test_settings import MINIMAL
@@ -243,3 +243,24 @@ async def test_a_key_made_with_the_cli_and_a_chat_gets_the_video_in_telegram_too
         events = parse_sse((await client.get(f"/v1/jobs/{created.json()['id']}/events")).text)
         assert events[-1]["data"]["status"] == "succeeded"
         assert await telegram.emulator.wait_for_async(lambda: videos_in(telegram, chat), what="the video")
+
+
+async def test_a_job_held_by_another_process_streams_from_this_one(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    front, poller = Reelay(settings, Role.BOT), Reelay(settings, Role.POLLER)
+    await front.start()
+    await poller.start()
+    try:
+        assert front.worker is None  # the front polls nothing: every change it streams comes through Redis
+        key = await new_key(front, "front")
+        async with api_client(front, key) as client:
+            created = await client.post("/v1/jobs", json={"prompt": "A train crossing a bridge [polls=15]"})
+            streamed = await client.get(f"/v1/jobs/{created.json()['id']}/events")
+        statuses = [event["data"]["status"] for event in parse_sse(streamed.text)]
+        assert statuses[-1] == "succeeded"
+        assert "running" in statuses
+        held = await poller.jobs.get(created.json()["id"])
+        assert held.owner in ("", poller.process_id)
+    finally:
+        await poller.stop()
+        await front.stop()
