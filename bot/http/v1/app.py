@@ -227,7 +227,11 @@ def create_v1_app(deps: V1Deps) -> FastAPI:
 
     @app.get(
         "/jobs/{job_id}/events",
-        responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "job.updated events"}},
+        responses={
+            **ERRORS,
+            200: {"content": {"text/event-stream": {}}, "description": "job.updated events"},
+            503: {"model": ErrorBody, "description": "Too many streams open on this process (Retry-After)"},
+        },
         response_class=Response,
         summary="Stream the job's changes (Server-Sent Events)",
     )
