@@ -11,10 +11,12 @@ import pytest
 
 from bot.app import Reelay, Role
 from bot.cli import main
+from sandbox import images
 from storage.api_keys import RedisApiKeys
 from tests.bot.test_settings import MINIMAL
 from tests.e2e.api_support import api_client, new_key, parse_sse
 from tests.e2e.conftest import SettingsFactory, running, videos_in
+from tests.fixtures.kie import KieStandIn
 from tests.fixtures.telegram import TelegramStandIn
 from webhooks.signing import new_secret
 
@@ -264,3 +266,33 @@ async def test_a_job_held_by_another_process_streams_from_this_one(make_settings
     finally:
         await poller.stop()
         await front.stop()
+
+
+async def test_an_image_url_is_fetched_by_the_engine_and_starts_the_video(reelay: Reelay, kie: KieStandIn) -> None:
+    photo = images.jpeg(1280, 720)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: {len(photo)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + photo)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    image_url = f"http://127.0.0.1:{port}/fox.jpg"  # http: the e2e settings allow private addresses
+    try:
+        key = await new_key(reelay, "photos")
+        async with api_client(reelay, key) as client:
+            created = await client.post("/v1/jobs", json={"prompt": "The fox starts running", "image_url": image_url})
+            assert created.status_code == 202, created.text
+            assert created.json()["options"]["image_url"] == image_url
+            events = parse_sse((await client.get(f"/v1/jobs/{created.json()['id']}/events")).text)
+        assert events[-1]["data"]["status"] == "succeeded"
+    finally:
+        server.close()
+    [submitted] = kie.sim.submissions
+    [url] = submitted["imageUrls"]
+    assert kie.sim.inputs.fetched[url] == photo  # the provider got the very photo at the integrator's URL
