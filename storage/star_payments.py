@@ -8,8 +8,8 @@ nothing. The buyer's recent purchases are a list in the same slot (for ``/balanc
 (one key for the deployment) lets ``/refund <charge_id>`` find the account, written after the credit and again on
 every redelivery, so a crash in between is repaired.
 
-A refund is three steps around Telegram's ``refundStarPayment``: ``begin_refund`` marks the purchase ``refunding``
-(after the balance check: credits already spent need ``force``), the caller asks Telegram, then ``finish_refund``
+A refund is three steps around Telegram's ``refundStarPayment``: ``start_refund`` marks the purchase ``refunding``
+(after the balance check: credits already spent need ``force``), the caller asks Telegram, then ``take_back``
 takes the credits back once (never below zero) or ``abort_refund`` puts the purchase back when Telegram refused.
 Two admins refunding at once both reach Telegram; one succeeds, the other hears it was already refunded, and both
 finishing take the credits back once.
@@ -25,6 +25,7 @@ from typing import Any
 
 import structlog
 
+from poller.purchases import LedgerCredit
 from storage.credits import RedisCredits
 from storage.keys import DEFAULT_PREFIX, redis_key
 from storage.redis_support import RedisClient
@@ -134,7 +135,7 @@ class RefundCheck(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RefundStart:
-    """The outcome of :meth:`RedisPurchases.begin_refund`, with the balance and the purchase's credits."""
+    """The outcome of :meth:`RedisPurchases.start_refund`, with the balance and the purchase's credits."""
 
     check: RefundCheck
     user_id: int | None
@@ -144,7 +145,7 @@ class RefundStart:
 
 @dataclass(frozen=True, slots=True)
 class RefundDone:
-    """The outcome of :meth:`RedisPurchases.finish_refund`: ``taken`` credits came back (once)."""
+    """The outcome of :meth:`RedisPurchases.take_back`: ``taken`` credits came back (once)."""
 
     took_now: bool
     balance: int
@@ -217,6 +218,13 @@ class RedisPurchases:
         )
         return outcome
 
+    async def credit_payment(
+        self, *, charge_id: str, user_id: int, pack_id: str, stars: int, credits: int, at: float
+    ) -> LedgerCredit:
+        """``poller.purchases.PurchaseLedger``: :meth:`credit` for one payment."""
+        done = await self.credit(Purchase(charge_id, user_id, pack_id, stars, credits, at))
+        return LedgerCredit(done.added, done.balance)
+
     async def buyer_of(self, charge_id: str) -> int | None:
         """Who made the payment ``charge_id`` (None when this deployment never credited it)."""
         raw: Any = await self._redis.hget(self._charges_key(), charge_id)
@@ -233,7 +241,17 @@ class RedisPurchases:
         found = [await self.purchase(user_id, str(charge_id)) for charge_id in charge_ids]
         return [purchase for purchase in found if purchase is not None]
 
-    async def begin_refund(self, charge_id: str, *, force: bool = False) -> RefundStart:
+    async def begin_refund(self, charge_id: str, *, force: bool = False) -> tuple[str, int | None, int, int]:
+        """``poller.purchases.PurchaseLedger``: :meth:`start_refund` as (check, buyer, balance, credits)."""
+        start = await self.start_refund(charge_id, force=force)
+        return start.check.value, start.user_id, start.balance, start.credits
+
+    async def finish_refund(self, user_id: int, charge_id: str) -> tuple[int, int]:
+        """``poller.purchases.PurchaseLedger``: :meth:`take_back` as (balance, taken)."""
+        done = await self.take_back(user_id, charge_id)
+        return done.balance, done.taken
+
+    async def start_refund(self, charge_id: str, *, force: bool = False) -> RefundStart:
         """Mark the purchase as being refunded, unless it is unknown, refunded, or (without ``force``) its credits
         were spent already."""
         user_id = await self.buyer_of(charge_id)
@@ -244,7 +262,7 @@ class RedisPurchases:
         )
         return RefundStart(_BEGIN[int(reply[0])], user_id, balance=int(reply[1]), credits=int(reply[2]))
 
-    async def finish_refund(self, user_id: int, charge_id: str) -> RefundDone:
+    async def take_back(self, user_id: int, charge_id: str) -> RefundDone:
         """Telegram refunded the Stars: take the credits back, once, never below zero."""
         reply: Any = await self._finish(keys=[self._credits.key(user_id)], args=[_field(charge_id), time.time()])
         done = RefundDone(took_now=bool(int(reply[0])), balance=int(reply[1]), taken=int(reply[2]))

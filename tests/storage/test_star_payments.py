@@ -65,15 +65,15 @@ async def test_a_refund_takes_the_credits_back_once(ledger: tuple[RedisCredits, 
     credits, purchases = ledger
     await purchases.credit(_purchase())
 
-    start = await purchases.begin_refund("ch-1")
+    start = await purchases.start_refund("ch-1")
     assert (start.check, start.user_id, start.credits) == (RefundCheck.READY, 7, 100)
-    done = await purchases.finish_refund(7, "ch-1")
-    again = await purchases.finish_refund(7, "ch-1")
+    done = await purchases.take_back(7, "ch-1")
+    again = await purchases.take_back(7, "ch-1")
 
     assert (done.took_now, done.taken, done.balance) == (True, 100, INITIAL)
     assert (again.took_now, again.taken) == (False, 100)
     assert await credits.balance(7) == INITIAL
-    assert (await purchases.begin_refund("ch-1")).check is RefundCheck.ALREADY_REFUNDED
+    assert (await purchases.start_refund("ch-1")).check is RefundCheck.ALREADY_REFUNDED
     refunded = await purchases.purchase(7, "ch-1")
     assert refunded is not None
     assert (refunded.state, refunded.taken_back) == (PurchaseState.REFUNDED, 100)
@@ -86,12 +86,12 @@ async def test_spent_credits_need_force_and_the_balance_stops_at_zero(
     await purchases.credit(_purchase())
     await credits.grant(7, -(INITIAL + 60))  # spent 70 of the 110
 
-    refused = await purchases.begin_refund("ch-1")
+    refused = await purchases.start_refund("ch-1")
     assert (refused.check, refused.balance) == (RefundCheck.CREDITS_SPENT, 40)
     assert (await purchases.purchase(7, "ch-1")).state is PurchaseState.CREDITED  # type: ignore[union-attr]
 
-    assert (await purchases.begin_refund("ch-1", force=True)).check is RefundCheck.READY
-    done = await purchases.finish_refund(7, "ch-1")
+    assert (await purchases.start_refund("ch-1", force=True)).check is RefundCheck.READY
+    done = await purchases.take_back(7, "ch-1")
 
     assert (done.taken, done.balance) == (40, 0)
 
@@ -100,7 +100,7 @@ async def test_a_refund_telegram_refused_changes_nothing(ledger: tuple[RedisCred
     credits, purchases = ledger
     await purchases.credit(_purchase())
 
-    await purchases.begin_refund("ch-1")
+    await purchases.start_refund("ch-1")
     await purchases.abort_refund(7, "ch-1")
 
     assert await credits.balance(7) == INITIAL + 100
@@ -110,15 +110,15 @@ async def test_a_refund_telegram_refused_changes_nothing(ledger: tuple[RedisCred
 async def test_an_unknown_charge_cannot_be_refunded(ledger: tuple[RedisCredits, RedisPurchases]) -> None:
     _, purchases = ledger
 
-    assert (await purchases.begin_refund("never-paid")).check is RefundCheck.UNKNOWN
+    assert (await purchases.start_refund("never-paid")).check is RefundCheck.UNKNOWN
 
 
 async def test_two_admins_refunding_at_once_take_the_credits_back_once(processes: list[RedisPurchases]) -> None:
     await processes[0].credit(_purchase())
 
-    starts = await asyncio.gather(*(ledger.begin_refund("ch-1") for ledger in processes))
+    starts = await asyncio.gather(*(ledger.start_refund("ch-1") for ledger in processes))
     assert {start.check for start in starts} == {RefundCheck.READY}
-    dones = await asyncio.gather(*(ledger.finish_refund(7, "ch-1") for ledger in processes))
+    dones = await asyncio.gather(*(ledger.take_back(7, "ch-1") for ledger in processes))
 
     assert sum(done.took_now for done in dones) == 1
     assert {done.balance for done in dones} == {INITIAL}
