@@ -36,7 +36,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
 from bot.telegram_start import start_telegram
-from bot.use_cases import build_access_policy, build_job_creator
+from bot.use_cases import build_access_policy, build_job_creator, build_purchases
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -138,6 +138,7 @@ class Reelay:
             self.worker = self._build_worker(billing)
         if self.application is not None:
             catalog = settings.catalog()
+            purchases = build_purchases(settings, self.redis, self.credits, self.bot)
             services = Services(
                 settings=settings,
                 jobs=self.jobs,
@@ -161,6 +162,8 @@ class Reelay:
                 credits=self.credits,
                 photos=build_photo_intake(settings, self.redis, self.photo_files),
                 providers=self.providers,
+                purchases=purchases[0] if purchases else None,
+                purchase_history=purchases[1] if purchases else None,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 MAX_CALLBACK_BYTES = 64
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{6,32}$")
+_PACK_ID = re.compile(r"^[a-z0-9_-]{1,16}$")
 
 
 class Action(StrEnum):
@@ -23,6 +24,7 @@ class Action(StrEnum):
     UPGRADE_4K = "u4k"
     CANCEL = "can"
     SETTINGS = "set"
+    BUY = "buy"  # the argument is a credit pack's id
     NOOP = "noop"
 
 
@@ -55,5 +57,7 @@ def parse(data: str | None) -> ButtonData | None:
     except ValueError:
         return None
     if action in _ON_A_JOB and not _JOB_ID.match(arg):
+        return None
+    if action is Action.BUY and arg and not _PACK_ID.match(arg):  # no argument: the packs' menu
         return None
     return ButtonData(action, arg)

@@ -10,10 +10,12 @@ from bot.settings import Settings
 from poller.create_job import JobCreator
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
+from poller.purchases import Purchases
 from providers.catalog import Catalog
 from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
 from storage.registries import UpdateDeduplicator
+from storage.star_payments import RedisPurchases
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +36,5 @@ class Services:
     credits: RedisCredits | None = None  # None when credits are switched off
     photos: PhotoIntake | None = None  # image-to-video from photos (None: photos are not taken)
     providers: ProviderLookup | None = None  # for /cancel to stop a task at its provider (fal); None in tests
+    purchases: Purchases | None = None  # credits for Telegram Stars (None: nothing is sold)
+    purchase_history: RedisPurchases | None = None  # a user's recent purchases, for /balance

@@ -42,7 +42,7 @@ class Checkout:
         emulator = self._emulator
         world = emulator.world
         with world.change():
-            user = world.users[user_id]
+            user = world.users.get(user_id) or emulator.add_user(user_id, f"User {user_id}")
             query_id = f"pcq{secrets.randbelow(10**12):012d}"
             world.pre_checkouts[query_id] = PreCheckout(query_id, user_id, currency, total_amount, payload)
             update: JSON = {
