@@ -25,6 +25,8 @@ class Action(StrEnum):
     CANCEL = "can"
     SETTINGS = "set"
     BUY = "buy"  # the argument is a credit pack's id
+    HISTORY = "his"  # the argument is a page number
+    RESEND = "again"  # send a delivered video again; the argument is its job id
     NOOP = "noop"
 
 
@@ -44,7 +46,10 @@ class ButtonData:
 
 
 # Actions whose argument is a job id.
-_ON_A_JOB = frozenset({Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL})
+_ON_A_JOB = frozenset(
+    {Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL, Action.RESEND}
+)
+_PAGE = re.compile(r"^[0-9]{1,3}$")
 
 
 def parse(data: str | None) -> ButtonData | None:
@@ -59,5 +64,7 @@ def parse(data: str | None) -> ButtonData | None:
     if action in _ON_A_JOB and not _JOB_ID.match(arg):
         return None
     if action is Action.BUY and arg and not _PACK_ID.match(arg):  # no argument: the packs' menu
+        return None
+    if action is Action.HISTORY and not _PAGE.match(arg):
         return None
     return ButtonData(action, arg)

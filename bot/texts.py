@@ -335,3 +335,16 @@ def purchase_line(at: float, credits: int, stars: int, *, refunded: bool) -> str
 def pack_button(label: str, stars: int) -> str:
     """A pack's button: its label and price."""
     return f"{label} — ⭐{stars}"
+
+
+# /history
+HISTORY_EMPTY = "You have no videos yet. Send a description to make one."
+HISTORY_HEADER = "Your videos, newest first (page {page} of {pages}):"
+HISTORY_LINE = "{number}. {date} · {model} · “{prompt}”"
+HISTORY_GONE = "This video is no longer available."
+HISTORY_LINK = "This video is too large to send again here; download it: {url}"
+
+
+def history_again(number: int) -> str:
+    """The button that sends video ``number`` of the history again."""
+    return f"▶ {number}"
