@@ -63,6 +63,7 @@ from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.referrals import RedisReferrals
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
 
 __all__ = ["SEND_POOL_SIZE", "Reelay", "Role", "run_until_signalled"]
@@ -138,7 +139,8 @@ class Reelay:
             self.worker = self._build_worker(billing)
         if self.application is not None:
             catalog = settings.catalog()
-            purchases = build_purchases(settings, self.redis, self.credits, self.bot)
+            referrals = RedisReferrals(self.redis, self.credits, prefix=settings.redis.prefix)
+            purchases = build_purchases(settings, self.redis, self.credits, self.bot, referrals)
             services = Services(
                 settings=settings,
                 jobs=self.jobs,
@@ -164,6 +166,7 @@ class Reelay:
                 providers=self.providers,
                 purchases=purchases[0] if purchases else None,
                 purchase_history=purchases[1] if purchases else None,
+                referrals=referrals,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(

@@ -14,6 +14,7 @@ from poller.purchases import Purchases
 from providers.catalog import Catalog
 from storage.analytics import RedisAnalytics
 from storage.credits import RedisCredits
+from storage.referrals import RedisReferrals
 from storage.registries import UpdateDeduplicator
 from storage.star_payments import RedisPurchases
 
@@ -38,3 +39,4 @@ class Services:
     providers: ProviderLookup | None = None  # for /cancel to stop a task at its provider (fal); None in tests
     purchases: Purchases | None = None  # credits for Telegram Stars (None: nothing is sold)
     purchase_history: RedisPurchases | None = None  # a user's recent purchases, for /balance
+    referrals: RedisReferrals | None = None  # invite links and who invited whom

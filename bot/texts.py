@@ -348,3 +348,11 @@ HISTORY_LINK = "This video is too large to send again here; download it: {url}"
 def history_again(number: int) -> str:
     """The button that sends video ``number`` of the history again."""
     return f"▶ {number}"
+
+
+# Invitations (/invite, t.me/<bot>?start=ref_<code>)
+INVITE = "Invite friends with this link:\n{link}"
+INVITE_BONUS = "When someone you invite makes their first purchase, you both get {bonus} bonus credits."
+REFERRAL_WELCOME = "Welcome! You joined through an invitation."
+REFERRAL_BONUS_INVITEE = "You joined through an invitation: {bonus} bonus credits are yours. Your balance is {balance}."
+REFERRAL_BONUS_INVITER = "Someone you invited made their first purchase: {bonus} bonus credits are yours."

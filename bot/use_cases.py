@@ -18,6 +18,7 @@ from storage.admissions import RedisAdmissions
 from storage.credits import RedisCredits
 from storage.daily_quota import RedisDailyQuota
 from storage.redis_support import RedisClient
+from storage.referrals import RedisReferrals
 from storage.star_payments import RedisPurchases
 
 
@@ -67,7 +68,7 @@ def build_access_policy(settings: Settings, redis: RedisClient) -> AccessPolicy:
 
 
 def build_purchases(
-    settings: Settings, redis: RedisClient, credits: RedisCredits | None, bot: Bot
+    settings: Settings, redis: RedisClient, credits: RedisCredits | None, bot: Bot, referrals: RedisReferrals
 ) -> tuple[Purchases, RedisPurchases] | None:
     """The purchase use case and its ledger when credits are on (``/buy`` says nothing is for sale without packs);
     invoice payloads are signed with a key derived from the bot token, so only this bot's invoices are paid."""
@@ -80,5 +81,7 @@ def build_purchases(
         payload_key=payload_key(settings.telegram.token.get_secret_value()),
         ledger=ledger,
         refunds=TelegramStarRefunds(bot),
+        referrals=referrals,
+        referral_bonus=settings.credits.referral_bonus,
     )
     return purchases, ledger

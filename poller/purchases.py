@@ -44,11 +44,25 @@ class CheckoutRefusal(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Paid:
-    """A payment handled: ``added`` False when this charge was credited before (a redelivery)."""
+    """A payment handled: ``added`` False when this charge was credited before (a redelivery); ``inviter`` set when
+    this payment paid the invitation bonus (to the buyer and to that inviter) just now."""
 
     added: bool
     credits: int
     balance: int
+    inviter: int | None = None
+
+
+class ReferralRewards(Protocol):
+    """The invitation bonus (``storage.referrals.RedisReferrals``)."""
+
+    async def inviter_of(self, invitee_id: int) -> int | None:
+        """Who invited the user, if anyone."""
+        ...
+
+    async def reward(self, invitee_id: int, bonus: int) -> bool:
+        """The bonus to the invitee and the inviter, each once; True when anything was paid now."""
+        ...
 
 
 class RefundOutcome(StrEnum):
@@ -129,12 +143,16 @@ class Purchases:
         payload_key: bytes,
         ledger: PurchaseLedger,
         refunds: StarRefunds,
+        referrals: ReferralRewards | None = None,
+        referral_bonus: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._packs = {pack.id: pack for pack in packs}
         self._key = payload_key
         self._ledger = ledger
         self._refunds = refunds
+        self._referrals = referrals if referral_bonus > 0 else None
+        self.referral_bonus = referral_bonus
         self._clock = clock
 
     @property
@@ -181,7 +199,12 @@ class Purchases:
             credits=parsed.credits,
             at=self._clock(),
         )
-        return Paid(added=credited.added, credits=parsed.credits, balance=credited.balance)
+        inviter = None
+        # After every delivery of a payment, not only the first: each bonus is paid once, so a crash between the two
+        # grants is repaired by Telegram's next delivery.
+        if self._referrals is not None and await self._referrals.reward(payer_id, self.referral_bonus):
+            inviter = await self._referrals.inviter_of(payer_id)
+        return Paid(added=credited.added, credits=parsed.credits, balance=credited.balance, inviter=inviter)
 
     async def refund(self, charge_id: str, *, force: bool = False) -> Refund:
         """Give the Stars back and take the credits back once; a refund Telegram refuses changes nothing."""

@@ -15,6 +15,7 @@ from bot.handlers.generate import GenerateHandlers
 from bot.handlers.history import HistoryHandlers
 from bot.handlers.payments import PaymentHandlers
 from bot.handlers.photos import PhotoHandlers
+from bot.handlers.referrals import ReferralHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.handlers.status import StatusHandlers
 from bot.services import Services
@@ -30,6 +31,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     ButtonHandlers(services).register(application)
     PaymentHandlers(services).register(application)
     HistoryHandlers(services).register(application)
+    ReferralHandlers(services).register(application)
     if services.photos is not None:
         PhotoHandlers(services, services.photos).register(application)
     GenerateHandlers(services).register(application)

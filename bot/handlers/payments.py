@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from telegram import CallbackQuery, LabeledPrice, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -101,6 +102,8 @@ class PaymentHandlers:
             return
         if outcome.added:
             await message.reply_text(texts.PAID.format(credits=outcome.credits, balance=outcome.balance))
+        if outcome.inviter is not None and purchases.referral_bonus > 0:
+            await self._tell_bonus(message, user.id, outcome.inviter, purchases.referral_bonus)
 
     async def refund(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/refund <charge_id> [force]``: admins only."""
@@ -132,6 +135,15 @@ class PaymentHandlers:
         """``/terms``."""
         if update.effective_message is not None:
             await update.effective_message.reply_text(self._s.settings.payments.terms_text)
+
+    async def _tell_bonus(self, message: Message, buyer: int, inviter: int, bonus: int) -> None:
+        credits = self._s.credits
+        balance = await credits.balance(buyer) if credits is not None else 0
+        await message.reply_text(texts.REFERRAL_BONUS_INVITEE.format(bonus=bonus, balance=balance))
+        try:
+            await message.get_bot().send_message(inviter, texts.REFERRAL_BONUS_INVITER.format(bonus=bonus))
+        except TelegramError:
+            log.warning("referral.inviter_not_told", inviter_id=inviter)  # the bonus stands; only the note is lost
 
     async def _show_packs(self, message: Message) -> None:
         purchases = self._s.purchases

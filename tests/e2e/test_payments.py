@@ -139,3 +139,43 @@ async def test_out_of_credits_offers_the_packs_and_support_answers(
         tg.send_text(ALICE, ALICE, "/terms")
         terms = reelay.settings.payments.terms_text
         await tg.wait_for_async(lambda: _last(telegram, ALICE) == terms, what="/terms")
+
+
+async def test_an_invitation_pays_both_once_at_the_first_purchase(
+    make_settings: SettingsFactory, telegram: TelegramStandIn
+) -> None:
+    tg = telegram.emulator
+    settings = make_settings(
+        credits={"enabled": True, "initial_balance": 0, "packs": [PACK], "referral_bonus": 25}, admin={"user_ids": []}
+    )
+    async with running(settings) as reelay:
+        assert reelay.credits is not None
+        tg.send_text(BOB, BOB, "/invite")
+        invite = await tg.wait_for_async(lambda: _last(telegram, BOB), what="the invite link")
+        link = invite.splitlines()[1]
+        assert link.startswith(f"https://t.me/{tg.bot_user.username}?start=ref_")
+        assert texts.INVITE_BONUS.format(bonus=25) in invite
+        start = link.rsplit("=", 1)[1]
+
+        tg.send_command(BOB, BOB, "start", start)  # following one's own link links nothing
+        tg.send_command(ALICE, ALICE, "start", start)
+        await tg.wait_for_async(
+            lambda: texts.REFERRAL_WELCOME in [m.text for m in bot_messages(telegram, ALICE)], what="the welcome"
+        )
+        assert texts.REFERRAL_WELCOME not in [m.text for m in bot_messages(telegram, BOB)]
+
+        invoice_id = await _buy(telegram, ALICE)
+        outcome: CheckoutOutcome = await asyncio.to_thread(tg.checkout.pay, ALICE, invoice_id, ALICE)
+        assert outcome.charge_id is not None
+        bonus_note = texts.REFERRAL_BONUS_INVITEE.format(bonus=25, balance=125)
+        await tg.wait_for_async(lambda: bonus_note in [m.text for m in bot_messages(telegram, ALICE)], what="bonus")
+        inviter_note = texts.REFERRAL_BONUS_INVITER.format(bonus=25)
+        await tg.wait_for_async(lambda: inviter_note in [m.text for m in bot_messages(telegram, BOB)], what="note")
+
+        tg.checkout.redeliver(ALICE, outcome.charge_id)
+        tg.send_text(ALICE, ALICE, "/balance")
+        await tg.wait_for_async(
+            lambda: _last(telegram, ALICE).startswith(texts.BALANCE.format(balance=125)), what="the balance"
+        )
+        assert await reelay.credits.balance(ALICE) == 125
+        assert await reelay.credits.balance(BOB) == 25
