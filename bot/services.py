@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.access import AccessPolicy
 from bot.photo_intake import PhotoIntake
 from bot.settings import Settings
 from poller.create_job import JobCreator
+from poller.events import JobEvents, NoEvents
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
 from providers.catalog import Catalog
@@ -34,3 +35,4 @@ class Services:
     credits: RedisCredits | None = None  # None when credits are switched off
     photos: PhotoIntake | None = None  # image-to-video from photos (None: photos are not taken)
     providers: ProviderLookup | None = None  # for /cancel to stop a task at its provider (fal); None in tests
+    listeners: JobEvents = field(default_factory=NoEvents)  # who hears of what the handlers do (a video published)
