@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot import texts
-from bot.app import Reelay
+from bot.app import Reelay, Role
 from bot.http.job_view import job_view
 from poller.jobs import Job, JobStatus
 from sandbox.serve import free_port
@@ -250,3 +250,24 @@ async def test_a_poll_video_callback_is_refused_when_unusable_or_when_nothing_ca
             assert expected in answer.json()["error"]
             assert await reelay.jobs.jobs_for_user(ALICE, limit=1) == []
     assert receiver.received == []
+
+
+async def test_split_roles_the_bot_stores_events_and_the_poller_sends_them(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, receiver: Receiver
+) -> None:
+    settings = make_settings(
+        webhooks={"endpoints": [{"url": receiver.url, "secret": ALL_SECRET}], "retry_delays_s": FAST_RETRIES}
+    )
+    bot, poller = Reelay(settings, Role.BOT), Reelay(settings, Role.POLLER)
+    assert bot.webhooks is None, "only polling processes send"
+    assert poller.webhooks is not None
+    await bot.start()
+    await poller.start()
+    try:
+        telegram.emulator.send_text(ALICE, ALICE, "a lantern on a dark lake [polls=1]")
+        await eventually(lambda: len(events_at(receiver, "/hook", ALL_SECRET)) == 3, "three events")
+    finally:
+        await poller.stop()
+        await bot.stop()
+
+    assert types(events_at(receiver, "/hook", ALL_SECRET)) == ["job.created", "job.running", "job.succeeded"]
