@@ -271,3 +271,28 @@ async def test_split_roles_the_bot_stores_events_and_the_poller_sends_them(
         await bot.stop()
 
     assert types(events_at(receiver, "/hook", ALL_SECRET)) == ["job.created", "job.running", "job.succeeded"]
+
+
+async def test_a_failed_job_sends_job_failed_with_the_user_facing_error_and_no_ready_notice(
+    make_settings: SettingsFactory, telegram: TelegramStandIn, receiver: Receiver
+) -> None:
+    settings = make_settings(
+        webhooks={"endpoints": [{"url": receiver.url, "secret": ALL_SECRET}], "retry_delays_s": FAST_RETRIES},
+        notify={"discord_webhook_url": receiver.base + "/discord/api/webhooks/1/t0ken"},
+    )
+    async with running(settings) as reelay:
+        telegram.emulator.send_text(ALICE, ALICE, "a video the provider fails [fail] [polls=1]")
+        job = await wait_for_job_status(reelay, ALICE, JobStatus.FAILED, timeout=20)
+        await eventually(lambda: len(events_at(receiver, "/hook", ALL_SECRET)) == 3, "three events")
+        await asyncio.sleep(0.3)  # time for a wrong notice to show
+
+    events = events_at(receiver, "/hook", ALL_SECRET)
+    assert types(events) == ["job.created", "job.running", "job.failed"]
+    failed = events[-1]["data"]
+    assert failed == job_view(job)
+    assert job.error_code is not None
+    assert failed["error"] == {"code": job.error_code.value, "message": texts.error_message(job.error_code)}
+    assert job.error_raw
+    assert job.error_raw not in json.dumps(failed), "never the provider's raw error"
+    assert failed["video"] is None
+    assert chat_posts(receiver, "/discord") == []
