@@ -123,4 +123,7 @@ async def test_events_pending_when_reelay_is_sigkilled_are_delivered_after_it_st
     assert {json.loads(request.body)["type"] for request in after} == MOMENTS
     for request in receiver.received:
         verify(SECRET, request.headers, request.body)
-    assert SECRET.removeprefix("whsec_") not in log.read_text()
+    logged = log.read_text()
+    assert SECRET.removeprefix("whsec_") not in logged
+    assert receiver.url not in logged, "a webhook URL may carry a token: never logged"
+    assert "webhook.delivered" in logged
