@@ -2,10 +2,9 @@
 
 The core calls a :class:`JobEvents` at the moments that matter (a job created, its task accepted by the provider, a
 provider called, a poll answered, a step started late, a video stored, credits moved, a job ended, a video
-published) and knows nothing of what listens. The per-poll
-reports are plain calls (the engine's hot path: a listener must only count); the once-per-job ones are awaited,
-so a listener may write to Redis. :class:`Listeners` fans out to several and keeps a failing listener from ever
-failing the job.
+published) and knows nothing of what listens. The per-poll reports are plain calls (the engine's hot path: a
+listener must only count); the once-per-job ones are awaited, so a listener may write to Redis (webhooks store
+their events then). :class:`Listeners` fans out to several and keeps a failing listener from ever failing the job.
 """
 
 from __future__ import annotations
