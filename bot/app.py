@@ -37,6 +37,7 @@ from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
 from bot.telegram_start import start_telegram
 from bot.use_cases import build_access_policy, build_job_creator, build_purchases
+from bot.webhook_wiring import SenderLoop, build_listener
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -98,7 +99,8 @@ class Reelay:
         self.observability = build_observability(settings, self.redis)
         # Submits paced to each provider's allowance across processes; an ended job gives its slot back here.
         self.pacer = build_pacer(settings, self.redis)
-        self.listeners = Listeners([*self.observability.listeners, self.pacer])
+        # Webhooks out hear every job moment here; polling processes also send the outbox (self.webhooks).
+        self.listeners = Listeners([*self.observability.listeners, self.pacer, build_listener(settings, self.redis)])
         # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
         self.network = build_network(settings)
         announce_network(self.network, settings)
@@ -135,6 +137,7 @@ class Reelay:
         # Adapters for the engine, and for /cancel to stop a task at its provider (fal) from any process.
         self.providers = build_providers(settings, self.network)
         self._closers.append(self.providers.aclose)
+        self.webhooks = SenderLoop.build(settings, self.redis, self.network) if role.polls else None
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
@@ -167,6 +170,7 @@ class Reelay:
                 purchases=purchases[0] if purchases else None,
                 purchase_history=purchases[1] if purchases else None,
                 referrals=referrals,
+                listeners=self.listeners,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -239,6 +243,8 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             catalog=settings.catalog(),
             listeners=self.listeners,
+            allow_private_addresses=settings.network.allow_private_addresses,
+            poll_video_signs=settings.webhooks.poll_video_secret is not None,
         )
         routes += api_routes(deps)
         console = build_console(
@@ -316,6 +322,8 @@ class Reelay:
         if self.worker is not None:
             await self.worker.start()
             self._worker_started = True
+        if self.webhooks is not None:
+            self.webhooks.start()
         self._started = True
         log.info(
             "reelay.started",
@@ -332,6 +340,8 @@ class Reelay:
             await application.updater.stop()
         if self.worker is not None and self._worker_started:
             await self.worker.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.notifier.aclose()  # waiting status edits are cosmetic: dropped, not sent on a closing bot
         if application is not None:
             if application.running:

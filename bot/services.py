@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.access import AccessPolicy
 from bot.photo_intake import PhotoIntake
 from bot.settings import Settings
 from poller.create_job import JobCreator
+from poller.events import JobEvents, NoEvents
 from poller.finish import JobFinisher
 from poller.ports import EventBus, JobStore, ProviderLookup, SessionStore
 from poller.purchases import Purchases
@@ -40,3 +41,4 @@ class Services:
     purchases: Purchases | None = None  # credits for Telegram Stars (None: nothing is sold)
     purchase_history: RedisPurchases | None = None  # a user's recent purchases, for /balance
     referrals: RedisReferrals | None = None  # invite links and who invited whom
+    listeners: JobEvents = field(default_factory=NoEvents)  # who hears of what the handlers do (a video published)

@@ -10,7 +10,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
@@ -181,6 +181,10 @@ class WebhooksSettings(_Section):
 
     endpoints: list[WebhookEndpoint] = Field(default_factory=list)
     max_attempts: int = Field(default=8, gt=0, le=50)  # then the event is dead-lettered (reelay webhooks failed)
+    # The waits after failed attempts 1, 2, …; the last one repeats (each ±10 %). Shorter ones suit tests only.
+    retry_delays_s: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0], min_length=1
+    )
     poll_video_secret: SecretStr | None = None  # signs the events of /webhook/poll-video's callbackUrl
 
 
