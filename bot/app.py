@@ -37,7 +37,8 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.startup import bind_http_socket, check_blob_store, check_bot, check_redis
 from bot.telegram_start import start_telegram
-from bot.use_cases import build_access_policy, build_job_creator
+from bot.use_cases import build_access_policy, build_job_creator, build_purchases
+from bot.webhook_wiring import SenderLoop, build_listener
 from bot.wiring import (
     SEND_POOL_SIZE,
     Role,
@@ -64,6 +65,7 @@ from storage.events import RedisEventBus
 from storage.leases import RedisLeases
 from storage.redis_jobs import RedisJobStore
 from storage.redis_sessions import RedisSessionStore
+from storage.referrals import RedisReferrals
 from storage.registries import CallbackTokens, ExternalSessions, LateChecks, TaskIndex, UpdateDeduplicator
 
 __all__ = ["SEND_POOL_SIZE", "Reelay", "Role", "run_until_signalled"]
@@ -98,7 +100,8 @@ class Reelay:
         self.observability = build_observability(settings, self.redis)
         # Submits paced to each provider's allowance across processes; an ended job gives its slot back here.
         self.pacer = build_pacer(settings, self.redis)
-        self.listeners = Listeners([*self.observability.listeners, self.pacer])
+        # Webhooks out hear every job moment here; polling processes also send the outbox (self.webhooks).
+        self.listeners = Listeners([*self.observability.listeners, self.pacer, build_listener(settings, self.redis)])
         # Every client that calls out (Telegram, KIE, downloads, S3) takes its route from this one policy.
         self.network = build_network(settings)
         announce_network(self.network, settings)
@@ -135,10 +138,13 @@ class Reelay:
         # Adapters for the engine, and for /cancel to stop a task at its provider (fal) from any process.
         self.providers = build_providers(settings, self.network)
         self._closers.append(self.providers.aclose)
+        self.webhooks = SenderLoop.build(settings, self.redis, self.network) if role.polls else None
         if role.polls:
             self.worker = self._build_worker(billing)
         if self.application is not None:
             catalog = settings.catalog()
+            referrals = RedisReferrals(self.redis, self.credits, prefix=settings.redis.prefix)
+            purchases = build_purchases(settings, self.redis, self.credits, self.bot, referrals)
             services = Services(
                 settings=settings,
                 jobs=self.jobs,
@@ -162,6 +168,10 @@ class Reelay:
                 credits=self.credits,
                 photos=build_photo_intake(settings, self.redis, self.photo_files),
                 providers=self.providers,
+                purchases=purchases[0] if purchases else None,
+                purchase_history=purchases[1] if purchases else None,
+                referrals=referrals,
+                listeners=self.listeners,
             )
             handlers.register(self.application, services)
         self.http = EmbeddedServer(
@@ -234,6 +244,8 @@ class Reelay:
             tasks=TaskIndex(self.redis, prefix=settings.redis.prefix),
             catalog=settings.catalog(),
             listeners=self.listeners,
+            allow_private_addresses=settings.network.allow_private_addresses,
+            poll_video_signs=settings.webhooks.poll_video_secret is not None,
         )
         routes += api_routes(deps)
         parts = ApiParts(settings, self.redis, self.jobs, self.sessions, self.events, self.finisher, self.credits)
@@ -313,6 +325,8 @@ class Reelay:
         if self.worker is not None:
             await self.worker.start()
             self._worker_started = True
+        if self.webhooks is not None:
+            self.webhooks.start()
         self._started = True
         log.info(
             "reelay.started",
@@ -329,6 +343,8 @@ class Reelay:
             await application.updater.stop()
         if self.worker is not None and self._worker_started:
             await self.worker.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         await self.notifier.aclose()  # waiting status edits are cosmetic: dropped, not sent on a closing bot
         if application is not None:
             if application.running:

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 MAX_CALLBACK_BYTES = 64
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{6,32}$")
+_PACK_ID = re.compile(r"^[a-z0-9_-]{1,16}$")
 
 
 class Action(StrEnum):
@@ -23,6 +24,9 @@ class Action(StrEnum):
     UPGRADE_4K = "u4k"
     CANCEL = "can"
     SETTINGS = "set"
+    BUY = "buy"  # the argument is a credit pack's id
+    HISTORY = "his"  # the argument is a page number
+    RESEND = "again"  # send a delivered video again; the argument is its job id
     NOOP = "noop"
 
 
@@ -42,7 +46,10 @@ class ButtonData:
 
 
 # Actions whose argument is a job id.
-_ON_A_JOB = frozenset({Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL})
+_ON_A_JOB = frozenset(
+    {Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL, Action.RESEND}
+)
+_PAGE = re.compile(r"^[0-9]{1,3}$")
 
 
 def parse(data: str | None) -> ButtonData | None:
@@ -55,5 +62,9 @@ def parse(data: str | None) -> ButtonData | None:
     except ValueError:
         return None
     if action in _ON_A_JOB and not _JOB_ID.match(arg):
+        return None
+    if action is Action.BUY and arg and not _PACK_ID.match(arg):  # no argument: the packs' menu
+        return None
+    if action is Action.HISTORY and not _PAGE.match(arg):
         return None
     return ButtonData(action, arg)

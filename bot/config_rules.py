@@ -66,7 +66,19 @@ def problems(settings: Settings) -> list[Problem]:
     found += model_problems
     if settings.credits.enabled and not model_problems:
         found += _price_problems(settings)
+    found += _pack_problems(settings)
     return found
+
+
+def _pack_problems(settings: Settings) -> Iterator[Problem]:
+    packs = settings.credits.packs
+    seen: set[str] = set()
+    for index, pack in enumerate(packs):
+        if pack.id in seen:
+            yield f"credits.packs[{index}].id", f"{pack.id!r} is used by another pack; each pack needs its own id"
+        seen.add(pack.id)
+    if packs and not settings.credits.enabled:
+        yield "credits.packs", "sells credits, which needs credits.enabled = true"
 
 
 def _url_problems(settings: Settings) -> Iterator[Problem]:

@@ -10,6 +10,7 @@ from bot import texts
 from bot.callback_data import Action, ButtonData
 from bot.preferences import Preferences
 from poller.jobs import TaskKind
+from poller.purchases import Pack
 from providers.catalog import ModelInfo
 
 _UPGRADE_ACTIONS = {TaskKind.UPSCALE_1080P: Action.UPGRADE_1080P, TaskKind.UPSCALE_4K: Action.UPGRADE_4K}
@@ -44,6 +45,20 @@ def preview(
             ]
         )
     return InlineKeyboardMarkup(rows)
+
+
+def packs(offers: Sequence[Pack]) -> InlineKeyboardMarkup:
+    """One button per credit pack for sale: its label and its price in Stars."""
+    return InlineKeyboardMarkup(
+        [[_button(texts.pack_button(pack.label, pack.stars), Action.BUY, pack.id)] for pack in offers]
+    )
+
+
+def buy() -> InlineKeyboardMarkup:
+    """Under the out-of-credits answer: the way to more."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.BUY_BUTTON, callback_data=ButtonData(Action.BUY).encode())]]
+    )
 
 
 def extend_prompt() -> ForceReply:

@@ -10,7 +10,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
@@ -181,6 +181,10 @@ class WebhooksSettings(_Section):
 
     endpoints: list[WebhookEndpoint] = Field(default_factory=list)
     max_attempts: int = Field(default=8, gt=0, le=50)  # then the event is dead-lettered (reelay webhooks failed)
+    # The waits after failed attempts 1, 2, …; the last one repeats (each ±10 %). Shorter ones suit tests only.
+    retry_delays_s: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0], min_length=1
+    )
     poll_video_secret: SecretStr | None = None  # signs the events of /webhook/poll-video's callbackUrl
 
 
@@ -236,11 +240,22 @@ def _default_prices() -> dict[str, dict[int, int]]:
     }
 
 
+class CreditPack(_Section):
+    """Credits sold for Telegram Stars (``/buy``)."""
+
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,16}$")  # named in the invoice payload: short and plain
+    credits: int = Field(gt=0)
+    stars: int = Field(gt=0, le=100_000)
+    label: str = Field(min_length=1, max_length=32)  # the button and the invoice's price line
+
+
 class CreditsSettings(_Section):
     """Per-user credits: reserved on a new job, captured on success, refunded on failure."""
 
     enabled: bool = False
     initial_balance: int = Field(default=50, ge=0)
+    packs: list[CreditPack] = Field(default_factory=list)  # for sale with /buy; empty: nothing is sold
+    referral_bonus: int = Field(default=0, ge=0)  # to both sides of an invitation at the invitee's first purchase
     # model -> {duration in seconds -> credits}
     prices: dict[str, dict[int, int]] = Field(default_factory=_default_prices)
 
@@ -248,6 +263,21 @@ class CreditsSettings(_Section):
         """Credits for one video, or None when the table has no price for it. The one place prices depend on what a
         job makes: an upgrade of a Veo video (1080p, 4K) is priced by its own entry, whatever the model."""
         return self.prices.get(UPGRADE_PRICES.get(kind, model), {}).get(duration_s)
+
+
+class PaymentsSettings(_Section):
+    """What Telegram's rules for payments in bots ask a seller to answer (/paysupport, /terms)."""
+
+    support_text: str = Field(
+        default="For help with a payment, write to the bot's operator; say when you paid and the pack you bought.",
+        min_length=1,
+        max_length=4096,
+    )
+    terms_text: str = Field(
+        default="Credits are used to make videos with this bot. Purchases are final once the credits are spent.",
+        min_length=1,
+        max_length=4096,
+    )
 
 
 class ModelsSettings(_Section):
@@ -300,6 +330,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     defaults: DefaultsSettings = DefaultsSettings()
     credits: CreditsSettings = CreditsSettings()
+    payments: PaymentsSettings = PaymentsSettings()
     models: ModelsSettings = ModelsSettings()
     # model -> the models to try, in order, when its provider refuses a submit (README, "Failover").
     failover: dict[str, list[str]] = Field(default_factory=dict)
@@ -380,6 +411,14 @@ def load_settings(path: Path | None) -> Settings:
         raise _env_error(exc) from exc
 
 
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    """``("credits", "packs", 1, "id")`` -> ``credits.packs[1].id``: the key as the file spells it."""
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "config"
+
+
 def _config_error_from(exc: ValidationError) -> ConfigError:
     found: list[Problem] = []
     for error in exc.errors(include_url=False):
@@ -387,7 +426,7 @@ def _config_error_from(exc: ValidationError) -> ConfigError:
         if isinstance(ctx_error, _KeyedError):
             found += ctx_error.found
             continue
-        key = ".".join(str(part) for part in error["loc"] if not isinstance(part, int)) or "config"
+        key = _key_of(error["loc"])
         kind = error["type"]
         if kind == "missing":
             message = "is required but missing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus, TaskKind
@@ -293,3 +294,65 @@ def _human_duration(seconds: float) -> str:
     if whole < 86400:
         return f"{whole // 3600} h"
     return f"{whole // 86400} days"
+
+
+# Credits for Telegram Stars (/buy, the invoice, the payment, /refund, /paysupport, /terms).
+BUY_NONE = "Credits are not for sale on this bot."
+BUY_MENU = "Buy credits with Telegram Stars:"
+BUY_BUTTON = "⭐ Buy credits"
+INVOICE_DESCRIPTION = "{credits} credits for making videos with this bot."
+CHECKOUT_REFUSALS = {
+    "unreadable": "This invoice is no longer valid. Send /buy for a new one.",
+    "pack_gone": "This pack has changed or is no longer sold. Send /buy to see today's packs.",
+    "not_the_buyer": "This invoice was made for someone else. Send /buy for your own.",
+    "wrong_amount": "The amount does not match this invoice. Send /buy for a new one.",
+}
+PAID = "Thank you! {credits} credits were added; your balance is {balance} credits."
+PAYMENT_UNREADABLE = (
+    "We received your payment but could not match it to an invoice. Send /paysupport and we will sort it out."
+)
+PURCHASES_HEADER = "Your last purchases:"
+PURCHASE_LINE = "• {date}: {credits} credits for ⭐{stars}{refunded}"
+PURCHASE_REFUNDED = " (refunded)"
+REFUND_USAGE = "Usage: /refund <telegram_payment_charge_id> [force]"
+REFUNDED = "Refunded: ⭐ back to user {user_id}; {taken} credits taken back; their balance is {balance}."
+REFUND_UNKNOWN = "No payment with that charge id was credited here."
+REFUND_ALREADY = "That payment was refunded already; nothing changed."
+REFUND_SPENT = (
+    "User {user_id} has spent some of these credits (balance {balance}, the pack gave {credits}). The balance cannot "
+    "go below zero: send /refund {charge_id} force to refund the Stars and take back only what is left."
+)
+REFUND_REFUSED = "Telegram refused the refund ({reason}); nothing changed."
+
+
+def purchase_line(at: float, credits: int, stars: int, *, refunded: bool) -> str:
+    """One purchase in /balance: its UTC date, what it gave, its price, and whether it was refunded."""
+    day = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+    note = PURCHASE_REFUNDED if refunded else ""
+    return PURCHASE_LINE.format(date=day, credits=credits, stars=stars, refunded=note)
+
+
+def pack_button(label: str, stars: int) -> str:
+    """A pack's button: its label and price."""
+    return f"{label} — ⭐{stars}"
+
+
+# /history
+HISTORY_EMPTY = "You have no videos yet. Send a description to make one."
+HISTORY_HEADER = "Your videos, newest first (page {page} of {pages}):"
+HISTORY_LINE = "{number}. {date} · {model} · “{prompt}”"
+HISTORY_GONE = "This video is no longer available."
+HISTORY_LINK = "This video is too large to send again here; download it: {url}"
+
+
+def history_again(number: int) -> str:
+    """The button that sends video ``number`` of the history again."""
+    return f"▶ {number}"
+
+
+# Invitations (/invite, t.me/<bot>?start=ref_<code>)
+INVITE = "Invite friends with this link:\n{link}"
+INVITE_BONUS = "When someone you invite makes their first purchase, you both get {bonus} bonus credits."
+REFERRAL_WELCOME = "Welcome! You joined through an invitation."
+REFERRAL_BONUS_INVITEE = "You joined through an invitation: {bonus} bonus credits are yours. Your balance is {balance}."
+REFERRAL_BONUS_INVITER = "Someone you invited made their first purchase: {bonus} bonus credits are yours."

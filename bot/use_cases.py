@@ -3,15 +3,23 @@ handlers)."""
 
 from __future__ import annotations
 
+from telegram import Bot
+
 from bot.access import AccessPolicy
 from bot.settings import Settings
+from bot.star_refunds import TelegramStarRefunds
 from poller.create_job import CreationRules, JobCreator
 from poller.events import JobEvents
+from poller.invoices import payload_key
 from poller.ports import CreditLedger, EventBus, JobStore, SessionStore
+from poller.purchases import Pack, Purchases
 from providers.catalog import Catalog
 from storage.admissions import RedisAdmissions
+from storage.credits import RedisCredits
 from storage.daily_quota import RedisDailyQuota
 from storage.redis_support import RedisClient
+from storage.referrals import RedisReferrals
+from storage.star_payments import RedisPurchases
 
 
 def build_job_creator(
@@ -57,3 +65,23 @@ def build_access_policy(settings: Settings, redis: RedisClient) -> AccessPolicy:
         invite_codes=[code.get_secret_value() for code in access.invite_codes],
         admissions=RedisAdmissions(redis, prefix=settings.redis.prefix) if access.mode == "invite" else None,
     )
+
+
+def build_purchases(
+    settings: Settings, redis: RedisClient, credits: RedisCredits | None, bot: Bot, referrals: RedisReferrals
+) -> tuple[Purchases, RedisPurchases] | None:
+    """The purchase use case and its ledger when credits are on (``/buy`` says nothing is for sale without packs);
+    invoice payloads are signed with a key derived from the bot token, so only this bot's invoices are paid."""
+    if credits is None:
+        return None
+    ledger = RedisPurchases(redis, credits, prefix=settings.redis.prefix)
+    packs = [Pack(pack.id, pack.credits, pack.stars, pack.label) for pack in settings.credits.packs]
+    purchases = Purchases(
+        packs=packs,
+        payload_key=payload_key(settings.telegram.token.get_secret_value()),
+        ledger=ledger,
+        refunds=TelegramStarRefunds(bot),
+        referrals=referrals,
+        referral_bonus=settings.credits.referral_bonus,
+    )
+    return purchases, ledger

@@ -11,14 +11,15 @@ from typing import Any
 
 from metrics.registry import Metrics
 from poller.errors import JobError
-from poller.events import CreditMove, JobSource, PollOutcome, ProviderOperation
+from poller.events import CreditMove, JobSource, NoEvents, PollOutcome, ProviderOperation
 from poller.jobs import Job, JobStatus, TaskKind
 
 PriceOf = Callable[[str, int, TaskKind], int | None]  # model, duration, what the job made
 
 
-class PrometheusListener:
-    """Counts what the core reports into :class:`metrics.registry.Metrics`."""
+class PrometheusListener(NoEvents):
+    """Counts what the core reports into :class:`metrics.registry.Metrics` (the reports it does not count are
+    :class:`NoEvents`' no-ops, which the fan-out skips)."""
 
     def __init__(self, metrics: Metrics, *, store: str, price_of: PriceOf | None = None) -> None:
         """``store``: the video store's label (``s3`` or ``local``); ``price_of``: the configured price of a

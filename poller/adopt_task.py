@@ -24,13 +24,15 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class ExternalTask:
     """A provider task someone else started: whose provider, which model, and the chat to deliver to.
-    ``attempts`` is how many polls the caller says it has spent already."""
+    ``attempts`` is how many polls the caller says it has spent already; ``callback_url``, where the job's events
+    are also sent (checked by the caller)."""
 
     provider: str
     model: str
     task_id: str
     chat_id: int
     attempts: int = 0
+    callback_url: str | None = None
 
 
 async def adopt_task(
@@ -64,13 +66,16 @@ async def adopt_task(
         transitions={JobStatus.RUNNING.value: now},
         next_poll_at=now,
         billing_state="external",  # started and paid for elsewhere
+        callback_url=task.callback_url,
     )
     try:
         await jobs.create(job, Session(chat_id=task.chat_id, user_id=task.chat_id))
     except InvalidTransition:
         # The same task posted twice at the same instant: both bound it to this id, the other stored it first.
         return await jobs.get(job_id)
-    await (listeners or NoEvents()).job_created(job, JobSource.POLL_VIDEO)
+    listening = listeners or NoEvents()
+    await listening.job_created(job, JobSource.POLL_VIDEO)
+    await listening.job_running(job)  # the task runs at its provider already
     await events.publish(NEW_JOB, job.id)
     log.info("job.adopted_external", job_id=job.id, task_id=task.task_id, model=task.model, chat_id=task.chat_id)
     return job

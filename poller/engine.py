@@ -315,6 +315,8 @@ class Engine:
         )
         log.info("job.submitted", task_id=task.task_id, provider=job.provider)
         self._schedule(job.id, next_at - time.time())
+        # Once per job: only one process wins the move to running above.
+        await self._events.job_running(job)
         # An upscale follows its parent's task id: the task stays bound to the parent's job.
         if self._tasks is not None and not job.is_upscale:
             try:

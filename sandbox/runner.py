@@ -47,6 +47,10 @@ USER_NAME = "You"
 CHANNEL_TITLE = "Reelay Showcase"
 CHANNEL_USERNAME = "reelay_showcase"
 STARTING_CREDITS = 1000
+SANDBOX_PACKS = [
+    {"id": "p100", "credits": 100, "stars": 50, "label": "100 credits"},
+    {"id": "p500", "credits": 500, "stars": 200, "label": "500 credits"},
+]
 WEBCHAT_SHUTDOWN_S = 3
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -152,7 +156,8 @@ def sandbox_settings(
         },
         # public_url makes the simulator call back when a video is ready, so it arrives without waiting a poll.
         "http": {"host": HOST, "port": reelay_port, "public_url": urls.reelay, "console_token": console_token},
-        "credits": {"enabled": True, "initial_balance": STARTING_CREDITS},
+        # Packs for sale, so a purchase in Stars can be tried in the web chat (the stand-in charges nothing real).
+        "credits": {"enabled": True, "initial_balance": STARTING_CREDITS, "packs": SANDBOX_PACKS},
         # The simulator serves its videos from 127.0.0.1.
         "network": {"allow_private_addresses": True},
         "admin": {"user_ids": [USER_ID]},

@@ -131,6 +131,11 @@ class RedisCredits:
         self._settle = redis.register_script(_SETTLE)
         self._grant = redis.register_script(_GRANT)
 
+    @property
+    def initial_balance(self) -> int:
+        """What an account starts with (set by the first write to it)."""
+        return self._initial
+
     def key(self, user_id: int) -> str:
         """The user's account hash (one Cluster slot thanks to the ``{u<id>}`` hash tag)."""
         return redis_key(self._prefix, "credits", "{u" + str(int(user_id)) + "}")

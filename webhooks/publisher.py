@@ -78,6 +78,15 @@ class WebhookPublisher:
         self._discord_url = discord_url
         self._slack_url = slack_url
 
+    def wants(self, event_type: str) -> bool:
+        """Whether a configured endpoint asks for ``event_type`` (a job's callback gets every event)."""
+        return any(event_type in endpoint.events for endpoint in self._endpoints)
+
+    @property
+    def notifies(self) -> bool:
+        """Whether Discord or Slack is configured."""
+        return bool(self._discord_url or self._slack_url)
+
     async def job_event(
         self, event_type: str, job: dict[str, Any], callback: Callback | None = None, *, once_key: str | None = None
     ) -> list[str]:

@@ -12,7 +12,10 @@ from bot.handlers.admin import AdminHandlers
 from bot.handlers.buttons import ButtonHandlers
 from bot.handlers.dedupe import DedupeHandlers
 from bot.handlers.generate import GenerateHandlers
+from bot.handlers.history import HistoryHandlers
+from bot.handlers.payments import PaymentHandlers
 from bot.handlers.photos import PhotoHandlers
+from bot.handlers.referrals import ReferralHandlers
 from bot.handlers.settings import SettingsHandlers
 from bot.handlers.status import StatusHandlers
 from bot.services import Services
@@ -26,6 +29,9 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     StatusHandlers(services).register(application)
     SettingsHandlers(services).register(application)
     ButtonHandlers(services).register(application)
+    PaymentHandlers(services).register(application)
+    HistoryHandlers(services).register(application)
+    ReferralHandlers(services).register(application)
     if services.photos is not None:
         PhotoHandlers(services, services.photos).register(application)
     GenerateHandlers(services).register(application)

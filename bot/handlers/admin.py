@@ -1,4 +1,4 @@
-"""/balance for everyone; /grant and /stats for the admins listed in ``admin.user_ids``."""
+"""/balance (with the last purchases) for everyone; /grant and /stats for the admins listed in ``admin.user_ids``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from bot import texts
 from bot.services import Services
 from bot.stats_report import format_summary
+from storage.star_payments import Purchase, PurchaseState
 
 log = structlog.get_logger(__name__)
 
 STATS_WINDOW_S = 86400  # /stats: the last 24 hours
+RECENT_PURCHASES_SHOWN = 5  # /balance
 
 
 class AdminHandlers:
@@ -50,7 +52,12 @@ class AdminHandlers:
         if self._s.credits is None:
             await message.reply_text(texts.CREDITS_OFF)
             return
-        await message.reply_text(texts.BALANCE.format(balance=await self._s.credits.balance(user.id)))
+        lines = [texts.BALANCE.format(balance=await self._s.credits.balance(user.id))]
+        history = self._s.purchase_history
+        recent = await history.recent(user.id, limit=RECENT_PURCHASES_SHOWN) if history is not None else []
+        if recent:
+            lines += ["", texts.PURCHASES_HEADER, *(_line(purchase) for purchase in recent)]
+        await message.reply_text("\n".join(lines))
 
     async def grant(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/grant <user_id> <credits>``: admins only; a negative amount corrects a balance."""
@@ -73,3 +80,8 @@ class AdminHandlers:
         balance = await self._s.credits.grant(target, amount)
         log.info("admin.granted", admin_id=user.id, target_user_id=target, amount=amount, balance=balance)
         await message.reply_text(texts.GRANTED.format(user_id=target, balance=balance))
+
+
+def _line(purchase: Purchase) -> str:
+    refunded = purchase.state is PurchaseState.REFUNDED
+    return texts.purchase_line(purchase.at, purchase.credits, purchase.stars, refunded=refunded)

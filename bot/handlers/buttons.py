@@ -96,6 +96,7 @@ class ButtonHandlers:
             return
         await self._s.jobs.update_fields(job.id, {"published": "1"})
         log.info("job.published", job_id=job.id, channel=str(channel))
+        await self._s.listeners.job_published(job)  # once: only the press that claimed the publish gets here
         await query.answer(texts.PUBLISH_DONE)
         await self._mark_published(query, job)
 

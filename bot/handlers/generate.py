@@ -126,7 +126,10 @@ async def start_job(services: Services, message: Message, request: JobRequest) -
 
     outcome = await services.creator.create(request, acknowledge)
     if not isinstance(outcome, Created):
-        await message.reply_text(refusal_text(outcome, offered=services.catalog.offered()))
+        # Out of credits, where credits are sold: the answer carries the way to more.
+        sold = services.purchases is not None and bool(services.purchases.packs)
+        markup = keyboards.buy() if isinstance(outcome, OutOfCredits) and sold else None
+        await message.reply_text(refusal_text(outcome, offered=services.catalog.offered()), reply_markup=markup)
 
 
 def refusal_text(refusal: Refusal, now: float | None = None, offered: Sequence[ModelInfo] = ()) -> str:

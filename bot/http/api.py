@@ -1,7 +1,8 @@
 """The original workflow's contract and a small JSON API for other front ends.
 
-- ``POST /webhook/poll-video`` ``{"sessionId", "taskId", "model", "attempt"}``: adopt a provider task started
-  elsewhere; answered at once with ``{"status": "Polling started", "jobId": …}``.
+- ``POST /webhook/poll-video`` ``{"sessionId", "taskId", "model", "attempt", "callbackUrl"?}``: adopt a provider
+  task started elsewhere; answered at once with ``{"status": "Polling started", "jobId": …}``. The job's events
+  go to ``callbackUrl`` too, signed with ``webhooks.poll_video_secret`` (``docs/webhooks.md``).
 - ``POST /sessions`` ``{"sessionId", "chatId"}``: say which Telegram chat a session id stands for.
 - ``GET /jobs/{id}``: a job's status as JSON.
 
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.callback_urls import callback_url_problem
 from bot.http.bodies import BadBody, read_json
 from poller.adopt_task import ExternalTask, adopt_task
 from poller.errors import JobNotFound
@@ -53,6 +55,8 @@ class PollVideoRequest(BaseModel):
     model: StrictStr = Field(min_length=1, max_length=100)
     # The attempt the caller is at, 1 to poll.max_attempts (the upper bound is checked by the endpoint).
     attempt: StrictInt = Field(default=1, ge=1)
+    # Where the job's events are also sent, signed with webhooks.poll_video_secret (checked by the endpoint).
+    callback_url: StrictStr | None = Field(default=None, alias="callbackUrl")
 
 
 class SessionRequest(BaseModel):
@@ -76,6 +80,8 @@ class ApiDeps:
     tasks: TaskIndex
     catalog: Catalog  # the models offered here: a task of another model is refused
     listeners: JobEvents | None = None  # who hears of the jobs the endpoints create
+    allow_private_addresses: bool = False  # network.allow_private_addresses: plain http callbackUrl allowed
+    poll_video_signs: bool = False  # webhooks.poll_video_secret is set: a callbackUrl can be signed
 
 
 class _ApiError(Exception):
@@ -93,6 +99,7 @@ def api_routes(deps: ApiDeps) -> list[Route]:
             body = await _parse(request, PollVideoRequest)
             if body.attempt > deps.max_attempts:
                 raise _ApiError(422, f"attempt: must be between 1 and {deps.max_attempts}", "attempt")
+            _check_callback(deps, body.callback_url)
             job = await _adopt_task(deps, body)
         except _ApiError as exc:
             return exc.response
@@ -193,8 +200,30 @@ async def _adopt_task(deps: ApiDeps, body: PollVideoRequest) -> Job:
     chat_id = await _chat_for(deps.sessions, body.session_id)
     # ``attempt`` numbers the poll that is due (the workflow's first call says 1): the ones before it are spent.
     spent = body.attempt - 1
-    task = ExternalTask(provider=info.provider, model=info.id, task_id=body.task_id, chat_id=chat_id, attempts=spent)
+    task = ExternalTask(
+        provider=info.provider,
+        model=info.id,
+        task_id=body.task_id,
+        chat_id=chat_id,
+        attempts=spent,
+        callback_url=body.callback_url,
+    )
     return await adopt_task(task, jobs=deps.jobs, events=deps.events, tasks=deps.tasks, listeners=deps.listeners)
+
+
+def _check_callback(deps: ApiDeps, url: str | None) -> None:
+    if url is None:
+        return
+    problem = callback_url_problem(url, allow_private_addresses=deps.allow_private_addresses)
+    if problem is not None:
+        raise _ApiError(422, f"callbackUrl: {problem}", "callbackUrl")
+    if not deps.poll_video_signs:
+        raise _ApiError(
+            422,
+            "callbackUrl: this deployment cannot sign poll-video events; its operator must set "
+            "webhooks.poll_video_secret",
+            "callbackUrl",
+        )
 
 
 async def _chat_for(sessions: ExternalSessions, session_id: str | int) -> int:

@@ -103,6 +103,8 @@ class Message:
     reply_markup: JSON | None = None  # inline keyboard or ForceReply, as the bot sent it
     reply_to_message_id: int | None = None
     forward_origin: JSON | None = None
+    invoice: JSON | None = None  # a bot's invoice, as the Bot API shows it (the payload is kept privately)
+    successful_payment: JSON | None = None  # the service message of a payment
     edit_date: int | None = None
     history: list[MessageVersion] = field(default_factory=list)
 
@@ -167,3 +169,39 @@ class Upload:
     def summary(self) -> JSON:
         """Metadata only, for the call log (never the bytes)."""
         return {"filename": self.filename, "content_type": self.content_type, "size": len(self.data)}
+
+
+@dataclass
+class InvoiceOffer:
+    """What an invoice message sells, privately (its payload never shows in the message)."""
+
+    chat_id: int
+    message_id: int
+    bot_id: int
+    payload: str
+    currency: str
+    total_amount: int
+
+
+@dataclass
+class PreCheckout:
+    """A pre-checkout query sent to a bot, and its answer once it came."""
+
+    query_id: str
+    user_id: int
+    currency: str
+    total_amount: int
+    payload: str
+    answer: JSON | None = None
+
+
+@dataclass
+class StarPayment:
+    """A payment made in Stars, and whether the bot refunded it."""
+
+    charge_id: str
+    user_id: int
+    bot_id: int
+    total_amount: int
+    payload: str
+    refunded: bool = False

@@ -15,12 +15,12 @@ _INT_FIELDS = frozenset(
 )
 _BOOL_FIELDS = frozenset(
     {"disable_notification", "protect_content", "drop_pending_updates", "show_alert", "supports_streaming"}
-    | {"allow_sending_without_reply", "has_spoiler", "disable_content_type_detection"}
+    | {"allow_sending_without_reply", "has_spoiler", "disable_content_type_detection", "ok"}
     | {"show_caption_above_media", "disable_web_page_preview"}
 )
 _JSON_FIELDS = frozenset(
     {"reply_markup", "allowed_updates", "commands", "scope", "reply_parameters", "link_preview_options"}
-    | {"entities", "caption_entities", "message_ids"}
+    | {"entities", "caption_entities", "message_ids", "prices"}
 )
 _MISSING_REASON = {"chat_id": "chat_id is empty", "text": TEXT_EMPTY}
 

@@ -119,6 +119,10 @@ def message_dict(
         out["edit_date"] = message.edit_date
     if message.forward_origin is not None:
         out["forward_origin"] = message.forward_origin
+    if message.invoice is not None:
+        out["invoice"] = dict(message.invoice)
+    if message.successful_payment is not None:
+        out["successful_payment"] = dict(message.successful_payment)
     if with_reply and message.reply_to_message_id is not None:
         replied = find(message.chat_id, message.reply_to_message_id)
         if replied is not None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from sandbox.telegram.bots import BotAccount, WebhookConfig, bot_id_of, check_token
+from sandbox.telegram.checkout import Checkout
 from sandbox.telegram.events import EventHub
 from sandbox.telegram.faults import FaultKind, Faults, FloodControl
 from sandbox.telegram.files import FileStore
@@ -58,6 +59,7 @@ class TelegramEmulator:
         self.files = FileStore()
         self.faults = Faults()
         self._query_ids = itertools.count(1)
+        self.checkout = Checkout(self)  # a person paying invoices in Stars
         self.reset()
 
     # -- setup -----------------------------------------------------------------------------------------
@@ -69,6 +71,7 @@ class TelegramEmulator:
             self.world.flood = None
             self.faults.clear()
             self.files.clear()
+            self.refusing_refunds = False  # refundStarPayment answers REFUND_FAILED while set
             self._register_bot(self.token, *self._bot_identity)
             self.world.emit(Event("reset"))
 
@@ -195,6 +198,15 @@ class TelegramEmulator:
             chat = self._chat_for_user(chat_id, user)
             stored = self.world.append(Message(chat_id=chat.id, sender=user, **content))
             return self._deliver(token, "message", self.world.render(stored))
+
+    def send_service_message(self, chat_id: int, user_id: int, *, token: str | None = None, **content: Any) -> JSON:
+        """A message Telegram sends on a person's behalf (a successful payment); the Update queued."""
+        user = self.world.users[user_id]
+        return self._send_user_message(chat_id, user_id, user.first_name, token, **content)
+
+    def deliver_update(self, token: str | None, kind: str, payload: JSON) -> JSON:
+        """Queue an update of ``kind`` for the bot (``token``: which bot; None for the configured one)."""
+        return self._deliver(token, kind, payload)
 
     def send_command(self, chat_id: int, user_id: int, command: str, args: str = "", **kwargs: Any) -> JSON:
         """A person sends ``/command args``; takes ``send_text``'s keyword arguments."""

@@ -21,7 +21,18 @@ from sandbox.telegram.errors import (
 )
 from sandbox.telegram.events import EventHub
 from sandbox.telegram.faults import FloodControl
-from sandbox.telegram.models import JSON, ApiCall, CallbackQuery, Chat, Event, Message, User
+from sandbox.telegram.models import (
+    JSON,
+    ApiCall,
+    CallbackQuery,
+    Chat,
+    Event,
+    InvoiceOffer,
+    Message,
+    PreCheckout,
+    StarPayment,
+    User,
+)
 from sandbox.telegram.serialize import message_dict
 from sandbox.telegram.updates import Waiters
 
@@ -49,6 +60,9 @@ class World:
             self.chats: dict[int, Chat] = {}
             self.api_calls: list[ApiCall] = []
             self.callbacks: dict[str, CallbackQuery] = {}
+            self.invoices: dict[tuple[int, int], InvoiceOffer] = {}  # (chat id, message id) -> what it sells
+            self.pre_checkouts: dict[str, PreCheckout] = {}
+            self.payments: dict[str, StarPayment] = {}  # telegram_payment_charge_id -> payment
             self._messages: dict[int, dict[int, Message]] = {}
             self._last_message_id: dict[int, int] = {}
             self._channel_ids = itertools.count(-FIRST_CHANNEL_ID)

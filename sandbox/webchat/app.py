@@ -8,6 +8,7 @@ call the emulator's user side exactly as a test would.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -56,6 +57,7 @@ def create_app(
         Route("/api/messages", api.send_message, methods=["POST"]),
         Route("/api/buttons", api.press_button, methods=["POST"]),
         Route("/api/photos", api.send_photo, methods=["POST"]),
+        Route("/api/payments", api.pay_invoice, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     if videos_dir is not None:
@@ -165,6 +167,25 @@ class _ChatApi:
         except ValueError as exc:
             return _refuse(str(exc))
         return JSONResponse({"callback_query_id": query_id})
+
+    async def pay_invoice(self, request: Request) -> Response:
+        """``POST /api/payments`` ``{"message_id", "chat_id"?}``: the person pays an invoice in Stars, as Telegram would
+        (the bot's pre-checkout answer within 10 s, then the payment); answers how it went."""
+        body = await _json_body(request)
+        if isinstance(body, Response):
+            return body
+        setup = self.setup
+        message_id, chat_id = body.get("message_id"), body.get("chat_id", setup.user_id)
+        if not _is_int(message_id) or not _is_int(chat_id) or chat_id not in setup.chat_ids:
+            return _refuse("message_id (integer) of an invoice in a chat of this page is required")
+        try:
+            # The checkout blocks while it waits for the bot's answer: a thread keeps the page's loop free.
+            outcome = await asyncio.to_thread(setup.emulator.checkout.pay, chat_id, message_id, setup.user_id)
+        except ValueError as exc:
+            return _refuse(str(exc))
+        return JSONResponse(
+            {"paid": outcome.paid, "error_message": outcome.error_message, "timed_out": outcome.timed_out}
+        )
 
     async def events(self, request: Request) -> Response:
         """``GET /api/events``: Server-Sent Events, a snapshot first, then every change."""

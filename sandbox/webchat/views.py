@@ -52,6 +52,8 @@ def message_view(setup: ChatSetup, message: Message) -> JSON:
         "force_reply": _force_reply(message.reply_markup),
         "reply_to": _reply_to(setup, message),
         "forwarded_from": _origin_name(message.forward_origin),
+        "invoice": _invoice(message.invoice),
+        "payment": _payment(message.successful_payment),
     }
     return view
 
@@ -120,9 +122,35 @@ def _photo(setup: ChatSetup, message: Message) -> JSON | None:
 def _buttons(markup: JSON | None) -> list[list[JSON]]:
     rows: list[Any] = (markup or {}).get("inline_keyboard") or []
     return [
-        [{"text": str(b.get("text", "")), "data": b.get("callback_data"), "url": b.get("url")} for b in row]
+        [
+            {
+                "text": str(b.get("text", "")),
+                "data": b.get("callback_data"),
+                "url": b.get("url"),
+                "pay": bool(b.get("pay")),
+            }
+            for b in row
+        ]
         for row in rows
     ]
+
+
+def _invoice(invoice: JSON | None) -> JSON | None:
+    """An invoice card: what it sells and its price in Stars (its payload is never shown)."""
+    if invoice is None:
+        return None
+    return {
+        "title": invoice.get("title"),
+        "description": invoice.get("description"),
+        "stars": invoice.get("total_amount"),
+    }
+
+
+def _payment(payment: JSON | None) -> JSON | None:
+    """A payment's service message: the Stars paid."""
+    if payment is None:
+        return None
+    return {"stars": payment.get("total_amount")}
 
 
 def _force_reply(markup: JSON | None) -> JSON | None:

@@ -325,3 +325,24 @@ def test_an_upgrade_is_priced_by_its_own_entry_whatever_the_model() -> None:
     assert credits.price("veo3_fast", 8, TaskKind.UPSCALE_4K) == 15
     assert credits.price("veo3_fast", 8, TaskKind.EXTEND) == 10
     assert credits.price("veo3_fast", 5, TaskKind.UPSCALE_4K) is None
+
+
+def test_credit_packs_need_unique_ids_and_credits_switched_on(tmp_path: Path) -> None:
+    pack = '[[credits.packs]]\nid = "p100"\ncredits = 100\nstars = 50\nlabel = "100 credits"\n'
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL + "[credits]\nenabled = false\n" + pack + pack))
+
+    assert dict(caught.value.problems) == {
+        "credits.packs[1].id": "'p100' is used by another pack; each pack needs its own id",
+        "credits.packs": "sells credits, which needs credits.enabled = true",
+    }
+
+
+def test_a_pack_id_that_cannot_name_an_invoice_is_refused(tmp_path: Path) -> None:
+    pack = '[[credits.packs]]\nid = "Pack One"\ncredits = 100\nstars = 50\nlabel = "100 credits"\n'
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL + "[credits]\nenabled = true\n" + pack))
+
+    assert [key for key, _ in caught.value.problems] == ["credits.packs[0].id"]

@@ -30,6 +30,7 @@ def test_defaults_follow_the_issue(tmp_path: Path) -> None:
     assert settings.api.requests_per_minute == 120
     assert settings.webhooks.endpoints == []
     assert settings.webhooks.max_attempts == 8
+    assert settings.webhooks.retry_delays_s == [5.0, 30.0, 120.0, 600.0, 3600.0, 21600.0]
     assert settings.webhooks.poll_video_secret is None
     assert settings.notify.discord_webhook_url is None
     assert settings.notify.slack_webhook_url is None
@@ -78,6 +79,8 @@ def test_endpoints_read_with_all_events_by_default_and_their_secrets_are_redacte
             "webhooks.endpoints[0].events",
         ),
         ("[webhooks]\nmax_attempts = 0\n", "webhooks.max_attempts"),
+        ("[webhooks]\nretry_delays_s = []\n", "webhooks.retry_delays_s"),
+        ("[webhooks]\nretry_delays_s = [5, 0]\n", "webhooks.retry_delays_s"),
         ('[webhooks]\npoll_video_secret = "whsec_c2hvcnQ="\n', "webhooks.poll_video_secret"),
         ('[notify]\ndiscord_webhook_url = "http://discord.test/api/webhooks/1/tok"\n', "notify.discord_webhook_url"),
         ('[notify]\nslack_webhook_url = "ftp://hooks.slack.test/services/T/B/tok"\n', "notify.slack_webhook_url"),

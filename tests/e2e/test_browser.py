@@ -200,3 +200,22 @@ async def test_a_person_sends_a_photo_with_a_caption_and_gets_a_video(chat: Chat
     assert await video.locator("video").evaluate(PLAYABLE)
     await chat.shot("photo-02-video")
     assert chat.errors == []
+
+
+async def test_a_person_buys_credits_with_stars(chat: ChatTab) -> None:
+    await chat.send("/buy")
+    menu = chat.bot_chat.locator("[data-from=bot]", has_text=texts.BUY_MENU)
+    await expect(menu).to_be_visible()
+    await menu.get_by_role("button", name=texts.pack_button("100 credits", 50)).click()
+
+    invoice = chat.bot_chat.get_by_test_id("invoice")
+    await expect(invoice).to_contain_text("100 credits")
+    await expect(invoice).to_contain_text("⭐50")
+    await chat.shot("buy-01-invoice")
+    await chat.page.get_by_test_id("pay-button").click()
+
+    thanks = texts.PAID.format(credits=100, balance=1100)
+    await expect(chat.bot_chat.locator("[data-from=bot]", has_text=thanks)).to_be_visible(timeout=10_000)
+    await expect(chat.bot_chat.locator("[data-from=user]", has_text="You paid ⭐50")).to_be_visible()
+    await chat.shot("buy-02-paid")
+    assert chat.errors == []

@@ -14,6 +14,7 @@ from poller.control import cancel_job
 from poller.delivery import DeliveryPipeline
 from poller.engine import Engine
 from poller.errors import ErrorCode, InvalidTransition, JobError
+from poller.events import JobEvents
 from poller.finish import JobFinisher
 from poller.jobs import Job, JobStatus, TaskKind, new_job_id
 from poller.ports import (
@@ -109,6 +110,7 @@ def build_engine(
     tasks: TaskBindings | None = None,
     prices: PriceList | None = None,
     inputs: Callable[[RedisJobStore], InputPreparer] | None = None,
+    events: JobEvents | None = None,
 ) -> tuple[Engine, RedisJobStore, RedisSessionStore]:
     jobs = RedisJobStore(redis)
     sessions = RedisSessionStore(redis)
@@ -135,6 +137,7 @@ def build_engine(
         policy=policy,
         max_polls_in_flight=max_in_flight,
         inputs=inputs(jobs) if inputs is not None else None,
+        events=events,
     )
     return engine, jobs, sessions
 

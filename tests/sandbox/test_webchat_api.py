@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 
 from sandbox import images
 from sandbox.media import sample_mp4_bytes
@@ -195,7 +196,10 @@ async def test_state_shows_both_chats_with_buttons_videos_and_channel_posts(
     assert preview["from"] == "bot"
     assert preview["caption"] == "🎬 Veo 3 Fast"
     assert preview["buttons"] == [
-        [{"text": "📢 Publish", "data": "pub:j", "url": None}, {"text": "Docs", "data": None, "url": "https://x.y"}]
+        [
+            {"text": "📢 Publish", "data": "pub:j", "url": None, "pay": False},
+            {"text": "Docs", "data": None, "url": "https://x.y", "pay": False},
+        ]
     ]
     assert state["channel"]["title"] == "Reelay Channel"
     [post] = state["channel"]["messages"]
@@ -252,3 +256,37 @@ async def test_photos_are_bounded_and_must_be_json(page: httpx.AsyncClient) -> N
     form = await page.post("/api/photos", data={"data": "AAAA"})
     assert too_big.status_code == 413
     assert form.status_code == 415
+
+
+async def test_paying_an_invoice_runs_the_pre_checkout_and_the_payment(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    async with telegram.make_bot() as bot:
+        sent = await bot.send_invoice(USER, "100 credits", "For videos", "payload", "XTR", [LabeledPrice("x", 50)])
+        paying = asyncio.create_task(page.post("/api/payments", json={"message_id": sent.message_id}))
+        query = None
+        while query is None:
+            updates = await bot.get_updates(timeout=1)
+            query = updates[0].pre_checkout_query if updates else None
+        await bot.answer_pre_checkout_query(query.id, ok=True)
+        response = await paying
+
+    assert response.json() == {"paid": True, "error_message": None, "timed_out": False}
+    state = (await page.get("/api/state")).json()
+    views = state["chat"]["messages"]
+    [invoice] = [m for m in views if m["invoice"]]
+    assert invoice["invoice"] == {"title": "100 credits", "description": "For videos", "stars": 50}
+    assert invoice["buttons"][0][0]["pay"] is True
+    assert [m["payment"] for m in views if m["payment"]] == [{"stars": 50}]
+
+
+async def test_paying_something_that_is_not_an_invoice_is_refused(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    async with telegram.make_bot() as bot:
+        sent = await bot.send_message(USER, "not an invoice")
+
+    response = await page.post("/api/payments", json={"message_id": sent.message_id})
+
+    assert response.status_code == 400
+    assert telegram.emulator.world.pre_checkouts == {}

@@ -130,7 +130,7 @@ async def test_bot_messages_edits_and_answers_arrive_live_in_order(
 
     assert posted["id"] == ack.message_id
     assert posted["text"] == "Video generating…"
-    assert posted["buttons"] == [[{"text": "✖ Cancel", "data": "cancel:j", "url": None}]]
+    assert posted["buttons"] == [[{"text": "✖ Cancel", "data": "cancel:j", "url": None, "pay": False}]]
     assert edited["id"] == ack.message_id
     assert edited["text"] == "Your video is being generated."
     assert edited["edited"] is True

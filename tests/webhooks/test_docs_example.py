@@ -1,4 +1,4 @@
-"""The receiver example in docs/webhooks.md verifies what Reelay signs, and refuses a tampered body."""
+"""The receiver examples in docs/webhooks.md and the README verify what Reelay signs, and refuse a tampered body."""
 
 from __future__ import annotations
 
@@ -11,21 +11,23 @@ import pytest
 
 from webhooks.signing import new_secret, signed_headers
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "docs" / "webhooks.md", ROOT / "README.md"]
 
 
-def documented_verify() -> Callable[..., Any]:
+def documented_verify(doc: Path) -> Callable[..., Any]:
     [code] = [
-        block for block in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL) if "def verify" in block
+        block for block in re.findall(r"```python\n(.*?)```", doc.read_text(), re.DOTALL) if "def verify" in block
     ]
     namespace: dict[str, Any] = {}
-    exec(compile(code, str(DOC), "exec"), namespace)
+    exec(compile(code, str(doc), "exec"), namespace)
     verify: Callable[..., Any] = namespace["verify"]
     return verify
 
 
-def test_the_documented_receiver_accepts_reelays_signature_and_refuses_tampering() -> None:
-    verify = documented_verify()
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
+def test_the_documented_receiver_accepts_reelays_signature_and_refuses_tampering(doc: Path) -> None:
+    verify = documented_verify(doc)
     secret = new_secret()
     body = b'{"type":"job.succeeded","timestamp":"2026-12-07T00:00:00.000Z","data":{"id":"j1"}}'
     headers = signed_headers(secret, "msg_doc", body)

@@ -13,7 +13,7 @@ from poller.events import JobSource, Listeners, NoEvents
 from poller.jobs import Job, JobStatus
 from storage.webhook_outbox import WebhookOutbox
 from tests.storage.factories import make_job
-from webhooks.listener import WebhookListener
+from webhooks.listener import WebhookListener, job_callback
 from webhooks.publisher import Callback, Endpoint, WebhookPublisher
 
 pytestmark = pytest.mark.integration
@@ -77,3 +77,49 @@ def test_the_engines_per_poll_reports_are_the_no_ops_the_fan_out_skips() -> None
     # Listeners calls polled/step_started only on listeners whose class replaces NoEvents' empty methods.
     assert WebhookListener.polled is NoEvents.polled
     assert WebhookListener.step_started is NoEvents.step_started
+
+
+async def test_running_and_published_moments_are_stored_once_with_the_published_notice(outbox: WebhookOutbox) -> None:
+    everything = Endpoint("https://hooks.test/every", "whsec_unused", frozenset({"job.running", "job.published"}))
+    publisher = WebhookPublisher(outbox, [everything], slack_url="https://hooks.slack.test/services/T/B/t")
+    listeners = Listeners([WebhookListener(publisher, job_json)])
+    running = make_job(status=JobStatus.RUNNING)
+    done = running.replace(status=JobStatus.SUCCEEDED)
+
+    for _ in range(2):
+        await listeners.job_running(running)
+        await listeners.job_published(done)
+
+    rows = await stored(outbox)
+    assert [(kind, endpoint) for kind, endpoint, _ in rows] == [
+        ("job.published", everything.name),
+        ("job.running", everything.name),
+        ("notify.video_published", "slack"),
+    ]
+    assert rows[1][2]["data"] == job_json(running)
+    assert rows[2][2]["text"].startswith("Video published")
+
+
+async def test_a_moment_nobody_is_to_hear_of_builds_no_view_and_stores_nothing(outbox: WebhookOutbox) -> None:
+    views: list[str] = []
+
+    def counting_view(job: Job) -> dict[str, Any]:
+        views.append(job.id)
+        return job_json(job)
+
+    listener = WebhookListener(WebhookPublisher(outbox, [ENDPOINT]), counting_view, job_callback)
+    job = make_job(status=JobStatus.SUCCEEDED)
+
+    await listener.job_running(job)  # the endpoint did not ask for it, no callback, no chat
+    await listener.job_published(job)
+
+    assert views == []
+    assert await stored(outbox) == []
+
+
+def test_a_jobs_callback_is_signed_with_its_keys_secret_or_for_poll_video_with_the_poll_video_secret() -> None:
+    assert job_callback(make_job()) is None
+    assert job_callback(make_job(callback_url="https://cb.test/h", api_key="zapier")) == Callback(
+        "https://cb.test/h", "apikey:zapier"
+    )
+    assert job_callback(make_job(callback_url="https://cb.test/p")) == Callback("https://cb.test/p", "poll_video")

@@ -269,6 +269,8 @@
       bubble.append(reuseOrRenderVideo(view.video, old));
     }
     if (view.document) bubble.append(documentLink(view.document));
+    if (view.invoice) bubble.append(invoiceCard(view.invoice));
+    if (view.payment) bubble.append(element("div", "payment", `You paid ⭐${view.payment.stars}`));
     if (view.photo) {
       bubble.classList.add("has-media");
       bubble.append(photoImage(view.photo));
@@ -397,7 +399,11 @@
         const button = element("button", "keyboard-button", spec.text);
         button.type = "button";
         button.dataset.testid = "inline-button";
-        if (spec.url) {
+        if (spec.pay) {
+          button.classList.add("pay");
+          button.dataset.testid = "pay-button";
+          button.addEventListener("click", () => payInvoice(view, button));
+        } else if (spec.url) {
           button.classList.add("link");
           button.addEventListener("click", () => window.open(spec.url, "_blank", "noopener,noreferrer"));
         } else if (spec.data) {
@@ -438,6 +444,27 @@
     const body = { data: dataUrl.slice(dataUrl.indexOf(",") + 1), as_file: asFile, file_name: file.name };
     if (caption.trim()) body.caption = caption;
     return (await postJson("/api/photos", body)) !== null;
+  }
+
+  function invoiceCard(invoice) {
+    const card = element("div", "invoice");
+    card.dataset.testid = "invoice";
+    card.append(element("div", "invoice-title", invoice.title || ""));
+    card.append(element("div", "invoice-description", invoice.description || ""));
+    card.append(element("div", "invoice-price", `⭐${invoice.stars}`));
+    return card;
+  }
+
+  async function payInvoice(view, button) {
+    // As Telegram does: the bot's pre-checkout answer decides; a refusal shows the bot's reason.
+    if (button.classList.contains("pending")) return;
+    button.classList.add("pending");
+    const answer = await postJson("/api/payments", { chat_id: view.chat_id, message_id: view.id });
+    button.classList.remove("pending");
+    if (answer === null) return;
+    if (answer.paid) toast("Payment sent");
+    else if (answer.timed_out) toast("The bot did not confirm the payment in time; nothing was charged.", true);
+    else toast(answer.error_message || "The payment was refused.", true);
   }
 
   async function pressButton(key, view, data, button) {
