@@ -80,7 +80,7 @@ def test_endpoints_read_with_all_events_by_default_and_their_secrets_are_redacte
         ),
         ("[webhooks]\nmax_attempts = 0\n", "webhooks.max_attempts"),
         ("[webhooks]\nretry_delays_s = []\n", "webhooks.retry_delays_s"),
-        ("[webhooks]\nretry_delays_s = [5, 0]\n", "webhooks.retry_delays_s"),
+        ("[webhooks]\nretry_delays_s = [5, 0]\n", "webhooks.retry_delays_s[1]"),
         ('[webhooks]\npoll_video_secret = "whsec_c2hvcnQ="\n', "webhooks.poll_video_secret"),
         ('[notify]\ndiscord_webhook_url = "http://discord.test/api/webhooks/1/tok"\n', "notify.discord_webhook_url"),
         ('[notify]\nslack_webhook_url = "ftp://hooks.slack.test/services/T/B/tok"\n', "notify.slack_webhook_url"),
