@@ -16,8 +16,10 @@ from storage.api_keys import RedisApiKeys
 from tests.bot.test_settings import MINIMAL
 from tests.e2e.api_support import api_client, new_key, parse_sse
 from tests.e2e.conftest import SettingsFactory, running, videos_in
+from tests.e2e.test_webhooks_out import events_at, eventually
 from tests.fixtures.kie import KieStandIn
 from tests.fixtures.telegram import TelegramStandIn
+from tests.fixtures.webhook_receiver import Receiver
 from webhooks.signing import new_secret
 
 pytestmark = pytest.mark.e2e
@@ -296,3 +298,26 @@ async def test_an_image_url_is_fetched_by_the_engine_and_starts_the_video(reelay
     [submitted] = kie.sim.submissions
     [url] = submitted["imageUrls"]
     assert kie.sim.inputs.fetched[url] == photo  # the provider got the very photo at the integrator's URL
+
+
+async def test_an_api_jobs_callback_url_gets_its_events_signed_with_the_keys_secret(
+    make_settings: SettingsFactory, receiver: Receiver
+) -> None:
+    async with running(make_settings(webhooks={"retry_delays_s": [0.2]})) as reelay:
+        keys = RedisApiKeys(reelay.redis, make_secret=new_secret, prefix=reelay.settings.redis.prefix)
+        key, secret = await keys.create("hooked")
+        async with api_client(reelay, key) as client:
+            body = {
+                "prompt": "A kite over the dunes [polls=3]",
+                "callback_url": receiver.base + "/cb",
+                "metadata": {"n": 7},
+            }
+            created = await client.post("/v1/jobs", json=body)
+            assert created.status_code == 202, created.text
+            events = await eventually(
+                lambda: len(events_at(receiver, "/cb", secret)) >= 3 and events_at(receiver, "/cb", secret), "events"
+            )
+            final = (await client.get(f"/v1/jobs/{created.json()['id']}")).json()
+    assert sorted({event["type"] for event in events}) == ["job.created", "job.running", "job.succeeded"]
+    assert events[-1]["data"] == final  # the webhook's data is exactly the API's job
+    assert final["metadata"] == {"n": 7}
