@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 from telegram.ext import ExtBot
 
 from bot import handlers
+from bot.api_wiring import ApiParts, build_api_mount
 from bot.console_wiring import build_console
 from bot.http import EmbeddedServer, create_http_app, server_config
 from bot.http.api import ApiDeps, api_routes
@@ -247,6 +248,8 @@ class Reelay:
             poll_video_signs=settings.webhooks.poll_video_secret is not None,
         )
         routes += api_routes(deps)
+        parts = ApiParts(settings, self.redis, self.jobs, self.sessions, self.events, self.finisher, self.credits)
+        routes.append(build_api_mount(parts, self.listeners, self.providers, lambda: self.http.should_exit))
         console = build_console(
             settings,
             self.redis,

@@ -19,11 +19,14 @@ from bot.rate_limit import Lane, PriorityBudget, PriorityRateLimiter
 from bot.status_edits import StatusEdit, StatusEdits
 from bot.upgrades import fresh_preview
 from poller.errors import ErrorCode, JobError
-from poller.jobs import Job, JobStatus
+from poller.jobs import NO_CHAT, Job, JobStatus
 from poller.ports import LocalVideo, Session
 from providers.catalog import get_model, known_model
 
 log = structlog.get_logger(__name__)
+
+# What a delivery to no chat records as its reference (a Telegram reference is "chat:message:file").
+NO_CHAT_REF = "none"
 
 # Uploads of tens of MB need far more than PTB's default 20 s write timeout.
 _UPLOAD_TIMEOUT_S = 600.0
@@ -76,6 +79,8 @@ class TelegramNotifier:
 
     async def job_progress(self, job: Job, session: Session) -> None:
         """Queue the edit of the status message to the job's new state (called only on a change of state)."""
+        if session.chat_id == NO_CHAT:
+            return
         markup = keyboards.status(job.id) if not job.status.terminal else None
         text = texts.status_message(job.status)
         if job.queue_position is not None and job.status is JobStatus.RUNNING:
@@ -94,7 +99,15 @@ class TelegramNotifier:
         commit: Callable[[], Awaitable[bool]] | None = None,
         link_only: bool = False,
     ) -> str | None:
-        """Send the preview: the video itself when it fits Telegram's limit, otherwise its link."""
+        """Send the preview: the video itself when it fits Telegram's limit, otherwise its link.
+
+        A job without a chat (the job API's) is delivered by the blob store alone: nothing is sent, and the
+        reference says so (the send is still claimed, so the delivery records its result like any other)."""
+        if session.chat_id == NO_CHAT:
+            if commit is not None and not await commit():
+                return None
+            log.info("job.delivered", as_link=True, chat=False)
+            return NO_CHAT_REF
         label = texts.video_label(get_model(job.model).label, job.kind)
         caption = texts.caption(label, video.output.duration_s, job.elapsed_s(), late=job.late)
         markup = fresh_preview(job, offer_upgrades=self._offer_upgrades)
@@ -133,6 +146,8 @@ class TelegramNotifier:
 
     async def job_ended(self, job: Job, session: Session) -> None:
         """Say once that the job failed or was cancelled; the status message loses its Cancel button."""
+        if session.chat_id == NO_CHAT:
+            return
         if job.status is JobStatus.CANCELLED:
             self._edit_status(session, texts.CANCELLED, None)
             return

@@ -89,6 +89,12 @@ class JobRequest:
     language: str = "en"
     settings: Mapping[str, str] = field(default_factory=dict)
     kind: TaskKind | None = None
+    # The job API's extras: the id to give the job (reserved by an Idempotency-Key; None: a new one), the name
+    # of the API key that owns it, where its events also go, and the integrator's JSON object (checked already).
+    job_id: str | None = None
+    api_key: str | None = None
+    callback_url: str | None = None
+    metadata: str | None = None
 
     def __post_init__(self) -> None:
         child = self.kind not in (None, TaskKind.GENERATE)
@@ -219,7 +225,7 @@ class JobCreator:
             if frames == 1 and options.last_image_source:
                 options = options.replace(last_image_source=None)  # an album's second photo, where it cannot end
         return Job(
-            id=self._new_id(),
+            id=request.job_id or self._new_id(),
             user_id=request.user_id,
             chat_id=request.chat_id,
             model=model,
@@ -228,6 +234,9 @@ class JobCreator:
             provider=provider,
             parent_id=parent_id,
             kind=kind,
+            api_key=request.api_key,
+            callback_url=request.callback_url,
+            metadata=request.metadata,
         )
 
     async def _hold_and_store(self, held: _Held, request: JobRequest) -> Outcome:

@@ -65,6 +65,11 @@ def can_transition(current: JobStatus, target: JobStatus) -> bool:
     return current in ALLOWED_TRANSITIONS[target]
 
 
+# The chat of a job that has none: one made over the job API by a key without a chat (``--chat-id``). Its status and
+# video are told through the API (and webhooks), never in Telegram. Telegram gives no chat the id 0.
+NO_CHAT = 0
+
+
 def new_job_id() -> str:
     """A short, URL-safe, unguessable id (11 characters; fits callback data with room to spare)."""
     return secrets.token_urlsafe(8)

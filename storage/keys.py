@@ -32,6 +32,8 @@ Layout (prefix ``reelay`` by default)::
     reelay:album:{<chat>:<group>}:claim  string with a TTL: the process that makes the album's one job
     reelay:{apikeys}:key:<sha256>   hash: one API key's record, found by the SHA-256 of the key (never the key)
     reelay:{apikeys}:names          hash: API key name -> the SHA-256 it belongs to (names are unique)
+    reelay:apijobs:<key name>       zset: one API key's job ids, scored by creation time (ms), for GET /v1/jobs
+    reelay:idem:<key name>:<idem>   string, 24 h: ``<body sha256>|<job id>`` of one Idempotency-Key
     reelay:rate:api:<sha256>        string with a TTL: one API key's request budget (GCRA theoretical arrival, ms)
     reelay:{outbox}:event:<id>      hash: one webhook event waiting, being sent, or dead (storage.webhook_outbox)
     reelay:{outbox}:due             zset: waiting event ids scored by when each is due (ms)
@@ -220,6 +222,16 @@ class RedisKeys:
     def api_rate(self, digest: str) -> str:
         """One API key's request budget."""
         return redis_key(self.prefix, "rate", "api", _hex_digest(digest))
+
+    def api_jobs(self, key_name: str) -> str:
+        """Index of one API key's job ids (zset scored by creation time, ms), by the key's name."""
+        return redis_key(self.prefix, "apijobs", _escaped(key_name, "an API key name"))
+
+    def idempotency(self, key_name: str, idempotency_key: str) -> str:
+        """What one ``Idempotency-Key`` of one API key made: ``<body sha256>|<job id>``, for 24 hours."""
+        return redis_key(
+            self.prefix, "idem", _escaped(key_name, "an API key name"), _escaped(idempotency_key, "an Idempotency-Key")
+        )
 
     def outbox_event(self, event_id: str) -> str:
         """One webhook event of the outbox (every outbox key shares the ``{outbox}`` slot, so one script moves an

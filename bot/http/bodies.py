@@ -78,7 +78,7 @@ class BodyLimit:
             return
         length, chunked = _declared_body(scope)
         if length is not None and length > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+            await _too_large(scope, send, self.max_bytes)
         elif not chunked:
             await self.app(scope, receive, send)  # no body, or one no longer than its declared length
         else:
@@ -122,7 +122,7 @@ class _CountedBody:
             if not self._exceeded:
                 raise
         if self._exceeded and not self._started:
-            await _too_large(send, self._max)
+            await _too_large(scope, send, self._max)
 
 
 def _declared_body(scope: Scope) -> tuple[int | None, bool]:
@@ -140,8 +140,16 @@ def _declared_body(scope: Scope) -> tuple[int | None, bool]:
     return length, chunked
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps({"error": f"the body is larger than {max_bytes} bytes", "field": "body"}).encode()
+def _too_large_body(scope: Scope, max_bytes: int) -> bytes:
+    message = f"the body is larger than {max_bytes} bytes"
+    if str(scope.get("path", "")).startswith("/v1/"):
+        # The job API's one error shape (bot.http.v1.errors).
+        return json.dumps({"error": {"code": "too_large", "message": message, "field": "body"}}).encode()
+    return json.dumps({"error": message, "field": "body"}).encode()
+
+
+async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
+    body = _too_large_body(scope, max_bytes)
     await send(
         {
             "type": "http.response.start",

@@ -146,3 +146,31 @@ async def test_a_job_waiting_in_the_providers_queue_shows_its_place(
 def test_the_queue_place_counts_the_requests_ahead() -> None:
     assert texts.queue_place(0) == "You are next in the queue."
     assert texts.queue_place(1) == "You are number 2 in the queue."
+
+
+async def test_a_job_without_a_chat_is_never_told_in_telegram(telegram: TelegramStandIn, tmp_path: Path) -> None:
+    from bot.notifier import NO_CHAT_REF
+    from poller.jobs import NO_CHAT
+
+    async with ExtBot(telegram.token, base_url=telegram.base_url) as bot:
+        notifier = TelegramNotifier(bot, **LIMITS)
+        session = Session(chat_id=NO_CHAT, user_id=0, status_message_id=7)
+        path = tmp_path / "v.mp4"
+        path.write_bytes(b"video")
+        video = LocalVideo(path=path, output=VideoOutput(storage_key="k", url="https://s3/v.mp4", size_bytes=5))
+        commits: list[bool] = []
+
+        async def commit() -> bool:
+            commits.append(True)
+            return True
+
+        await notifier.job_progress(job(JobStatus.RUNNING), session)
+        ref = await notifier.deliver(job(JobStatus.DELIVERING), session, video, commit=commit)
+        await notifier.job_ended(job(JobStatus.FAILED, error_code=ErrorCode.TIMEOUT), session)
+        await notifier.job_ended(job(JobStatus.CANCELLED), session)
+        await notifier.status_edits.drain()
+        await notifier.aclose()
+
+    assert ref == NO_CHAT_REF
+    assert commits == [True]  # the send is still claimed: the delivery records its result like any other
+    assert [call.method for call in telegram.emulator.calls() if call.method != "getMe"] == []
