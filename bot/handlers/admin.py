@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import structlog
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
@@ -37,9 +37,7 @@ class AdminHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        if user.id not in self._s.settings.admin.user_ids:
-            log.warning("admin.refused", user_id=user.id, command="stats")
-            await message.reply_text(texts.ADMINS_ONLY)
+        if not await admitted_as_admin(self._s, message, user.id, "stats"):
             return
         summary = await self._s.analytics.summary(time.time() - STATS_WINDOW_S)
         await message.reply_text(format_summary(summary))
@@ -64,9 +62,7 @@ class AdminHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        if user.id not in self._s.settings.admin.user_ids:
-            log.warning("admin.refused", user_id=user.id, command="grant")
-            await message.reply_text(texts.ADMINS_ONLY)
+        if not await admitted_as_admin(self._s, message, user.id, "grant"):
             return
         if self._s.credits is None:
             await message.reply_text(texts.CREDITS_OFF)
@@ -85,3 +81,12 @@ class AdminHandlers:
 def _line(purchase: Purchase) -> str:
     refunded = purchase.state is PurchaseState.REFUNDED
     return texts.purchase_line(purchase.at, purchase.credits, purchase.stars, refunded=refunded)
+
+
+async def admitted_as_admin(services: Services, message: Message, user_id: int, command: str) -> bool:
+    """Whether the user is an admin (``admin.user_ids``); anyone else is told so, and the refusal logged."""
+    if user_id in services.settings.admin.user_ids:
+        return True
+    log.warning("admin.refused", user_id=user_id, command=command)
+    await message.reply_text(texts.ADMINS_ONLY)
+    return False

@@ -21,6 +21,7 @@ from telegram.ext import (
 
 from bot import keyboards, texts
 from bot.callback_data import Action, parse
+from bot.handlers.admin import admitted_as_admin
 from bot.services import Services
 from poller.purchases import STARS, Purchases, Refund, RefundOutcome
 
@@ -110,9 +111,7 @@ class PaymentHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        if user.id not in self._s.settings.admin.user_ids:
-            log.warning("admin.refused", user_id=user.id, command="refund")
-            await message.reply_text(texts.ADMINS_ONLY)
+        if not await admitted_as_admin(self._s, message, user.id, "refund"):
             return
         purchases = self._s.purchases
         if purchases is None:
