@@ -97,8 +97,12 @@ def configure_logging(level: str = "info", fmt: str = "auto", secrets: Iterable[
         REDACTOR,
     ]
     renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    # Refill the configured list in place rather than handing structlog a new one: a logger cached on first
+    # use keeps a reference to the list, so one cached before (or across) a reconfiguration follows it too.
+    processors = structlog.get_config()["processors"]
+    processors[:] = [*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=processors,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

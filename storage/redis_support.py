@@ -20,14 +20,15 @@ def connect_redis(url: str, *, cluster: bool = False) -> RedisClient:
 
     One node gets a *blocking* pool: under a burst of due steps a command waits for a free connection
     instead of failing with "Too many connections" (redis-py's default pool raises at its limit; seen
-    as crashed steps in benchmarks/engine_capacity.py).
+    as crashed steps in benchmarks/engine_capacity.py). The client owns its pool (``from_pool``), so closing
+    the client closes the pool's connections; ``Redis(connection_pool=...)`` would leave them open.
     """
     if cluster:
         return RedisCluster.from_url(url, decode_responses=True)
     pool = BlockingConnectionPool.from_url(
         url, decode_responses=True, health_check_interval=30, max_connections=POOL_SIZE, timeout=POOL_WAIT_S
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)
 
 
 def require_text_responses(redis: Any) -> None:
