@@ -27,6 +27,7 @@ class Action(StrEnum):
     BUY = "buy"  # the argument is a credit pack's id
     HISTORY = "his"  # the argument is a page number
     RESEND = "again"  # send a delivered video again; the argument is its job id
+    LANGUAGE = "lang"  # the argument is a language code
     NOOP = "noop"
 
 
@@ -50,6 +51,7 @@ _ON_A_JOB = frozenset(
     {Action.PUBLISH, Action.EXTEND, Action.UPGRADE_1080P, Action.UPGRADE_4K, Action.CANCEL, Action.RESEND}
 )
 _PAGE = re.compile(r"^[0-9]{1,3}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
 
 def parse(data: str | None) -> ButtonData | None:
@@ -66,5 +68,7 @@ def parse(data: str | None) -> ButtonData | None:
     if action is Action.BUY and arg and not _PACK_ID.match(arg):  # no argument: the packs' menu
         return None
     if action is Action.HISTORY and not _PAGE.match(arg):
+        return None
+    if action is Action.LANGUAGE and not _LANGUAGE.match(arg):
         return None
     return ButtonData(action, arg)

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
 from bot.callback_data import Action, ButtonData
+from bot.i18n import Translator
 from bot.preferences import label_of
 from poller.jobs import Job, JobStatus
 
@@ -34,17 +35,17 @@ def videos(jobs: Sequence[Job]) -> list[Job]:
     return sorted(done, key=lambda job: job.created_at, reverse=True)
 
 
-def page_of(delivered: Sequence[Job], page: int) -> HistoryPage:
+def page_of(tr: Translator, delivered: Sequence[Job], page: int) -> HistoryPage:
     """Page ``page`` (0 is the newest; out of range: the nearest that exists)."""
     if not delivered:
-        return HistoryPage(texts.HISTORY_EMPTY, None)
+        return HistoryPage(tr(texts.HISTORY_EMPTY), None)
     pages = (len(delivered) + PAGE_SIZE - 1) // PAGE_SIZE
     page = min(max(page, 0), pages - 1)
     shown = delivered[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    lines = [texts.HISTORY_HEADER.format(page=page + 1, pages=pages)]
+    lines = [tr(texts.HISTORY_HEADER, page=page + 1, pages=pages)]
     for number, job in enumerate(shown, start=page * PAGE_SIZE + 1):
         day = datetime.fromtimestamp(job.created_at, UTC).strftime("%Y-%m-%d")
-        lines.append(texts.HISTORY_LINE.format(number=number, date=day, model=label_of(job.model), prompt=_start(job)))
+        lines.append(tr(texts.HISTORY_LINE, number=number, date=day, model=label_of(job.model), prompt=_start(job)))
     again = [
         InlineKeyboardButton(texts.history_again(number), callback_data=ButtonData(Action.RESEND, job.id).encode())
         for number, job in enumerate(shown, start=page * PAGE_SIZE + 1)

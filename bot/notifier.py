@@ -15,6 +15,7 @@ from telegram.ext import ExtBot
 
 from bot import keyboards, texts
 from bot.delivery_ref import DeliveryRef
+from bot.i18n import translator
 from bot.rate_limit import Lane, PriorityBudget, PriorityRateLimiter
 from bot.status_edits import StatusEdit, StatusEdits
 from bot.upgrades import fresh_preview
@@ -81,13 +82,14 @@ class TelegramNotifier:
         """Queue the edit of the status message to the job's new state (called only on a change of state)."""
         if session.chat_id == NO_CHAT:
             return
-        markup = keyboards.status(job.id) if not job.status.terminal else None
-        text = texts.status_message(job.status)
+        tr = translator(session.language)  # the job owner's, whichever process sends it
+        markup = keyboards.status(tr, job.id) if not job.status.terminal else None
+        text = texts.status_message(tr, job.status)
         if job.queue_position is not None and job.status is JobStatus.RUNNING:
-            text += "\n" + texts.queue_place(job.queue_position)
+            text += "\n" + texts.queue_place(tr, job.queue_position)
         if job.requested_model is not None and job.refused_submits:
             first = job.refused_submits[0]
-            text += "\n" + texts.failed_over(_label(first.model), first.provider, _label(job.model))
+            text += "\n" + texts.failed_over(tr, _label(first.model), first.provider, _label(job.model))
         self._edit_status(session, text, markup)
 
     async def deliver(
@@ -108,9 +110,10 @@ class TelegramNotifier:
                 return None
             log.info("job.delivered", as_link=True, chat=False)
             return NO_CHAT_REF
-        label = texts.video_label(get_model(job.model).label, job.kind)
-        caption = texts.caption(label, video.output.duration_s, job.elapsed_s(), late=job.late)
-        markup = fresh_preview(job, offer_upgrades=self._offer_upgrades)
+        tr = translator(session.language)
+        label = texts.video_label(tr, get_model(job.model).label, job.kind)
+        caption = texts.caption(tr, label, video.output.duration_s, job.elapsed_s(), late=job.late)
+        markup = fresh_preview(tr, job, offer_upgrades=self._offer_upgrades)
         as_video = not link_only and video.output.size_bytes <= self._upload_limit
         # PTB holds an upload in memory either way (up to the upload limit); read it off the event loop.
         upload = (
@@ -123,12 +126,12 @@ class TelegramNotifier:
                 if upload is not None:
                     message = await self._send_video(session.chat_id, upload, video, caption, markup)
                 else:
-                    text = texts.video_link(video.output.url, self._link_ttl_s, caption, interrupted=link_only)
+                    text = texts.video_link(tr, video.output.url, self._link_ttl_s, caption, interrupted=link_only)
                     message = await self._send_bot.send_message(session.chat_id, text, reply_markup=markup)
         except TelegramError as exc:
             raise _delivery_error(exc) from exc
         file_id = message.video.file_id if message.video else ""
-        self._edit_status(session, texts.status_message(JobStatus.SUCCEEDED), None)
+        self._edit_status(session, texts.status_message(tr, JobStatus.SUCCEEDED), None)
         log.info("job.delivered", chat_id=session.chat_id, message_id=message.message_id, as_link=not file_id)
         return DeliveryRef(session.chat_id, message.message_id, file_id).encode()
 
@@ -148,10 +151,11 @@ class TelegramNotifier:
         """Say once that the job failed or was cancelled; the status message loses its Cancel button."""
         if session.chat_id == NO_CHAT:
             return
+        tr = translator(session.language)
         if job.status is JobStatus.CANCELLED:
-            self._edit_status(session, texts.CANCELLED, None)
+            self._edit_status(session, tr(texts.CANCELLED), None)
             return
-        message = texts.ended_message(job.error_code, job.error_raw)
+        message = texts.ended_message(tr, job.error_code, job.error_raw)
         self._edit_status(session, message, None)
         await self._bot.send_message(session.chat_id, message, **self._lane(Lane.DELIVERY))
 

@@ -10,6 +10,7 @@ import structlog
 from telegram import Message
 
 from bot import texts
+from bot.i18n import Translator
 from bot.photo_files import PhotoFiles, telegram_source
 from poller.errors import JobError
 from poller.images import (
@@ -39,7 +40,7 @@ class PhotoIntake:
     max_bytes: int
     album_wait_s: float = 1.0  # how long the album's maker waits for its other photos to arrive
 
-    async def problem_text(self, photo: PhotoRef) -> str | None:
+    async def problem_text(self, tr: Translator, photo: PhotoRef) -> str | None:
         """Why ``photo`` cannot start a video, in the user's words; None when it passes the cheap checks."""
         facts = ImageFacts(size=photo.size, width=photo.width, height=photo.height)
         problem = check_facts(facts, self.max_bytes)
@@ -48,22 +49,22 @@ class PhotoIntake:
                 head = await self.files.head(telegram_source(photo.file_id), self.max_bytes, HEAD_BYTES)
             except JobError as exc:
                 log.info("photo.head_unread", error=exc.code, raw=exc.raw)
-                return texts.PHOTO_NOT_READ
+                return tr(texts.PHOTO_NOT_READ)
             _, problem = check_head(head, size=photo.size, max_bytes=self.max_bytes)
-        return problem_words(problem) if problem is not None else None
+        return problem_words(tr, problem) if problem is not None else None
 
 
-def problem_words(problem: ImageProblem) -> str:
+def problem_words(tr: Translator, problem: ImageProblem) -> str:
     """A photo problem in the user's words."""
     match problem:
         case NotAPhoto(what):
-            return texts.not_a_photo(what)
+            return texts.not_a_photo(tr, what)
         case TooLarge(size, limit):
-            return texts.photo_too_large(size, limit)
+            return texts.photo_too_large(tr, size, limit)
         case TooSmall(width, height):
-            return texts.photo_too_small(width, height, MIN_SHORT_SIDE_PX)
+            return texts.photo_too_small(tr, width, height, MIN_SHORT_SIDE_PX)
         case Unreadable():
-            return texts.PHOTO_NOT_READ
+            return tr(texts.PHOTO_NOT_READ)
 
 
 def photo_of(message: Message) -> PhotoRef | None:

@@ -10,22 +10,28 @@ from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 from telegram.ext import Application, ExtBot
 
+from bot.i18n import N_, SOURCE_LANGUAGE, shipped_languages, translator
 from bot.settings import Settings
 from bot.startup import StartupError, check_bot
 
 log = structlog.get_logger(__name__)
 
 BOT_COMMANDS = [
-    ("video", "Make a video from a description"),
-    ("settings", "Model, aspect ratio and duration"),
-    ("status", "Your recent videos"),
-    ("cancel", "Stop the video being made"),
-    ("balance", "Your credits"),
-    ("help", "How it works"),
+    ("video", N_("Make a video from a description")),
+    ("settings", N_("Model, aspect ratio and duration")),
+    ("status", N_("Your recent videos")),
+    ("history", N_("Your videos, to send again")),
+    ("cancel", N_("Stop the video being made")),
+    ("balance", N_("Your credits")),
+    ("buy", N_("Buy credits with Telegram Stars")),
+    ("invite", N_("Your invitation link")),
+    ("language", N_("The bot's language")),
+    ("help", N_("How it works")),
 ]
 ADMIN_COMMANDS = [
-    ("grant", "Give credits: /grant <user_id> <credits>"),
-    ("stats", "Videos of the last 24 hours, per model"),
+    ("grant", N_("Give credits: /grant <user_id> <credits>")),
+    ("stats", N_("Videos of the last 24 hours, per model")),
+    ("refund", N_("Refund a Stars payment: /refund <charge_id>")),
 ]
 
 
@@ -56,8 +62,14 @@ async def start_telegram(application: Application[Any, Any, Any, Any, Any, Any],
 
 
 async def set_commands(bot: ExtBot[Any], admin_ids: list[int]) -> None:
-    """The command menu: everyone's, and the admins' (with /grant and /stats) in each admin's own chat."""
-    await bot.set_my_commands(BOT_COMMANDS)
-    for admin_id in admin_ids:
-        with contextlib.suppress(TelegramError):  # an admin who never wrote to the bot has no chat yet
-            await bot.set_my_commands([*BOT_COMMANDS, *ADMIN_COMMANDS], scope=BotCommandScopeChat(admin_id))
+    """The command menu in every shipped language (English for the rest), and the admins' (with /grant, /stats
+    and /refund) in each admin's own chat."""
+    for language in shipped_languages():
+        tr = translator(language)
+        code = None if language == SOURCE_LANGUAGE else language  # no code: the menu for every other language
+        everyone = [(name, tr(description)) for name, description in BOT_COMMANDS]
+        await bot.set_my_commands(everyone, language_code=code)
+        for admin_id in admin_ids:
+            admins = [*everyone, *((name, tr(description)) for name, description in ADMIN_COMMANDS)]
+            with contextlib.suppress(TelegramError):  # an admin who never wrote to the bot has no chat yet
+                await bot.set_my_commands(admins, scope=BotCommandScopeChat(admin_id), language_code=code)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot import keyboards
+from bot.i18n import Translator
 from poller.jobs import Job, TaskKind
 from poller.ports import JobStore
 from providers.catalog import known_model
@@ -33,14 +34,16 @@ def extendable(job: Job) -> bool:
     return model is not None and model.extendable and not job.is_upscale
 
 
-def fresh_preview(job: Job, *, offer_upgrades: bool) -> InlineKeyboardMarkup:
+def fresh_preview(tr: Translator, job: Job, *, offer_upgrades: bool) -> InlineKeyboardMarkup:
     """The keyboard a video is delivered with: nothing pressed yet."""
     offered = upgrades_offered(job, enabled=offer_upgrades)
-    return keyboards.preview(job.id, extendable=extendable(job), upgrades=[(kind, False) for kind in offered])
+    return keyboards.preview(tr, job.id, extendable=extendable(job), upgrades=[(kind, False) for kind in offered])
 
 
-async def current_preview(jobs: JobStore, job: Job, *, offer_upgrades: bool, published: bool) -> InlineKeyboardMarkup:
+async def current_preview(
+    tr: Translator, jobs: JobStore, job: Job, *, offer_upgrades: bool, published: bool
+) -> InlineKeyboardMarkup:
     """The keyboard as it should look now: what was published or asked for shows its done mark."""
     offered = upgrades_offered(job, enabled=offer_upgrades)
     upgrades = [(kind, await jobs.claimed(job.id, UPGRADE_EFFECTS[kind])) for kind in offered]
-    return keyboards.preview(job.id, extendable=extendable(job), published=published, upgrades=upgrades)
+    return keyboards.preview(tr, job.id, extendable=extendable(job), published=published, upgrades=upgrades)

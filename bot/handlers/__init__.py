@@ -13,6 +13,7 @@ from bot.handlers.buttons import ButtonHandlers
 from bot.handlers.dedupe import DedupeHandlers
 from bot.handlers.generate import GenerateHandlers
 from bot.handlers.history import HistoryHandlers
+from bot.handlers.language import LanguageHandlers
 from bot.handlers.payments import PaymentHandlers
 from bot.handlers.photos import PhotoHandlers
 from bot.handlers.referrals import ReferralHandlers
@@ -32,6 +33,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any], services: S
     PaymentHandlers(services).register(application)
     HistoryHandlers(services).register(application)
     ReferralHandlers(services).register(application)
+    LanguageHandlers().register(application)
     if services.photos is not None:
         PhotoHandlers(services, services.photos).register(application)
     GenerateHandlers(services).register(application)

@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, Type
 
 from bot import texts
 from bot.access import AccessPolicy
+from bot.user_language import translator_of
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ class AccessHandlers:
             return
         log.info("access.refused", user_id=user.id if user else None, update_id=update.update_id)
         with contextlib.suppress(TelegramError):  # a refusal that cannot be delivered changes nothing
-            await _refuse(update)
+            await _refuse(update, context)
         raise ApplicationHandlerStop
 
 
@@ -60,8 +61,9 @@ def _start_argument(update: Update) -> str | None:
     return parts[1]
 
 
-async def _refuse(update: Update) -> None:
+async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    tr = translator_of(update, context)
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.PRIVATE)
+        await update.callback_query.answer(tr(texts.PRIVATE))
     elif update.effective_message is not None:
-        await update.effective_message.reply_text(texts.PRIVATE)
+        await update.effective_message.reply_text(tr(texts.PRIVATE))

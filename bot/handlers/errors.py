@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import texts
+from bot.user_language import translator_of
 
 log = structlog.get_logger(__name__)
 
@@ -27,8 +28,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update.failed", update_id=update_id, error=type(error).__name__, exc_info=error)
     if not isinstance(update, Update):
         return  # a job or the updater, not a person waiting for an answer
+    tr = translator_of(update, context)
     with contextlib.suppress(TelegramError):  # Telegram itself may be what failed
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.SOMETHING_WENT_WRONG)
+            await update.callback_query.answer(tr(texts.SOMETHING_WENT_WRONG))
         elif update.effective_message is not None:
-            await update.effective_message.reply_text(texts.SOMETHING_WENT_WRONG)
+            await update.effective_message.reply_text(tr(texts.SOMETHING_WENT_WRONG))

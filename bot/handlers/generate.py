@@ -17,7 +17,9 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from bot import keyboards, preferences, texts
 from bot.handlers.settings import withdrawn_note
+from bot.i18n import Translator, translator
 from bot.services import Services
+from bot.user_language import translator_of, user_language
 from bot.validation import problem_text
 from poller.create_job import (
     BadPrompt,
@@ -54,12 +56,12 @@ class GenerateHandlers:
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet and explain in two lines."""
         if update.effective_message:
-            await update.effective_message.reply_text(texts.START)
+            await update.effective_message.reply_text(translator_of(update, context)(texts.START))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """How it works."""
         if update.effective_message:
-            await update.effective_message.reply_text(texts.HELP)
+            await update.effective_message.reply_text(translator_of(update, context)(texts.HELP))
 
     async def video(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/video <prompt>``."""
@@ -74,7 +76,8 @@ class GenerateHandlers:
             return
         parent_id = self._extension_parent(message, context.bot.id)
         if parent_id is not None:
-            await self._create(message, self._request(message, user, message.text, extends=parent_id))
+            request = self._request(message, user, message.text, context, extends=parent_id)
+            await start_job(self._s, message, request)
         else:
             await self._new_video(message, user, message.text, context)
 
@@ -82,12 +85,12 @@ class GenerateHandlers:
         await start_job(self._s, message, await preferred_request(self._s, message, user, prompt, context))
 
     @staticmethod
-    def _request(message: Message, user: User, prompt: str, *, extends: str | None = None) -> JobRequest:
-        language = user.language_code or "en"
+    def _request(
+        message: Message, user: User, prompt: str, context: ContextTypes.DEFAULT_TYPE, *, extends: str | None = None
+    ) -> JobRequest:
+        # The job keeps the user's language: its statuses and delivery speak it, whichever process sends them.
+        language = user_language(user, context)
         return JobRequest(user_id=user.id, chat_id=message.chat_id, prompt=prompt, extends=extends, language=language)
-
-    async def _create(self, message: Message, request: JobRequest) -> None:
-        await start_job(self._s, message, request)
 
     @staticmethod
     def _extension_parent(message: Message, bot_id: int) -> str | None:
@@ -105,12 +108,13 @@ async def preferred_request(
     saved model was withdrawn."""
     defaults = services.settings.defaults
     prefs = preferences.load(context.user_data, services.catalog, defaults.model, defaults.aspect_ratio)
+    request = GenerateHandlers._request(message, user, prompt, context)
     if prefs.withdrawn is not None:
         if context.user_data is not None:
             preferences.save(context.user_data, prefs)  # repaired for good: the note is shown once
-        await message.reply_text(withdrawn_note(prefs))
+        await message.reply_text(withdrawn_note(translator(request.language), prefs))
     return replace(
-        GenerateHandlers._request(message, user, prompt),
+        request,
         model=prefs.model,
         options=prefs.options(),
         settings=prefs.as_strings(),
@@ -120,47 +124,49 @@ async def preferred_request(
 async def start_job(services: Services, message: Message, request: JobRequest) -> None:
     """Create the job through the core; acknowledge it at once, or answer why not."""
 
+    tr = translator(request.language)
+
     async def acknowledge(job: Job) -> int:
-        ack = await message.reply_text(texts.GENERATING, reply_markup=keyboards.status(job.id))
+        ack = await message.reply_text(tr(texts.GENERATING), reply_markup=keyboards.status(tr, job.id))
         return ack.message_id
 
     outcome = await services.creator.create(request, acknowledge)
     if not isinstance(outcome, Created):
         # Out of credits, where credits are sold: the answer carries the way to more.
         sold = services.purchases is not None and bool(services.purchases.packs)
-        markup = keyboards.buy() if isinstance(outcome, OutOfCredits) and sold else None
-        await message.reply_text(refusal_text(outcome, offered=services.catalog.offered()), reply_markup=markup)
+        markup = keyboards.buy(tr) if isinstance(outcome, OutOfCredits) and sold else None
+        await message.reply_text(refusal_text(tr, outcome, offered=services.catalog.offered()), reply_markup=markup)
 
 
-def refusal_text(refusal: Refusal, now: float | None = None, offered: Sequence[ModelInfo] = ()) -> str:
+def refusal_text(tr: Translator, refusal: Refusal, now: float | None = None, offered: Sequence[ModelInfo] = ()) -> str:
     """Why no video was started, in the user's words (``offered``: the models a user may pick instead)."""
     match refusal:
         case BadPrompt(problem):
-            return problem_text(problem)
+            return problem_text(tr, problem)
         case ParentGone():
-            return texts.VIDEO_GONE
+            return tr(texts.VIDEO_GONE)
         case VideoNotYours():
-            return texts.NOT_YOURS
+            return tr(texts.NOT_YOURS)
         case UnknownModel():
-            return texts.UNKNOWN_MODEL
+            return tr(texts.UNKNOWN_MODEL)
         case ModelNotOffered(model):
             names = ", ".join(info.label for info in offered)
-            return texts.MODEL_NOT_OFFERED.format(model=preferences.label_of(model), offered=names)
+            return tr(texts.MODEL_NOT_OFFERED, model=preferences.label_of(model), offered=names)
         case TakesNoPhoto(model):
             takers = ", ".join(info.label for info in offered if info.accepts_image)
             label = preferences.label_of(model)
             return (
-                texts.TAKES_NO_PHOTO.format(model=label, models=takers)
+                tr(texts.TAKES_NO_PHOTO, model=label, models=takers)
                 if takers
-                else texts.NO_PHOTO_MODELS.format(model=label)
+                else tr(texts.NO_PHOTO_MODELS, model=label)
             )
         case OutOfCredits(balance, price):
-            return texts.out_of_credits(balance, price)
+            return texts.out_of_credits(tr, balance, price)
         case TooManyInProgress(count):
-            return texts.TOO_MANY_ACTIVE.format(count=count)
+            return tr.plural(texts.TOO_MANY_ACTIVE, count, count=count)
         case DailyLimitReached(limit, resets_at):
-            return texts.daily_limit(limit, resets_at - (time.time() if now is None else now))
+            return texts.daily_limit(tr, limit, resets_at - (time.time() if now is None else now))
         case NotStored():
-            return texts.NOT_STARTED
+            return tr(texts.NOT_STARTED)
         case _:
             assert_never(refusal)

@@ -14,8 +14,10 @@ from bot import texts
 from bot.callback_data import Action, parse
 from bot.delivery_ref import DeliveryRef
 from bot.history import SCANNED_JOBS, page_of, videos
+from bot.i18n import Translator
 from bot.preferences import label_of
 from bot.services import Services
+from bot.user_language import translator_of
 from poller.errors import JobNotFound
 from poller.jobs import Job, JobStatus
 
@@ -38,7 +40,8 @@ class HistoryHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        page = page_of(videos(await self._s.jobs.jobs_for_user(user.id, limit=SCANNED_JOBS)), 0)
+        tr = translator_of(update, context)
+        page = page_of(tr, videos(await self._s.jobs.jobs_for_user(user.id, limit=SCANNED_JOBS)), 0)
         await message.reply_text(page.text, reply_markup=page.markup)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -46,18 +49,20 @@ class HistoryHandlers:
         query = update.callback_query
         if query is None:
             return
+        tr = translator_of(update, context)
         data = parse(query.data)
         if data is None or data.action not in (Action.HISTORY, Action.RESEND):
-            await query.answer(texts.BUTTON_EXPIRED)
+            await query.answer(tr(texts.BUTTON_EXPIRED))
             return
         if data.action is Action.HISTORY:
-            await self._turn(query, int(data.arg))
+            await self._turn(tr, query, int(data.arg))
         else:
-            await self._send_again(query, data.arg)
+            await self._send_again(tr, query, data.arg)
 
-    async def _turn(self, query: CallbackQuery, page_number: int) -> None:
+    async def _turn(self, tr: Translator, query: CallbackQuery, page_number: int) -> None:
         # The pages are the presser's own videos, whoever's message the buttons sit under.
-        page = page_of(videos(await self._s.jobs.jobs_for_user(query.from_user.id, limit=SCANNED_JOBS)), page_number)
+        found = videos(await self._s.jobs.jobs_for_user(query.from_user.id, limit=SCANNED_JOBS))
+        page = page_of(tr, found, page_number)
         await query.answer()
         if isinstance(query.message, Message):
             try:
@@ -66,30 +71,30 @@ class HistoryHandlers:
                 if "not modified" not in exc.message.lower():
                     raise
 
-    async def _send_again(self, query: CallbackQuery, job_id: str) -> None:
+    async def _send_again(self, tr: Translator, query: CallbackQuery, job_id: str) -> None:
         try:
             job = await self._s.jobs.get(job_id)
         except JobNotFound:
-            await query.answer(texts.HISTORY_GONE, show_alert=True)
+            await query.answer(tr(texts.HISTORY_GONE), show_alert=True)
             return
         if job.user_id != query.from_user.id:
             log.warning("button.not_owner", job_id=job.id, presser_id=query.from_user.id)
-            await query.answer(texts.NOT_YOURS, show_alert=True)
+            await query.answer(tr(texts.NOT_YOURS), show_alert=True)
             return
         await query.answer()
-        await _resend(query, job)
+        await _resend(tr, query, job)
 
 
-async def _resend(query: CallbackQuery, job: Job) -> None:
+async def _resend(tr: Translator, query: CallbackQuery, job: Job) -> None:
     """By ``file_id`` when Telegram has the video; as its link when it went out as one; else no longer available."""
     ref = DeliveryRef.decode(job.delivered_ref) if job.delivered_ref else None
-    caption = texts.caption(label_of(job.model), job.output.duration_s if job.output else None)
+    caption = texts.caption(tr, label_of(job.model), job.output.duration_s if job.output else None)
     chat_id = query.from_user.id
     bot = query.get_bot()
     if job.status is JobStatus.SUCCEEDED and ref is not None and ref.file_id:
         await bot.send_video(chat_id=chat_id, video=ref.file_id, caption=caption)
         log.info("history.resent", job_id=job.id)
     elif job.status is JobStatus.SUCCEEDED and job.output is not None and job.output.url:
-        await bot.send_message(chat_id=chat_id, text=texts.HISTORY_LINK.format(url=job.output.url))
+        await bot.send_message(chat_id=chat_id, text=tr(texts.HISTORY_LINK, url=job.output.url))
     else:
-        await bot.send_message(chat_id=chat_id, text=texts.HISTORY_GONE)
+        await bot.send_message(chat_id=chat_id, text=tr(texts.HISTORY_GONE))

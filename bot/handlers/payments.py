@@ -22,7 +22,9 @@ from telegram.ext import (
 from bot import keyboards, texts
 from bot.callback_data import Action, parse
 from bot.handlers.admin import admitted_as_admin
+from bot.i18n import Translator, translator
 from bot.services import Services
+from bot.user_language import saved_language, translator_of
 from poller.purchases import STARS, Purchases, Refund, RefundOutcome
 
 log = structlog.get_logger(__name__)
@@ -48,24 +50,25 @@ class PaymentHandlers:
         """``/buy``: the packs for sale, one button each."""
         message = update.effective_message
         if message is not None:
-            await self._show_packs(message)
+            await self._show_packs(translator_of(update, context), message)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pack's button sends its invoice to whoever pressed it; the bare Buy button shows the packs."""
         query = update.callback_query
         if query is None:
             return
+        tr = translator_of(update, context)
         data = parse(query.data)
         purchases = self._s.purchases
         if data is None or data.action is not Action.BUY or purchases is None:
-            await query.answer(texts.BUTTON_EXPIRED)
+            await query.answer(tr(texts.BUTTON_EXPIRED))
             return
         if not data.arg:
             await query.answer()
             if isinstance(query.message, Message):
-                await self._show_packs(query.message)
+                await self._show_packs(tr, query.message)
             return
-        await self._send_invoice(query, purchases, data.arg)
+        await self._send_invoice(tr, query, purchases, data.arg)
 
     async def pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Yes only to this deployment's invoice, for its buyer, at its price (no I/O: Telegram waits 10 s)."""
@@ -82,7 +85,8 @@ class PaymentHandlers:
             await query.answer(ok=True)
             return
         log.warning("payment.checkout_refused", user_id=query.from_user.id, reason=str(refusal))
-        await query.answer(ok=False, error_message=texts.CHECKOUT_REFUSALS[str(refusal)])
+        tr = translator_of(update, context)
+        await query.answer(ok=False, error_message=tr(texts.CHECKOUT_REFUSALS[str(refusal)]))
 
     async def paid(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Credit the payment once per charge id (Telegram may deliver it more than once), then say so."""
@@ -90,40 +94,45 @@ class PaymentHandlers:
         payment = message.successful_payment if message is not None else None
         if message is None or user is None or payment is None:
             return
+        tr = translator_of(update, context)
         purchases = self._s.purchases
         if purchases is None or payment.currency != STARS:
             log.error("payment.unexpected", user_id=user.id, currency=payment.currency)
-            await message.reply_text(texts.PAYMENT_UNREADABLE)
+            await message.reply_text(tr(texts.PAYMENT_UNREADABLE))
             return
         outcome = await purchases.paid(
             payment.invoice_payload, user.id, payment.telegram_payment_charge_id, payment.total_amount
         )
         if outcome is None:
-            await message.reply_text(texts.PAYMENT_UNREADABLE)
+            await message.reply_text(tr(texts.PAYMENT_UNREADABLE))
             return
         if outcome.added:
-            await message.reply_text(texts.PAID.format(credits=outcome.credits, balance=outcome.balance))
+            paid = tr.plural(texts.PAID, outcome.balance, credits=outcome.credits, balance=outcome.balance)
+            await message.reply_text(paid)
         if outcome.inviter is not None and purchases.referral_bonus > 0:
-            await self._tell_bonus(message, user.id, outcome.inviter, purchases.referral_bonus)
+            inviter_language = saved_language(context.application.user_data.get(outcome.inviter))
+            bonus = purchases.referral_bonus
+            await self._tell_bonus(tr, translator(inviter_language), message, user.id, outcome.inviter, bonus)
 
     async def refund(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/refund <charge_id> [force]``: admins only."""
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
-        if not await admitted_as_admin(self._s, message, user.id, "refund"):
+        tr = translator_of(update, context)
+        if not await admitted_as_admin(tr, self._s, message, user.id, "refund"):
             return
         purchases = self._s.purchases
         if purchases is None:
-            await message.reply_text(texts.BUY_NONE)
+            await message.reply_text(tr(texts.BUY_NONE))
             return
         args = context.args or []
         if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1] != "force"):
-            await message.reply_text(texts.REFUND_USAGE)
+            await message.reply_text(tr(texts.REFUND_USAGE))
             return
         done = await purchases.refund(args[0], force=len(args) == 2)
         log.info("admin.refund", admin_id=user.id, outcome=done.outcome.value, user_id=done.user_id)
-        await message.reply_text(_refund_text(done, args[0]))
+        await message.reply_text(_refund_text(tr, done, args[0]))
 
     async def support(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/paysupport``."""
@@ -135,33 +144,36 @@ class PaymentHandlers:
         if update.effective_message is not None:
             await update.effective_message.reply_text(self._s.settings.payments.terms_text)
 
-    async def _tell_bonus(self, message: Message, buyer: int, inviter: int, bonus: int) -> None:
+    async def _tell_bonus(
+        self, tr: Translator, inviter_tr: Translator, message: Message, buyer: int, inviter: int, bonus: int
+    ) -> None:
         credits = self._s.credits
         balance = await credits.balance(buyer) if credits is not None else 0
-        await message.reply_text(texts.REFERRAL_BONUS_INVITEE.format(bonus=bonus, balance=balance))
+        await message.reply_text(tr.plural(texts.REFERRAL_BONUS_INVITEE, bonus, bonus=bonus, balance=balance))
         try:
-            await message.get_bot().send_message(inviter, texts.REFERRAL_BONUS_INVITER.format(bonus=bonus))
+            told = inviter_tr.plural(texts.REFERRAL_BONUS_INVITER, bonus, bonus=bonus)
+            await message.get_bot().send_message(inviter, told)
         except TelegramError:
             log.warning("referral.inviter_not_told", inviter_id=inviter)  # the bonus stands; only the note is lost
 
-    async def _show_packs(self, message: Message) -> None:
+    async def _show_packs(self, tr: Translator, message: Message) -> None:
         purchases = self._s.purchases
         if purchases is None or not purchases.packs:
-            await message.reply_text(texts.BUY_NONE)
+            await message.reply_text(tr(texts.BUY_NONE))
             return
-        await message.reply_text(texts.BUY_MENU, reply_markup=keyboards.packs(purchases.packs))
+        await message.reply_text(tr(texts.BUY_MENU), reply_markup=keyboards.packs(purchases.packs))
 
-    async def _send_invoice(self, query: CallbackQuery, purchases: Purchases, pack_id: str) -> None:
+    async def _send_invoice(self, tr: Translator, query: CallbackQuery, purchases: Purchases, pack_id: str) -> None:
         made = purchases.invoice_payload(pack_id, query.from_user.id)
         if made is None:
-            await query.answer(texts.CHECKOUT_REFUSALS["pack_gone"], show_alert=True)
+            await query.answer(tr(texts.CHECKOUT_REFUSALS["pack_gone"]), show_alert=True)
             return
         pack, payload = made
         await query.answer()
         await query.get_bot().send_invoice(
             chat_id=query.from_user.id,
             title=pack.label,
-            description=texts.INVOICE_DESCRIPTION.format(credits=pack.credits),
+            description=tr.plural(texts.INVOICE_DESCRIPTION, pack.credits, credits=pack.credits),
             payload=payload,
             currency=STARS,
             prices=[LabeledPrice(pack.label, pack.stars)],
@@ -170,17 +182,21 @@ class PaymentHandlers:
         log.info("payment.invoice_sent", user_id=query.from_user.id, pack=pack.id, stars=pack.stars)
 
 
-def _refund_text(done: Refund, charge_id: str) -> str:
+def _refund_text(tr: Translator, done: Refund, charge_id: str) -> str:
     match done.outcome:
         case RefundOutcome.REFUNDED:
-            return texts.REFUNDED.format(user_id=done.user_id, taken=done.taken, balance=done.balance)
+            return tr(texts.REFUNDED, user_id=done.user_id, taken=done.taken, balance=done.balance)
         case RefundOutcome.UNKNOWN:
-            return texts.REFUND_UNKNOWN
+            return tr(texts.REFUND_UNKNOWN)
         case RefundOutcome.ALREADY:
-            return texts.REFUND_ALREADY
+            return tr(texts.REFUND_ALREADY)
         case RefundOutcome.CREDITS_SPENT:
-            return texts.REFUND_SPENT.format(
-                user_id=done.user_id, balance=done.balance, credits=done.credits, charge_id=charge_id
+            return tr(
+                texts.REFUND_SPENT,
+                user_id=done.user_id,
+                balance=done.balance,
+                credits=done.credits,
+                charge_id=charge_id,
             )
         case RefundOutcome.TELEGRAM_REFUSED:
-            return texts.REFUND_REFUSED.format(reason=done.reason or "no reason given")
+            return tr(texts.REFUND_REFUSED, reason=done.reason or "-")

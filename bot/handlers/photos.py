@@ -21,6 +21,7 @@ from bot.handlers.generate import preferred_request, refusal_text, start_job
 from bot.photo_files import telegram_source
 from bot.photo_intake import PhotoIntake, photo_of
 from bot.services import Services
+from bot.user_language import translator_of, translator_of_user
 from poller.create_job import JobRequest, TakesNoPhoto
 from storage.photo_drafts import PendingPhoto, PhotoRef
 
@@ -74,7 +75,7 @@ class PhotoHandlers:
         token = texts.photo_token(question.text if question else None)
         waiting = await self._intake.pending.take(user.id, token) if token else None
         if waiting is None or waiting.chat_id != message.chat_id:
-            await message.reply_text(texts.PHOTO_GONE)
+            await message.reply_text(translator_of(update, context)(texts.PHOTO_GONE))
             return
         await self._create(message, user, message.text, waiting.file_ids, context)
 
@@ -84,14 +85,15 @@ class PhotoHandlers:
         model = preferences.load(
             context.user_data, self._s.catalog, self._s.settings.defaults.model, self._s.settings.defaults.aspect_ratio
         ).model
+        tr = translator_of_user(user, context)
         frames = self._s.catalog.frames_taken(model)
         if frames == 0:  # the core refuses it too; said here before anything is read or asked
             log.info("photo.refused", user_id=user.id, reason="model takes no photo", model=model)
-            await message.reply_text(refusal_text(TakesNoPhoto(model), offered=self._s.catalog.offered()))
+            await message.reply_text(refusal_text(tr, TakesNoPhoto(model), offered=self._s.catalog.offered()))
             return
         used = photos[:frames]
         for photo in used:
-            problem = await self._intake.problem_text(photo)
+            problem = await self._intake.problem_text(tr, photo)
             if problem is not None:
                 log.info("photo.refused", user_id=user.id, reason=problem)
                 await message.reply_text(problem)
@@ -103,8 +105,8 @@ class PhotoHandlers:
             return
         token = await self._intake.pending.put(user.id, PendingPhoto(message.chat_id, file_ids))
         log.info("photo.description_asked", user_id=user.id, photos=len(file_ids))
-        markup = ForceReply(selective=True, input_field_placeholder=texts.PHOTO_PLACEHOLDER)
-        await message.reply_text(texts.photo_question(token), reply_markup=markup)
+        markup = ForceReply(selective=True, input_field_placeholder=tr(texts.PHOTO_PLACEHOLDER))
+        await message.reply_text(texts.photo_question(tr, token), reply_markup=markup)
 
     async def _create(
         self,

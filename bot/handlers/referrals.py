@@ -11,6 +11,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
 from bot.services import Services
+from bot.user_language import translator_of
 from storage.referrals import LinkOutcome
 
 log = structlog.get_logger(__name__)
@@ -39,10 +40,11 @@ class ReferralHandlers:
             return
         code = await referrals.code_for(user.id)
         link = f"https://t.me/{context.bot.username}?start={REFERRAL_PREFIX}{code}"
-        text = texts.INVITE.format(link=link)
+        tr = translator_of(update, context)
+        text = tr(texts.INVITE, link=link)
         bonus = self._s.settings.credits.referral_bonus
         if bonus > 0 and self._s.credits is not None:
-            text += "\n\n" + texts.INVITE_BONUS.format(bonus=bonus)
+            text += "\n\n" + tr.plural(texts.INVITE_BONUS, bonus, bonus=bonus)
         await message.reply_text(text)
 
     async def follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -57,4 +59,4 @@ class ReferralHandlers:
             return
         outcome = await referrals.link(user.id, argument.removeprefix(REFERRAL_PREFIX))
         if outcome is LinkOutcome.LINKED:
-            await message.reply_text(texts.REFERRAL_WELCOME)
+            await message.reply_text(translator_of(update, context)(texts.REFERRAL_WELCOME))

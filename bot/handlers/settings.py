@@ -10,8 +10,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import keyboards, preferences, texts
 from bot.callback_data import Action, parse
+from bot.i18n import Translator
 from bot.preferences import Preferences
 from bot.services import Services
+from bot.user_language import translator_of
 from poller.errors import JobError
 from poller.jobs import AspectRatio
 from providers.catalog import Catalog
@@ -38,42 +40,44 @@ class SettingsHandlers:
     async def show(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the current settings with the menu."""
         if update.effective_message:
+            tr = translator_of(update, context)
             prefs = self._load(context)
-            text = _summary(prefs)
+            text = _summary(tr, prefs)
             if prefs.withdrawn is not None:
-                text = f"{withdrawn_note(prefs)}\n\n{text}"
-            await update.effective_message.reply_text(text, reply_markup=keyboards.settings_menu())
+                text = f"{withdrawn_note(tr, prefs)}\n\n{text}"
+            await update.effective_message.reply_text(text, reply_markup=keyboards.settings_menu(tr))
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Navigate the menu or apply a choice."""
         query = update.callback_query
         if query is None:
             return
+        tr = translator_of(update, context)
         data = parse(query.data)
         if data is None or data.action is not Action.SETTINGS:
-            await query.answer(texts.BUTTON_EXPIRED)
+            await query.answer(tr(texts.BUTTON_EXPIRED))
             return
         prefs = self._load(context)
         key, _, value = data.arg.partition("=")
         if not value:
             await query.answer()
-            await _show_page(query, prefs, key, self._s.catalog)
+            await _show_page(tr, query, prefs, key, self._s.catalog)
             return
         try:
             updated = _apply(prefs, key, value, self._s.catalog)
         except (ValueError, JobError):
-            await query.answer(texts.BUTTON_EXPIRED)
+            await query.answer(tr(texts.BUTTON_EXPIRED))
             return
         if context.user_data is not None:
             preferences.save(context.user_data, updated)  # written to Redis at the end of this update
-        await query.answer(texts.SETTINGS_SAVED)
-        await _edit(query, _summary(updated), keyboards.settings_menu())
+        await query.answer(tr(texts.SETTINGS_SAVED))
+        await _edit(query, _summary(tr, updated), keyboards.settings_menu(tr))
 
 
-def withdrawn_note(prefs: Preferences) -> str:
+def withdrawn_note(tr: Translator, prefs: Preferences) -> str:
     """The one-time note for a user whose saved model is no longer offered."""
     assert prefs.withdrawn is not None
-    return texts.MODEL_WITHDRAWN.format(old=preferences.label_of(prefs.withdrawn), new=prefs.model_info.label)
+    return tr(texts.MODEL_WITHDRAWN, old=preferences.label_of(prefs.withdrawn), new=prefs.model_info.label)
 
 
 def _apply(prefs: Preferences, key: str, value: str, catalog: Catalog) -> Preferences:
@@ -93,13 +97,13 @@ def _apply(prefs: Preferences, key: str, value: str, catalog: Catalog) -> Prefer
     raise ValueError(key)
 
 
-async def _show_page(query: CallbackQuery, prefs: Preferences, page: str, catalog: Catalog) -> None:
+async def _show_page(tr: Translator, query: CallbackQuery, prefs: Preferences, page: str, catalog: Catalog) -> None:
     pages = {
-        "model": (texts.SETTINGS_PICK_MODEL, keyboards.settings_models(prefs, catalog.offered())),
-        "aspect": (texts.SETTINGS_PICK_ASPECT, keyboards.settings_aspects(prefs)),
-        "duration": (texts.SETTINGS_PICK_DURATION, keyboards.settings_durations(prefs)),
+        "model": (tr(texts.SETTINGS_PICK_MODEL), keyboards.settings_models(tr, prefs, catalog.offered())),
+        "aspect": (tr(texts.SETTINGS_PICK_ASPECT), keyboards.settings_aspects(tr, prefs)),
+        "duration": (tr(texts.SETTINGS_PICK_DURATION), keyboards.settings_durations(tr, prefs)),
     }
-    text, markup = pages.get(page, (_summary(prefs), keyboards.settings_menu()))
+    text, markup = pages.get(page, (_summary(tr, prefs), keyboards.settings_menu(tr)))
     await _edit(query, text, markup)
 
 
@@ -111,7 +115,7 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -
             raise
 
 
-def _summary(prefs: Preferences) -> str:
-    return texts.SETTINGS_TITLE.format(
-        model=prefs.model_info.label, aspect=prefs.aspect_ratio.value, duration=prefs.duration_s
+def _summary(tr: Translator, prefs: Preferences) -> str:
+    return tr(
+        texts.SETTINGS_TITLE, model=prefs.model_info.label, aspect=prefs.aspect_ratio.value, duration=prefs.duration_s
     )

@@ -10,6 +10,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 
 from bot import texts
 from bot.services import Services
+from bot.user_language import translator_of
 from poller.control import AlreadyFinished, cancel_job
 from poller.errors import InvalidTransition, JobError, JobNotFound
 from poller.jobs import ACTIVE_STATES, JobStatus
@@ -32,12 +33,13 @@ class StatusHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
+        tr = translator_of(update, context)
         jobs = await self._s.jobs.jobs_for_user(user.id, limit=10)
         if not jobs:
-            await message.reply_text(texts.NO_JOBS)
+            await message.reply_text(tr(texts.NO_JOBS))
             return
         now = time.time()
-        lines = [texts.status_line(job.id, _label(job.model), job.status, now - job.created_at) for job in jobs]
+        lines = [texts.status_line(tr, job.id, _label(job.model), job.status, now - job.created_at) for job in jobs]
         await message.reply_text("\n".join(lines))
 
     async def cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -45,11 +47,12 @@ class StatusHandlers:
         message, user = update.effective_message, update.effective_user
         if message is None or user is None:
             return
+        tr = translator_of(update, context)
         target = context.args[0] if context.args else None
         jobs = await self._s.jobs.jobs_for_user(user.id, limit=20)
         candidates = [j for j in jobs if j.status in ACTIVE_STATES and (target is None or j.id == target)]
         if not candidates:
-            await message.reply_text(texts.NOTHING_TO_CANCEL)
+            await message.reply_text(tr(texts.NOTHING_TO_CANCEL))
             return
         job = candidates[0]
         try:
@@ -57,13 +60,13 @@ class StatusHandlers:
                 job.id, jobs=self._s.jobs, finisher=self._s.finisher, events=self._s.events, providers=self._s.providers
             )
         except AlreadyFinished:
-            await message.reply_text(texts.ALREADY_FINISHED)
+            await message.reply_text(tr(texts.ALREADY_FINISHED))
             return
         except (InvalidTransition, JobNotFound):
             delivering = job.status is JobStatus.DELIVERING
-            await message.reply_text(texts.CANNOT_CANCEL if delivering else texts.NOTHING_TO_CANCEL)
+            await message.reply_text(tr(texts.CANNOT_CANCEL if delivering else texts.NOTHING_TO_CANCEL))
             return
-        await message.reply_text(texts.CANCELLED)
+        await message.reply_text(tr(texts.CANCELLED))
 
 
 def _label(model: str) -> str:

@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot import keyboards, texts
 from bot.handlers.generate import refusal_text
+from bot.i18n import Translator
 from bot.services import Services
 from bot.upgrades import UPGRADE_EFFECTS, current_preview, upgrades_offered
 from poller.create_job import Created, JobRequest
@@ -35,21 +36,23 @@ class UpgradePress:
     def _offer(self) -> bool:
         return self._s.settings.providers.kie.offer_upgrades
 
-    async def press(self, query: CallbackQuery, job: Job, kind: TaskKind, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def press(
+        self, tr: Translator, query: CallbackQuery, job: Job, kind: TaskKind, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
         """Start the upgrade ``kind`` of ``job``'s video (its owner pressed), or say why not."""
         if kind not in upgrades_offered(job, enabled=self._offer):
-            await query.answer(texts.BUTTON_EXPIRED)  # not a button we show under this video
+            await query.answer(tr(texts.BUTTON_EXPIRED))  # not a button we show under this video
             return
         if job.status is not JobStatus.SUCCEEDED:
-            await query.answer(texts.NOT_READY)
+            await query.answer(tr(texts.NOT_READY))
             return
         effect = UPGRADE_EFFECTS[kind]
         if not await self._s.jobs.claim(job.id, effect):
-            await query.answer(texts.BUTTON_EXPIRED)  # asked for already: once per video
-            await self._mark(query, job)
+            await query.answer(tr(texts.BUTTON_EXPIRED))  # asked for already: once per video
+            await self._mark(tr, query, job)
             return
         try:
-            created = await self._start(query, job, kind, context)
+            created = await self._start(tr, query, job, kind, context)
         except BaseException:
             # Cut short (an error, a shutdown): give the claim back only if the child job surely does not exist,
             # or a second press could charge for the same upgrade twice.
@@ -59,9 +62,11 @@ class UpgradePress:
         if not created:
             await self._s.jobs.release(job.id, effect)
             return
-        await self._mark(query, job)
+        await self._mark(tr, query, job)
 
-    async def _start(self, query: CallbackQuery, job: Job, kind: TaskKind, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    async def _start(
+        self, tr: Translator, query: CallbackQuery, job: Job, kind: TaskKind, context: ContextTypes.DEFAULT_TYPE
+    ) -> bool:
         chat_id = query.message.chat.id if query.message else job.chat_id
         # The ack answers the video it upgrades (sent anyway if the user deleted it meanwhile).
         reply_to = (
@@ -73,18 +78,18 @@ class UpgradePress:
             prompt=job.prompt,
             extends=job.id,
             kind=kind,
-            language=query.from_user.language_code or "en",
+            language=tr.language,
         )
 
         async def acknowledge(child: Job) -> int:
             ack = await context.bot.send_message(
-                chat_id, texts.GENERATING, reply_markup=keyboards.status(child.id), reply_parameters=reply_to
+                chat_id, tr(texts.GENERATING), reply_markup=keyboards.status(tr, child.id), reply_parameters=reply_to
             )
             return ack.message_id
 
         outcome = await self._s.creator.create(request, acknowledge)
         if not isinstance(outcome, Created):
-            await query.answer(refusal_text(outcome), show_alert=True)
+            await query.answer(refusal_text(tr, outcome), show_alert=True)
             return False
         await query.answer()
         log.info("job.upgrade_asked", job_id=job.id, child_id=outcome.job.id, kind=kind.value)
@@ -97,7 +102,7 @@ class UpgradePress:
             return True  # unknown: keep the claim
         return any(child.parent_id == job.id and child.kind is kind for child in recent)
 
-    async def _mark(self, query: CallbackQuery, job: Job) -> None:
-        markup = await current_preview(self._s.jobs, job, offer_upgrades=self._offer, published=job.published)
+    async def _mark(self, tr: Translator, query: CallbackQuery, job: Job) -> None:
+        markup = await current_preview(tr, self._s.jobs, job, offer_upgrades=self._offer, published=job.published)
         with contextlib.suppress(TelegramError):  # already marked ("message is not modified")
             await query.edit_message_reply_markup(markup)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import texts
+from bot.i18n import ENGLISH  # the API speaks English
 from poller.jobs import Job, JobStatus
 
 # Every job starts in one of these states as the API names them; the engine's intermediate ones map onto them.
@@ -48,7 +49,7 @@ def job_view(job: Job) -> dict[str, Any]:
     if job.status is JobStatus.FAILED:
         error = {
             "code": job.error_code.value if job.error_code else "provider_error",
-            "message": texts.error_message(job.error_code),
+            "message": texts.error_message(ENGLISH, job.error_code),
         }
     return {
         "id": job.id,

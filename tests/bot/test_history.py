@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import texts
 from bot.callback_data import Action, parse
 from bot.history import PAGE_SIZE, page_of, videos
+from bot.i18n import ENGLISH
 from poller.jobs import Job, JobStatus
 
 
@@ -30,7 +31,7 @@ def test_only_delivered_videos_are_listed_newest_first() -> None:
 def test_pages_hold_five_with_navigation_both_ways() -> None:
     delivered = videos([_job(n) for n in range(12)])
 
-    middle = page_of(delivered, 1)
+    middle = page_of(ENGLISH, delivered, 1)
 
     assert middle.text.splitlines()[0] == texts.HISTORY_HEADER.format(page=2, pages=3)
     assert len(middle.text.splitlines()) == 1 + PAGE_SIZE
@@ -45,14 +46,14 @@ def test_pages_hold_five_with_navigation_both_ways() -> None:
 
 
 def test_a_page_out_of_range_shows_the_nearest_and_prompts_are_shortened() -> None:
-    last = page_of(videos([_job(n) for n in range(3)]), 99)
+    last = page_of(ENGLISH, videos([_job(n) for n in range(3)]), 99)
 
     assert last.text.splitlines()[0] == texts.HISTORY_HEADER.format(page=1, pages=1)
     assert "…" in last.text.splitlines()[1]
 
 
 def test_no_videos_says_so() -> None:
-    assert page_of([], 0).text == texts.HISTORY_EMPTY
+    assert page_of(ENGLISH, [], 0).text == texts.HISTORY_EMPTY
 
 
 def test_history_buttons_are_parsed_strictly() -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from bot import texts
 from bot.callback_data import Action, ButtonData, parse
+from bot.i18n import ENGLISH, translator
 from bot.validation import prompt_problem
 from poller.errors import ErrorCode
 
@@ -15,7 +16,7 @@ from poller.errors import ErrorCode
     [
         ("", texts.PROMPT_EMPTY),
         ("   \n ", texts.PROMPT_EMPTY),
-        ("a" * 101, texts.prompt_too_long(100, 101)),
+        ("a" * 101, texts.prompt_too_long(ENGLISH, 100, 101)),
         ("a fox\x00 in snow", texts.PROMPT_CONTROL_CHARS),
         ("a fox\x1b[31m", texts.PROMPT_CONTROL_CHARS),
         ("a fox \udcff in snow", texts.PROMPT_NOT_TEXT),
@@ -45,8 +46,8 @@ def test_good_prompt_passes(prompt: str) -> None:
 
 
 def test_too_long_message_names_both_numbers() -> None:
-    assert "2000" in texts.prompt_too_long(2000, 2345)
-    assert "2345" in texts.prompt_too_long(2000, 2345)
+    assert "2000" in texts.prompt_too_long(ENGLISH, 2000, 2345)
+    assert "2345" in texts.prompt_too_long(ENGLISH, 2000, 2345)
 
 
 def test_button_data_round_trips() -> None:
@@ -93,7 +94,7 @@ def test_forged_button_data_is_rejected(forged: str | None) -> None:
 
 
 def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None:
-    question = texts.extend_question("AbC_123-xyz")
+    question = texts.extend_question(ENGLISH, "AbC_123-xyz")
 
     assert texts.extended_job_id(question) == "AbC_123-xyz"
     assert texts.extended_job_id("a fox (video AbC_123-xyz)") is None, "only our own question counts"
@@ -102,10 +103,10 @@ def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None
 
 
 @pytest.mark.parametrize(
-    ("seconds_left", "wait"), [(11_100, "3 h 5 min"), (3600, "1 h 0 min"), (59 * 60 + 1, "1 h 0 min"), (30, "1 min")]
+    ("seconds_left", "wait"), [(11_100, "3 hr 5 min"), (3600, "1 hr"), (59 * 60 + 1, "1 hr"), (30, "1 min")]
 )
 def test_the_daily_limit_says_when_the_next_utc_day_starts(seconds_left: float, wait: str) -> None:
-    text = texts.daily_limit(5, seconds_left)
+    text = texts.daily_limit(ENGLISH, 5, seconds_left)
 
     assert (
         text
@@ -113,27 +114,37 @@ def test_the_daily_limit_says_when_the_next_utc_day_starts(seconds_left: float, 
     )
 
 
+def test_the_daily_limit_speaks_russian_with_its_plural_forms() -> None:
+    russian = translator("ru")
+
+    assert "3 ч 5 мин" in texts.daily_limit(russian, 5, 11_100)
+    assert "5 видео" in texts.daily_limit(russian, 5, 60)
+
+
 def test_the_photo_question_carries_its_token_and_only_it_counts() -> None:
-    question = texts.photo_question("Tok_123-xyz")
+    question = texts.photo_question(ENGLISH, "Tok_123-xyz")
     assert texts.photo_token(question) == "Tok_123-xyz"
     assert texts.photo_token("a fox (photo Tok_123-xyz)") is None, "only our own question counts"
-    assert texts.photo_token(texts.extend_question("Tok_123-xyz")) is None
+    assert texts.photo_token(texts.extend_question(ENGLISH, "Tok_123-xyz")) is None
     assert texts.extended_job_id(question) is None
 
 
 def test_photo_refusals_say_what_to_send() -> None:
-    assert texts.not_a_photo("PDF") == "This file is a PDF; send a JPEG, PNG or WebP photo."
-    assert texts.not_a_photo(None) == "This file is not a photo; send a JPEG, PNG or WebP photo."
-    assert texts.photo_too_small(200, 150, 300) == "This photo is 200×150; send one at least 300 px on its short side."
+    assert texts.not_a_photo(ENGLISH, "PDF") == "This file is a PDF; send a JPEG, PNG or WebP photo."
+    assert texts.not_a_photo(ENGLISH, None) == "This file is not a photo; send a JPEG, PNG or WebP photo."
     assert (
-        texts.photo_too_large(12 * 1024 * 1024, 10 * 1024 * 1024)
+        texts.photo_too_small(ENGLISH, 200, 150, 300)
+        == "This photo is 200×150; send one at least 300 px on its short side."
+    )
+    assert (
+        texts.photo_too_large(ENGLISH, 12 * 1024 * 1024, 10 * 1024 * 1024)
         == "This photo is 12.0 MB; send one of at most 10.0 MB."
     )
 
 
 def test_a_job_failed_for_its_photo_says_so_and_other_failures_keep_their_words() -> None:
-    assert texts.ended_message(ErrorCode.INVALID_INPUT, "photo: 200x150, under 300 px") == texts.PHOTO_FAILED
-    assert texts.ended_message(ErrorCode.INVALID_INPUT, "prompt refused") == texts.error_message(
-        ErrorCode.INVALID_INPUT
+    assert texts.ended_message(ENGLISH, ErrorCode.INVALID_INPUT, "photo: 200x150, under 300 px") == texts.PHOTO_FAILED
+    assert texts.ended_message(ENGLISH, ErrorCode.INVALID_INPUT, "prompt refused") == texts.error_message(
+        ENGLISH, ErrorCode.INVALID_INPUT
     )
-    assert texts.ended_message(ErrorCode.TIMEOUT, None) == texts.error_message(ErrorCode.TIMEOUT)
+    assert texts.ended_message(ENGLISH, ErrorCode.TIMEOUT, None) == texts.error_message(ENGLISH, ErrorCode.TIMEOUT)

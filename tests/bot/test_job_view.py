@@ -6,6 +6,7 @@ import json
 
 from bot import texts
 from bot.http.job_view import iso_time, job_view
+from bot.i18n import ENGLISH
 from poller.errors import ErrorCode
 from poller.jobs import Job, JobOptions, JobStatus, VideoOutput
 
@@ -38,7 +39,7 @@ def test_a_failure_shows_the_users_message_never_the_raw_error() -> None:
 
     assert view["error"] == {
         "code": "moderation_rejected",
-        "message": texts.error_message(ErrorCode.MODERATION_REJECTED),
+        "message": texts.error_message(ENGLISH, ErrorCode.MODERATION_REJECTED),
     }
     assert "secret raw" not in json.dumps(view)
 

@@ -11,6 +11,7 @@ import pytest
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.notifier import TelegramNotifier
 from bot.rate_limit import Lane, PriorityRateLimiter
 from poller.errors import ErrorCode
@@ -71,7 +72,7 @@ async def test_job_progress_returns_before_its_edit_and_acks_overtake_it(
 
     methods = [call.method for call in telegram.emulator.calls()[-6:]]
     assert methods == ["sendMessage"] * 3 + ["editMessageText"] * 3
-    assert edits(telegram) == [texts.status_message(JobStatus.RUNNING)] * 3
+    assert edits(telegram) == [texts.status_message(ENGLISH, JobStatus.RUNNING)] * 3
 
 
 async def test_deliveries_take_their_turn_from_the_shared_budget(telegram: TelegramStandIn, tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ async def test_without_lanes_status_edits_still_arrive(telegram: TelegramStandIn
         await notifier.job_progress(job(JobStatus.RUNNING), session)
         await notifier.status_edits.drain()
 
-    assert edits(telegram) == [texts.status_message(JobStatus.RUNNING)]
+    assert edits(telegram) == [texts.status_message(ENGLISH, JobStatus.RUNNING)]
 
 
 async def test_a_failed_job_gets_its_status_edited_and_a_message_saying_why(
@@ -116,7 +117,7 @@ async def test_a_failed_job_gets_its_status_edited_and_a_message_saying_why(
     await notifier.job_ended(job(JobStatus.FAILED, error_code=ErrorCode.TIMEOUT), session)
     await notifier.status_edits.drain()
 
-    said = texts.error_message(ErrorCode.TIMEOUT)
+    said = texts.error_message(ENGLISH, ErrorCode.TIMEOUT)
     assert edits(telegram) == [said]
     assert telegram.emulator.calls("sendMessage")[-1].params["text"] == said
 
@@ -140,12 +141,12 @@ async def test_a_job_waiting_in_the_providers_queue_shows_its_place(
     await notifier.job_progress(job(JobStatus.RUNNING, queue_position=2), session)
     await notifier.status_edits.drain()
 
-    assert edits(telegram) == [texts.status_message(JobStatus.RUNNING) + "\nYou are number 3 in the queue."]
+    assert edits(telegram) == [texts.status_message(ENGLISH, JobStatus.RUNNING) + "\nYou are number 3 in the queue."]
 
 
 def test_the_queue_place_counts_the_requests_ahead() -> None:
-    assert texts.queue_place(0) == "You are next in the queue."
-    assert texts.queue_place(1) == "You are number 2 in the queue."
+    assert texts.queue_place(ENGLISH, 0) == "You are next in the queue."
+    assert texts.queue_place(ENGLISH, 1) == "You are number 2 in the queue."
 
 
 async def test_a_job_without_a_chat_is_never_told_in_telegram(telegram: TelegramStandIn, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.upgrades import UPGRADE_EFFECTS, current_preview, extendable, fresh_preview, upgrades_offered
 from poller.jobs import Job, TaskKind
 from poller.ports import Session
@@ -45,8 +46,8 @@ def test_upgrades_are_offered_under_videos_of_upscalable_models_that_are_not_upg
 def test_an_upgraded_video_offers_publish_only() -> None:
     upgraded = job("veo3_fast", UHD)
     assert not extendable(upgraded)
-    assert labels(fresh_preview(upgraded, offer_upgrades=True)) == [[texts.PUBLISH]]
-    assert labels(fresh_preview(job(), offer_upgrades=True)) == [
+    assert labels(fresh_preview(ENGLISH, upgraded, offer_upgrades=True)) == [[texts.PUBLISH]]
+    assert labels(fresh_preview(ENGLISH, job(), offer_upgrades=True)) == [
         [texts.PUBLISH, texts.EXTEND],
         [texts.upgrade_button(HD), texts.upgrade_button(UHD)],
     ]
@@ -58,8 +59,11 @@ async def test_the_keyboard_shows_each_asked_upgrade_and_the_publication_as_done
     await jobs.create(video, Session(chat_id=1, user_id=1))
     await jobs.claim(video.id, UPGRADE_EFFECTS[UHD])
 
-    markup = await current_preview(jobs, video, offer_upgrades=True, published=True)
+    markup = await current_preview(ENGLISH, jobs, video, offer_upgrades=True, published=True)
 
-    assert labels(markup) == [[texts.PUBLISHED, texts.EXTEND], [texts.upgrade_button(HD), texts.upgrade_asked(UHD)]]
+    assert labels(markup) == [
+        [texts.PUBLISHED, texts.EXTEND],
+        [texts.upgrade_button(HD), texts.upgrade_asked(ENGLISH, UHD)],
+    ]
     data = [button.callback_data for row in markup.inline_keyboard for button in row]
     assert data == ["noop", f"ext:{video.id}", f"u1080:{video.id}", "noop"]

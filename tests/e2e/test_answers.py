@@ -15,6 +15,7 @@ from bot import texts
 from bot.app import Reelay
 from bot.handlers import errors
 from bot.http.telegram_webhook import SECRET_HEADER
+from bot.i18n import ENGLISH
 from sandbox.serve import free_port
 from storage.daily_quota import RedisDailyQuota
 from storage.keys import RedisKeys
@@ -74,7 +75,7 @@ async def test_a_reply_to_the_extend_question_of_an_expired_video_says_it_is_gon
     tg = telegram.emulator
     tg.add_user(ALICE, "Alice")
     async with telegram.make_bot() as bot:  # the question as the bot asked it, about a video since expired
-        question = await bot.send_message(ALICE, texts.extend_question("Expired1234"))
+        question = await bot.send_message(ALICE, texts.extend_question(ENGLISH, "Expired1234"))
 
     tg.send_text(ALICE, ALICE, "and then it snows", reply_to_message_id=question.message_id)
 

@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from bot import texts
+from bot.i18n import ENGLISH
 from sandbox import images
 from sandbox.runner import Sandbox, SandboxUrls
 from tests.e2e.browser_support import ARTIFACTS, fast_sandbox, headless_chromium
@@ -214,7 +215,7 @@ async def test_a_person_buys_credits_with_stars(chat: ChatTab) -> None:
     await chat.shot("buy-01-invoice")
     await chat.page.get_by_test_id("pay-button").click()
 
-    thanks = texts.PAID.format(credits=100, balance=1100)
+    thanks = ENGLISH.plural(texts.PAID, 1100, credits=100, balance=1100)
     await expect(chat.bot_chat.locator("[data-from=bot]", has_text=thanks)).to_be_visible(timeout=10_000)
     await expect(chat.bot_chat.locator("[data-from=user]", has_text="You paid ⭐50")).to_be_visible()
     await chat.shot("buy-02-paid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.settings import Settings
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
@@ -32,7 +33,9 @@ async def test_success_charges_failure_refunds_and_an_empty_balance_refuses(
         tg.send_text(ALICE, ALICE, "this one fails [fail] [polls=1]")
         failed = await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
         await tg.wait_for_async(
-            lambda: any(m.text == texts.error_message(ErrorCode.PROVIDER_ERROR) for m in bot_messages(telegram, ALICE)),
+            lambda: any(
+                m.text == texts.error_message(ENGLISH, ErrorCode.PROVIDER_ERROR) for m in bot_messages(telegram, ALICE)
+            ),
             what="the failure notice, sent after the refund",
         )
         assert await reelay.credits.balance(ALICE) == 10, "the failed video's credits came back"
@@ -43,12 +46,13 @@ async def test_success_charges_failure_refunds_and_an_empty_balance_refuses(
         await wait_for_job_status(reelay, ALICE, JobStatus.SUCCEEDED)
 
         tg.send_text(ALICE, ALICE, "third video")
-        refusal = texts.out_of_credits(0, 10)
+        refusal = texts.out_of_credits(ENGLISH, 0, 10)
         await tg.wait_for_async(lambda: any(m.text == refusal for m in bot_messages(telegram, ALICE)), what="refusal")
 
         tg.send_text(ALICE, ALICE, "/balance")
         await tg.wait_for_async(
-            lambda: bot_messages(telegram, ALICE)[-1].text == texts.BALANCE.format(balance=0), what="the balance"
+            lambda: bot_messages(telegram, ALICE)[-1].text == ENGLISH.plural(texts.BALANCE, 0, balance=0),
+            what="the balance",
         )
         assert len(await reelay.jobs.jobs_for_user(ALICE, limit=10)) == 3
 
@@ -63,7 +67,7 @@ async def test_only_admins_can_grant(make_settings: SettingsFactory, telegram: T
         await tg.wait_for_async(lambda: bot_messages(telegram, BOB), what="the grant")
 
         assert bot_messages(telegram, ALICE)[0].text == texts.ADMINS_ONLY
-        assert bot_messages(telegram, BOB)[0].text == texts.GRANTED.format(user_id=ALICE, balance=25)
+        assert bot_messages(telegram, BOB)[0].text == ENGLISH.plural(texts.GRANTED, 25, user_id=ALICE, balance=25)
         assert await reelay.credits.balance(ALICE) == 25
 
 
@@ -78,7 +82,7 @@ async def test_a_prompt_over_the_active_limit_gives_its_reserved_credits_back(
         await wait_for_job_status(reelay, ALICE, JobStatus.RUNNING)
 
         tg.send_text(ALICE, ALICE, "one more [polls=1000]")
-        refusal = texts.TOO_MANY_ACTIVE.format(count=1)
+        refusal = ENGLISH.plural(texts.TOO_MANY_ACTIVE, 1, count=1)
         await tg.wait_for_async(lambda: any(m.text == refusal for m in bot_messages(telegram, ALICE)), what="refusal")
 
         [kept] = await reelay.jobs.jobs_for_user(ALICE, limit=10)

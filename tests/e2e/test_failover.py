@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
 from sandbox.fal import FalScenario
@@ -20,7 +21,7 @@ from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.e2e
 FALLBACK = {"veo3_fast": ["veo3_lite", "bytedance/seedance-2"]}
-MOVED = texts.failed_over("Veo 3.1 Fast", "kie_veo", "Veo 3.1 Lite")
+MOVED = texts.failed_over(ENGLISH, "Veo 3.1 Fast", "kie_veo", "Veo 3.1 Lite")
 
 
 def status_texts(telegram: TelegramStandIn) -> list[str]:
@@ -94,7 +95,7 @@ async def test_kie_maintenance_fails_over_to_fal_exactly_once(
     assert (done.model, done.requested_model, done.provider) == ("fal-ai/veo3/fast", "veo3_fast", "fal")
     assert [(step.model, step.provider) for step in done.refused_submits] == [("veo3_fast", "kie_veo")]
     assert (done.cost, balance) == (10, 40), "the user pays the price of the model asked for"
-    moved = texts.failed_over("Veo 3.1 Fast", "kie_veo", "Veo 3 Fast · fal")
+    moved = texts.failed_over(ENGLISH, "Veo 3.1 Fast", "kie_veo", "Veo 3 Fast · fal")
     assert sum(moved in text for text in status_texts(telegram)) >= 1
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from poller.jobs import JobStatus
 from sandbox.fal import FalScenario
 from sandbox.serve import free_port
@@ -48,7 +49,11 @@ async def test_a_fal_job_shows_its_place_in_the_queue_and_is_delivered(
     places = [line for text in shown for line in text.splitlines() if "in the queue" in line]
     assert places, f"no queue place was shown: {shown}"
     # Places only go down (each shown once, as it changed), and the line is gone once the video is made.
-    assert places == [p for p in (texts.queue_place(2), texts.queue_place(1), texts.queue_place(0)) if p in places]
+    assert places == [
+        p
+        for p in (texts.queue_place(ENGLISH, 2), texts.queue_place(ENGLISH, 1), texts.queue_place(ENGLISH, 0))
+        if p in places
+    ]
     assert "in the queue" not in shown[-1]
     assert done.queue_position is None
 

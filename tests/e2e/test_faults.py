@@ -18,6 +18,7 @@ from starlette.requests import Request
 
 from bot import texts
 from bot.app import Reelay
+from bot.i18n import ENGLISH
 from poller.errors import ErrorCode
 from poller.jobs import Job, JobStatus
 from sandbox.fault_proxy import FaultProxy, create_app
@@ -58,7 +59,7 @@ def sent_videos(telegram: TelegramStandIn, chat_id: int) -> list[ApiCall]:
 
 def failure_notices(telegram: TelegramStandIn, code: ErrorCode) -> list[ApiCall]:
     """Accepted sendMessage calls carrying the failure message for ``code``."""
-    text = texts.error_message(code)
+    text = texts.error_message(ENGLISH, code)
     return [c for c in telegram.emulator.calls("sendMessage") if c.ok and c.params.get("text") == text]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from bot import texts
 from bot.app import Reelay
+from bot.i18n import ENGLISH
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
 from tests.e2e.conftest import (
@@ -55,7 +56,7 @@ async def test_prompt_to_video_then_publish_and_extend(
 
     # The status message is edited to its final state right after the video goes out.
     await tg.wait_for_async(
-        lambda: (tg.message(ALICE, ack.message_id) or ack).text == texts.status_message(JobStatus.SUCCEEDED),
+        lambda: (tg.message(ALICE, ack.message_id) or ack).text == texts.status_message(ENGLISH, JobStatus.SUCCEEDED),
         what="the final status edit",
     )
     assert kie.sim.submissions[0]["prompt"].startswith("A red fox")
@@ -129,7 +130,7 @@ async def test_bad_prompt_is_answered_with_what_to_fix(
         lambda: (msgs := bot_messages(telegram, ALICE)) and len(msgs) >= 2 and msgs, what="two replies"
     )
     # Updates are handled concurrently, so the two answers may come in either order.
-    assert {m.text for m in replies} == {texts.prompt_too_long(limit, limit + 5), texts.PROMPT_EMPTY}
+    assert {m.text for m in replies} == {texts.prompt_too_long(ENGLISH, limit, limit + 5), texts.PROMPT_EMPTY}
     assert kie.sim.submissions == []
 
 
@@ -138,11 +139,11 @@ async def test_provider_failure_tells_the_user_once(reelay: Reelay, telegram: Te
     tg.send_text(ALICE, ALICE, "something not allowed [moderation] [polls=1]")
 
     await tg.wait_for_async(
-        lambda: any(m.text == texts.error_message(_moderation()) for m in bot_messages(telegram, ALICE)),
+        lambda: any(m.text == texts.error_message(ENGLISH, _moderation()) for m in bot_messages(telegram, ALICE)),
         what="the failure message",
     )
     await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
-    failure_text = texts.error_message(_moderation())
+    failure_text = texts.error_message(ENGLISH, _moderation())
     await tg.wait_for_async(lambda: tg.calls("sendMessage")[-1].params.get("text") == failure_text, what="the call")
     failure_sends = [c for c in tg.calls("sendMessage") if c.params.get("text") == failure_text]
     assert len(failure_sends) == 1
@@ -293,6 +294,6 @@ async def test_a_prompt_beyond_the_active_limit_is_refused_with_the_count(
 
     tg.send_text(ALICE, ALICE, "one more [polls=1000]")
 
-    refusal = texts.TOO_MANY_ACTIVE.format(count=limit)
+    refusal = ENGLISH.plural(texts.TOO_MANY_ACTIVE, limit, count=limit)
     await tg.wait_for_async(lambda: any(m.text == refusal for m in bot_messages(telegram, ALICE)), what="refusal")
     assert len(await reelay.jobs.jobs_for_user(ALICE, limit=10)) == limit

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from poller.errors import ErrorCode
 from poller.jobs import JobStatus
 from sandbox.serve import free_port
@@ -38,7 +39,9 @@ async def test_late_video_after_timeout_is_delivered_and_not_charged(
         failed = await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
         assert failed.error_code is ErrorCode.TIMEOUT
         await tg.wait_for_async(
-            lambda: any(m.text == texts.error_message(ErrorCode.TIMEOUT) for m in bot_messages(telegram, ALICE)),
+            lambda: any(
+                m.text == texts.error_message(ENGLISH, ErrorCode.TIMEOUT) for m in bot_messages(telegram, ALICE)
+            ),
             what="the timeout notice that promises a late delivery",
         )
         assert await reelay.credits.balance(ALICE) == 20

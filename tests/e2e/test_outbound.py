@@ -20,6 +20,7 @@ from structlog.testing import capture_logs
 
 import bot.app
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.settings import Settings
 from outbound import AddressPolicy, Network, Proxies
 from poller.errors import ErrorCode
@@ -177,4 +178,6 @@ async def test_every_kind_of_outbound_call_but_s3_goes_through_a_socks5_proxy(
     assert s3_host not in targets
     assert socks5_proxy.refused == 0
     assert len(videos_in(telegram, ALICE)) == 1
-    assert texts.error_message(ErrorCode.DOWNLOAD_FAILED) not in [m.text for m in bot_messages(telegram, ALICE)]
+    assert texts.error_message(ENGLISH, ErrorCode.DOWNLOAD_FAILED) not in [
+        m.text for m in bot_messages(telegram, ALICE)
+    ]

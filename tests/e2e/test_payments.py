@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.settings import Settings
 from poller.invoices import InvoicePayload, payload_key
 from sandbox.telegram.checkout import CheckoutOutcome
@@ -56,7 +57,7 @@ async def test_a_purchase_credits_once_and_an_admin_refund_takes_it_back_once(
         assert invoice is not None
         assert invoice.invoice == {
             "title": "100 credits",
-            "description": texts.INVOICE_DESCRIPTION.format(credits=100),
+            "description": ENGLISH.plural(texts.INVOICE_DESCRIPTION, 100, credits=100),
             "start_parameter": "",
             "currency": "XTR",
             "total_amount": 50,
@@ -67,13 +68,15 @@ async def test_a_purchase_credits_once_and_an_admin_refund_takes_it_back_once(
         outcome: CheckoutOutcome = await asyncio.to_thread(tg.checkout.pay, ALICE, invoice_id, ALICE)
         assert outcome.paid, "the pre-checkout was answered ok within Telegram's 10 s"
         assert outcome.charge_id is not None
-        paid = texts.PAID.format(credits=100, balance=100)
+        paid = ENGLISH.plural(texts.PAID, 100, credits=100, balance=100)
         await tg.wait_for_async(lambda: any(m.text == paid for m in bot_messages(telegram, ALICE)), what="thanks")
 
         tg.checkout.redeliver(ALICE, outcome.charge_id)  # Telegram delivers the payment again
         tg.send_text(ALICE, ALICE, "/balance")
         await tg.wait_for_async(
-            lambda: (bot_messages(telegram, ALICE)[-1].text or "").startswith(texts.BALANCE.format(balance=100)),
+            lambda: (bot_messages(telegram, ALICE)[-1].text or "").startswith(
+                ENGLISH.plural(texts.BALANCE, 100, balance=100)
+            ),
             what="the balance after the redelivery",
         )
         assert texts.PURCHASES_HEADER in (bot_messages(telegram, ALICE)[-1].text or "")
@@ -126,7 +129,9 @@ async def test_out_of_credits_offers_the_packs_and_support_answers(
         assert reelay.credits is not None
         tg.send_text(ALICE, ALICE, "a fox in the snow")
         refusal = await tg.wait_for_async(
-            lambda: next((m for m in bot_messages(telegram, ALICE) if m.text == texts.out_of_credits(0, 10)), None),
+            lambda: next(
+                (m for m in bot_messages(telegram, ALICE) if m.text == texts.out_of_credits(ENGLISH, 0, 10)), None
+            ),
             what="the out-of-credits answer",
         )
         [buy] = refusal.buttons
@@ -154,7 +159,7 @@ async def test_an_invitation_pays_both_once_at_the_first_purchase(
         invite = await tg.wait_for_async(lambda: _last(telegram, BOB), what="the invite link")
         link = invite.splitlines()[1]
         assert link.startswith(f"https://t.me/{tg.bot_user.username}?start=ref_")
-        assert texts.INVITE_BONUS.format(bonus=25) in invite
+        assert ENGLISH.plural(texts.INVITE_BONUS, 25, bonus=25) in invite
         start = link.rsplit("=", 1)[1]
 
         tg.send_command(BOB, BOB, "start", start)  # following one's own link links nothing
@@ -167,15 +172,16 @@ async def test_an_invitation_pays_both_once_at_the_first_purchase(
         invoice_id = await _buy(telegram, ALICE)
         outcome: CheckoutOutcome = await asyncio.to_thread(tg.checkout.pay, ALICE, invoice_id, ALICE)
         assert outcome.charge_id is not None
-        bonus_note = texts.REFERRAL_BONUS_INVITEE.format(bonus=25, balance=125)
+        bonus_note = ENGLISH.plural(texts.REFERRAL_BONUS_INVITEE, 25, bonus=25, balance=125)
         await tg.wait_for_async(lambda: bonus_note in [m.text for m in bot_messages(telegram, ALICE)], what="bonus")
-        inviter_note = texts.REFERRAL_BONUS_INVITER.format(bonus=25)
+        inviter_note = ENGLISH.plural(texts.REFERRAL_BONUS_INVITER, 25, bonus=25)
         await tg.wait_for_async(lambda: inviter_note in [m.text for m in bot_messages(telegram, BOB)], what="note")
 
         tg.checkout.redeliver(ALICE, outcome.charge_id)
         tg.send_text(ALICE, ALICE, "/balance")
         await tg.wait_for_async(
-            lambda: _last(telegram, ALICE).startswith(texts.BALANCE.format(balance=125)), what="the balance"
+            lambda: _last(telegram, ALICE).startswith(ENGLISH.plural(texts.BALANCE, 125, balance=125)),
+            what="the balance",
         )
         assert await reelay.credits.balance(ALICE) == 125
         assert await reelay.credits.balance(BOB) == 25

@@ -10,6 +10,7 @@ import pytest
 
 from bot import preferences, texts
 from bot.app import Reelay
+from bot.i18n import ENGLISH
 from bot.settings import Settings
 from poller.jobs import AspectRatio, JobStatus
 from providers.catalog import Catalog, ModelInfo, all_models, get_model
@@ -95,11 +96,11 @@ async def test_a_photo_without_a_caption_asks_and_the_reply_starts_the_job(
     [
         (
             lambda tg: tg.send_photo(ALICE, ALICE, images.png(200, 150), caption="x"),
-            texts.photo_too_small(200, 150, 300),
+            texts.photo_too_small(ENGLISH, 200, 150, 300),
         ),
         (
             lambda tg: tg.send_document(ALICE, ALICE, images.pdf(), file_name="fox.jpg", mime_type="image/jpeg"),
-            texts.not_a_photo("PDF"),
+            texts.not_a_photo(ENGLISH, "PDF"),
         ),
     ],
     ids=["too-small-photo", "pdf-named-jpg"],

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot import texts
+from bot.i18n import ENGLISH
 from bot.settings import Settings
 from poller.errors import ErrorCode
 from poller.jobs import Job, JobStatus, TaskKind
@@ -84,7 +85,10 @@ async def test_1080p_press_delivers_the_upgraded_video_once_and_charges_the_upgr
         )
         child = await wait_for_job_status(reelay, ALICE, JobStatus.SUCCEEDED)
         marked = await tg.wait_for_async(
-            lambda: texts.upgrade_asked(TaskKind.UPSCALE_1080P) in button_data(tg.message(ALICE, preview.message_id)),
+            lambda: (
+                texts.upgrade_asked(ENGLISH, TaskKind.UPSCALE_1080P)
+                in button_data(tg.message(ALICE, preview.message_id))
+            ),
             what="the parent's 1080p done mark",
         )
         assert marked
@@ -165,7 +169,7 @@ async def test_an_upgrade_refused_for_credits_can_be_asked_for_again_later(
         press = button_data(preview)[UHD]
 
         refused = tg.press_button(ALICE, preview.message_id, ALICE, press)
-        assert await answer_to(telegram, refused) == texts.out_of_credits(10, 15)
+        assert await answer_to(telegram, refused) == texts.out_of_credits(ENGLISH, 10, 15)
         assert UHD in button_data(tg.message(ALICE, preview.message_id) or preview), "nothing was ordered"
         await reelay.credits.grant(ALICE, 5)
 
@@ -206,7 +210,7 @@ async def test_a_failed_4k_is_told_once_and_refunded(
         tg.press_button(ALICE, preview.message_id, ALICE, button_data(preview)[UHD])
 
         failed = await wait_for_job_status(reelay, ALICE, JobStatus.FAILED)
-        failure = texts.error_message(ErrorCode.PROVIDER_ERROR)
+        failure = texts.error_message(ENGLISH, ErrorCode.PROVIDER_ERROR)
         await tg.wait_for_async(
             lambda: any(m.text == failure for m in bot_messages(telegram, ALICE)), what="the failure notice"
         )

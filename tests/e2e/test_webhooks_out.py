@@ -15,6 +15,7 @@ import pytest
 from bot import texts
 from bot.app import Reelay, Role
 from bot.http.job_view import job_view
+from bot.i18n import ENGLISH
 from poller.jobs import Job, JobStatus
 from sandbox.serve import free_port
 from storage.webhook_outbox import WebhookOutbox
@@ -291,7 +292,7 @@ async def test_a_failed_job_sends_job_failed_with_the_user_facing_error_and_no_r
     failed = events[-1]["data"]
     assert failed == job_view(job)
     assert job.error_code is not None
-    assert failed["error"] == {"code": job.error_code.value, "message": texts.error_message(job.error_code)}
+    assert failed["error"] == {"code": job.error_code.value, "message": texts.error_message(ENGLISH, job.error_code)}
     assert job.error_raw
     assert job.error_raw not in json.dumps(failed), "never the provider's raw error"
     assert failed["video"] is None

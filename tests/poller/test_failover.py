@@ -149,8 +149,9 @@ async def test_without_fallbacks_a_provider_down_is_retried_like_any_refusal(wor
 
 def test_the_status_message_says_so_once_failover_moved_the_job() -> None:
     from bot import texts
+    from bot.i18n import ENGLISH
 
-    assert texts.failed_over("Veo 3.1 Fast", "kie_veo", "Veo 3 Fast · fal") == (
+    assert texts.failed_over(ENGLISH, "Veo 3.1 Fast", "kie_veo", "Veo 3 Fast · fal") == (
         "Veo 3.1 Fast is busy at KIE; making it with Veo 3 Fast · fal instead."
     )
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from bot.handlers.generate import refusal_text
 from bot.http.v1.errors import ApiError, invalid
 from bot.http.v1.schemas import MAX_METADATA_BYTES, CreateJob
+from bot.i18n import ENGLISH  # the API speaks English
 from poller.jobs import AspectRatio, JobOptions
 from poller.refusals import (
     BadPrompt,
@@ -64,9 +65,9 @@ def resolve_options(
         model_id = default_model if catalog.is_enabled(default_model) else catalog.offered()[0].id
     info = catalog.get(model_id)
     if info is None:
-        raise ApiError(422, "unknown_model", f"model: {refusal_text(UnknownModel(model_id))}", "model")
+        raise ApiError(422, "unknown_model", f"model: {refusal_text(ENGLISH, UnknownModel(model_id))}", "model")
     if not catalog.is_enabled(info.id):
-        message = refusal_text(ModelNotOffered(info.id), offered=catalog.offered())
+        message = refusal_text(ENGLISH, ModelNotOffered(info.id), offered=catalog.offered())
         raise ApiError(422, "model_not_offered", f"model: {message}", "model")
     if body.aspect_ratio is not None:
         aspect = AspectRatio(body.aspect_ratio)
@@ -85,7 +86,7 @@ def resolve_options(
 
 def refusal_error(refusal: Refusal, catalog: Catalog) -> ApiError:
     """The API's answer to a refusal of the create use case (the message is the bot's)."""
-    message = refusal_text(refusal, offered=catalog.offered())
+    message = refusal_text(ENGLISH, refusal, offered=catalog.offered())
     match refusal:
         case BadPrompt():
             return ApiError(422, "invalid_prompt", f"prompt: {message}", "prompt")
