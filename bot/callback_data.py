@@ -69,6 +69,6 @@ def parse(data: str | None) -> ButtonData | None:
         return None
     if action is Action.HISTORY and not _PAGE.match(arg):
         return None
-    if action is Action.LANGUAGE and not _LANGUAGE.match(arg):
+    if action is Action.LANGUAGE and arg and not _LANGUAGE.match(arg):  # no argument: the picker
         return None
     return ButtonData(action, arg)

@@ -81,6 +81,7 @@ def settings_menu(tr: Translator) -> InlineKeyboardMarkup:
             [_button(tr(texts.SETTINGS_MODEL), Action.SETTINGS, "model")],
             [_button(tr(texts.SETTINGS_ASPECT), Action.SETTINGS, "aspect")],
             [_button(tr(texts.SETTINGS_DURATION), Action.SETTINGS, "duration")],
+            [_button(tr(texts.SETTINGS_LANGUAGE), Action.LANGUAGE)],
         ]
     )
 

@@ -212,6 +212,8 @@ SETTINGS_SAVED = N_("Saved.")
 SETTINGS_MODEL = N_("🎞 Model")
 SETTINGS_ASPECT = N_("📐 Aspect ratio")
 SETTINGS_DURATION = N_("⏱ Duration")
+SETTINGS_LANGUAGE = N_("🌐 Language")
+SETTINGS_LANGUAGE_LINE = N_("Language: {language}")
 SETTINGS_BACK = N_("« Back")
 
 STATUS_WORDS: dict[JobStatus, str] = {

@@ -22,7 +22,7 @@ class LanguageHandlers:
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Attach the handlers."""
         application.add_handler(CommandHandler("language", self.pick))
-        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^lang:"))
+        application.add_handler(CallbackQueryHandler(self.on_press, pattern=r"^lang(:|$)"))
 
     async def pick(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The shipped languages as buttons, the current one ticked."""
@@ -38,6 +38,12 @@ class LanguageHandlers:
         if query is None:
             return
         data = parse(query.data)
+        if data is not None and data.action is Action.LANGUAGE and not data.arg:  # from /settings: the picker
+            await query.answer()
+            tr = translator_of(update, context)
+            markup = keyboards.languages(shipped_languages(), language_of(update, context))
+            await query.edit_message_text(tr(texts.LANGUAGE_PICK), reply_markup=markup)
+            return
         if data is None or data.action is not Action.LANGUAGE or data.arg not in shipped_languages():
             await query.answer(translator_of(update, context)(texts.BUTTON_EXPIRED))
             return

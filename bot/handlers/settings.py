@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from bot import keyboards, preferences, texts
 from bot.callback_data import Action, parse
-from bot.i18n import Translator
+from bot.i18n import Translator, language_name
 from bot.preferences import Preferences
 from bot.services import Services
 from bot.user_language import translator_of
@@ -116,6 +116,7 @@ async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -
 
 
 def _summary(tr: Translator, prefs: Preferences) -> str:
-    return tr(
+    choices = tr(
         texts.SETTINGS_TITLE, model=prefs.model_info.label, aspect=prefs.aspect_ratio.value, duration=prefs.duration_s
     )
+    return f"{choices}\n{tr(texts.SETTINGS_LANGUAGE_LINE, language=language_name(tr.language))}"

@@ -56,6 +56,8 @@ def test_button_data_round_trips() -> None:
         ButtonData(Action.UPGRADE_1080P, "AbC_123-xyz"),
         ButtonData(Action.UPGRADE_4K, "AbC_123-xyz"),
         ButtonData(Action.SETTINGS, "m=veo3"),
+        ButtonData(Action.LANGUAGE, "ru"),
+        ButtonData(Action.LANGUAGE),
         ButtonData(Action.NOOP),
     ):
         assert parse(data.encode()) == data
@@ -87,6 +89,9 @@ def test_oversized_button_data_is_refused_when_built() -> None:
         "u4k:",
         "u4k:a/b/c/d/e",
         "u8k:AbC_123-xyz",
+        "lang:russian",
+        "lang:r",
+        "lang:../x",
     ],
 )
 def test_forged_button_data_is_rejected(forged: str | None) -> None:

@@ -123,3 +123,22 @@ async def test_the_command_menu_is_set_in_every_shipped_language(
         russian = {command["command"]: command["description"] for command in by_language["ru"]}
         assert russian["language"] == RU("The bot's language")
         assert {"video", "history", "buy", "language", "help"} <= set(russian)
+
+
+async def test_settings_show_the_language_and_open_the_picker_in_place(
+    make_settings: SettingsFactory, telegram: TelegramStandIn
+) -> None:
+    tg = telegram.emulator
+    tg.add_user(IVAN, "Alice", language_code="ru-RU")
+    async with running(make_settings()):
+        tg.send_text(IVAN, IVAN, "/settings")
+        menu = await tg.wait_for_async(lambda: next(iter(bot_messages(telegram, IVAN)), None), what="/settings")
+        assert (menu.text or "").endswith(RU(texts.SETTINGS_LANGUAGE_LINE, language="Русский")), menu.text
+        tg.press_button(IVAN, menu.message_id, IVAN, button_data(menu)[RU(texts.SETTINGS_LANGUAGE)])
+        await tg.wait_for_async(
+            lambda: (tg.message(IVAN, menu.message_id).text or "") == RU(texts.LANGUAGE_PICK),  # type: ignore[union-attr]
+            what="the picker, in place of the menu",
+        )
+        picker = tg.message(IVAN, menu.message_id)
+        assert picker is not None
+        assert "✓ Русский" in button_data(picker)
