@@ -72,6 +72,14 @@ def test_the_console_ships_its_templates_and_static_files_inside_its_package() -
     assert (package / "templates" / "base.html").is_file()
 
 
+def test_the_message_catalogs_ship_inside_the_bot_package() -> None:
+    """The wheel and the image carry bot/ whole, so the languages travel with it (bot/i18n.py finds them there)."""
+    from bot.i18n import LOCALES, shipped_languages
+
+    assert LOCALES == ROOT / "bot" / "locales"
+    assert {"en", "ru", "es"} <= set(shipped_languages())
+
+
 def test_running_the_product_loads_no_sandbox_module() -> None:
     probe = (
         "import sys, bot.cli, bot.app, bot.doctor; "
