@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from outbound.addresses import AddressPolicy
-from outbound.errors import AddressRefused, OutboundError
-from outbound.proxies import Proxies, Proxy
-from outbound.sessions import check_header_size, client_session
-from outbound.untrusted import _host_and_port, without_query
+from outbound.checked_routes import CheckedRoutes, refusals_unwrapped, without_query
+from outbound.errors import AddressRefused
+from outbound.proxies import Proxies
+from outbound.sessions import check_header_size
 
 MAX_ANSWER_BYTES = 64 * 1024
 
@@ -41,20 +41,12 @@ class UntrustedPosts:
         max_connections: int = 10,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        self._proxies = proxies
-        self._addresses = addresses
-        self._timeout = timeout
-        self._max_connections = max_connections
+        self._routes = CheckedRoutes(proxies, addresses, timeout=timeout, max_connections=max_connections)
         self._max_answer_bytes = max_answer_bytes
-        self._sessions: dict[Proxy | None, aiohttp.ClientSession] = {}
-        self._closed = False
 
     async def aclose(self) -> None:
         """Close every session (idempotent)."""
-        self._closed = True
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        await self._routes.aclose()
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> PostAnswer:
         """POST ``body`` to ``url``; its answer's status.
@@ -62,23 +54,13 @@ class UntrustedPosts:
         Raises :class:`AddressRefused` (``.url`` set, without its query), ``UntrustedUrl``, ``HeadersTooLarge``, or
         aiohttp's own errors and ``TimeoutError`` (refused, unreachable, no answer within the timeout).
         """
-        host, port = _host_and_port(url)
-        proxy = self._proxies.for_url(url)
         try:
-            if proxy is None:
-                self._addresses.check_host(host)  # a name is checked by the session's resolver, as it connects
-            else:
-                await self._addresses.check_resolved(host, port)
-            session = self._session(proxy)
-            try:
+            session = await self._routes.session_for(url)
+            with refusals_unwrapped():
                 async with session.post(url, data=body, headers=dict(headers), allow_redirects=False) as response:
                     check_header_size(response)
                     await self._drain(response)
                     return PostAnswer(response.status)
-            except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, AddressRefused):
-                    raise exc.os_error from None
-                raise
         except AddressRefused as exc:
             exc.url = without_query(url)
             raise
@@ -91,17 +73,3 @@ class UntrustedPosts:
             if not chunk:
                 return
             left -= len(chunk)
-
-    def _session(self, proxy: Proxy | None) -> aiohttp.ClientSession:
-        if self._closed:
-            raise OutboundError("the client is closed")
-        session = self._sessions.get(proxy)
-        if session is None:
-            session = client_session(
-                proxy,
-                timeout=self._timeout,
-                max_connections=self._max_connections,
-                addresses=self._addresses,
-            )
-            self._sessions[proxy] = session
-        return session
