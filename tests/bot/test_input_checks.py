@@ -107,6 +107,16 @@ def test_extend_question_carries_the_video_id_and_nothing_else_matches() -> None
     assert texts.extended_job_id(None) is None
 
 
+@pytest.mark.parametrize("language", ["ru", "es"])
+def test_a_question_asked_in_any_shipped_language_is_recognised(language: str) -> None:
+    """The user may switch language between our question and their reply: the question is ours in any language."""
+    asked = translator(language)
+
+    assert texts.extended_job_id(texts.extend_question(asked, "AbC_123-xyz")) == "AbC_123-xyz"
+    assert texts.photo_token(texts.photo_question(asked, "Tok_123-xyz")) == "Tok_123-xyz"
+    assert not texts.extend_question(asked, "AbC_123-xyz").startswith(texts.EXTEND_ASK), "asked in the language"
+
+
 @pytest.mark.parametrize(
     ("seconds_left", "wait"), [(11_100, "3 hr 5 min"), (3600, "1 hr"), (59 * 60 + 1, "1 hr"), (30, "1 min")]
 )
