@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from sandbox.telegram import Event
 from sandbox.telegram.models import JSON
 from sandbox.webchat.feed import ChatFeed, Subscription
-from sandbox.webchat.views import ChatSetup, message_view, snapshot
+from sandbox.webchat.views import ChatSetup, browser_language, message_view, snapshot, speak
 
 log = structlog.get_logger(__name__)
 
@@ -89,12 +89,21 @@ class _ChatApi:
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
         )
 
+    def _speaks(self, request: Request) -> None:
+        """The person's app speaks the browser's language: a Telegram app sends its ``language_code`` with every
+        update, and Reelay answers in it when it has that language."""
+        language = browser_language(request.headers.get("accept-language"))
+        if language is not None:
+            speak(self.setup, language)
+
     async def state(self, request: Request) -> Response:
         """``GET /api/state``: both chats as they are now."""
+        self._speaks(request)
         return JSONResponse(snapshot(self.setup))
 
     async def send_message(self, request: Request) -> Response:
         """``POST /api/messages`` ``{"text", "reply_to_message_id"?}``: the person writes to the bot."""
+        self._speaks(request)
         body = await _json_body(request)
         if isinstance(body, Response):
             return body
@@ -119,6 +128,7 @@ class _ChatApi:
     async def send_photo(self, request: Request) -> Response:
         """``POST /api/photos`` ``{"data" (base64), "caption"?, "as_file"?, "file_name"?}``: the person sends a photo,
         or any file as a document (which the bot checks by its content)."""
+        self._speaks(request)
         if int(request.headers.get("content-length") or 0) > MAX_PHOTO_BYTES * 4 // 3 + 64 * 1024:
             return _refuse(f"a photo here is at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB", status=413)
         body = await _json_body(request)
@@ -150,6 +160,7 @@ class _ChatApi:
 
     async def press_button(self, request: Request) -> Response:
         """``POST /api/buttons`` ``{"message_id", "data", "chat_id"?}``: the person taps an inline button."""
+        self._speaks(request)
         body = await _json_body(request)
         if isinstance(body, Response):
             return body
@@ -171,6 +182,7 @@ class _ChatApi:
     async def pay_invoice(self, request: Request) -> Response:
         """``POST /api/payments`` ``{"message_id", "chat_id"?}``: the person pays an invoice in Stars, as Telegram would
         (the bot's pre-checkout answer within 10 s, then the payment); answers how it went."""
+        self._speaks(request)
         body = await _json_body(request)
         if isinstance(body, Response):
             return body
@@ -189,6 +201,7 @@ class _ChatApi:
 
     async def events(self, request: Request) -> Response:
         """``GET /api/events``: Server-Sent Events, a snapshot first, then every change."""
+        self._speaks(request)
         try:
             subscription = self.feed.subscribe()
         except RuntimeError:

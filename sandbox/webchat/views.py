@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox.telegram import Message, TelegramEmulator
 from sandbox.telegram.models import JSON
 
-# setMyCommands without a scope or language, as Reelay sends it.
+# setMyCommands for everyone (the default scope); a language code follows the "|" of a menu for one language.
 _DEFAULT_COMMAND_SCOPE = '{"type": "default"}|'
 _PREVIEW_CHARS = 80
 
@@ -189,5 +190,29 @@ def _commands(setup: ChatSetup) -> list[JSON]:
     emulator = setup.emulator
     with emulator.world.lock:
         account = emulator.world.bots.get(emulator.token)
-        commands = list(account.commands.get(_DEFAULT_COMMAND_SCOPE, [])) if account else []
+        person = emulator.world.users.get(setup.user_id)
+        language = (person.language_code or "").split("-", 1)[0] if person else ""
+        menus = account.commands if account else {}
+        # As Telegram picks it: the menu set for the person's language, else the one for everyone.
+        commands = list(menus.get(_DEFAULT_COMMAND_SCOPE + language) or menus.get(_DEFAULT_COMMAND_SCOPE, []))
     return [{"command": c["command"], "description": c["description"]} for c in commands]
+
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
+
+
+def browser_language(accept_language: str | None) -> str | None:
+    """The first language of an ``Accept-Language`` header ("ru-RU,ru;q=0.9" -> "ru-ru"), as a Telegram app's
+    ``language_code``; None when there is none (or it is not a language tag)."""
+    first = (accept_language or "").split(",", 1)[0].split(";", 1)[0].strip()
+    return first.lower() if _LANGUAGE_TAG.match(first) and first != "*" else None
+
+
+def speak(setup: ChatSetup, language_code: str) -> None:
+    """The person's app speaks ``language_code`` from now on (what their next updates carry)."""
+    emulator = setup.emulator
+    with emulator.world.lock:
+        person = emulator.world.users.get(setup.user_id)
+        if person is not None and person.language_code == language_code:
+            return
+    emulator.add_user(setup.user_id, setup.first_name, language_code=language_code)

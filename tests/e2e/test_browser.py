@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from bot import texts
-from bot.i18n import ENGLISH
+from bot.i18n import ENGLISH, translator
 from sandbox import images
 from sandbox.runner import Sandbox, SandboxUrls
 from tests.e2e.browser_support import ARTIFACTS, fast_sandbox, headless_chromium
@@ -80,7 +80,9 @@ async def chat(browser: Browser, sandbox: Sandbox, request: pytest.FixtureReques
     """A tab with the chat open and its live stream connected; its last state is saved as a screenshot."""
     assert sandbox.urls is not None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = await browser.new_context(viewport={"width": 1280, "height": 820})
+    # The browser's language is the person's app language (Accept-Language); these tests speak English.
+    locale = getattr(request, "param", "en-US")
+    context = await browser.new_context(viewport={"width": 1280, "height": 820}, locale=locale)
     page = await context.new_page()
     tab = ChatTab(page, sandbox.urls)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
@@ -219,4 +221,18 @@ async def test_a_person_buys_credits_with_stars(chat: ChatTab) -> None:
     await expect(chat.bot_chat.locator("[data-from=bot]", has_text=thanks)).to_be_visible(timeout=10_000)
     await expect(chat.bot_chat.locator("[data-from=user]", has_text="You paid ⭐50")).to_be_visible()
     await chat.shot("buy-02-paid")
+    assert chat.errors == []
+
+
+@pytest.mark.parametrize("chat", ["ru-RU"], indirect=True)
+async def test_a_russian_browser_gets_the_bot_in_russian(chat: ChatTab) -> None:
+    russian = translator("ru")
+
+    await chat.send(PROMPT)
+    ack = chat.bot_chat.locator("[data-from=bot]", has_text=russian(texts.GENERATING))
+    await expect(ack).to_be_visible(timeout=5000)
+    video = chat.videos_from_bot()
+    await expect(video).to_have_count(1, timeout=VIDEO_WAIT_MS)
+    await expect(video.get_by_role("button", name=russian(texts.PUBLISH), exact=True)).to_be_visible()
+    await chat.shot("russian-video")
     assert chat.errors == []

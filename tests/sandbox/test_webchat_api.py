@@ -14,6 +14,7 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Lab
 from sandbox import images
 from sandbox.media import sample_mp4_bytes
 from sandbox.webchat import ChatFeed, ChatSetup, create_app
+from sandbox.webchat.views import browser_language
 from tests.fixtures.telegram import TelegramStandIn
 
 pytestmark = pytest.mark.integration
@@ -290,3 +291,30 @@ async def test_paying_something_that_is_not_an_invoice_is_refused(
 
     assert response.status_code == 400
     assert telegram.emulator.world.pre_checkouts == {}
+
+
+async def test_the_browsers_language_is_the_persons_app_language(
+    page: httpx.AsyncClient, telegram: TelegramStandIn
+) -> None:
+    async with telegram.make_bot() as bot:
+        await bot.set_my_commands([("help", "How it works")])
+        await bot.set_my_commands([("help", "Как это работает")], language_code="ru")
+
+    state = await page.get("/api/state", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"})
+    sent = await page.post("/api/messages", json={"text": "/help"}, headers={"Accept-Language": "ru-RU"})
+
+    assert state.json()["bot"]["commands"] == [{"command": "help", "description": "Как это работает"}]
+    assert sent.status_code == 201
+    assert pending_updates(telegram)[-1]["message"]["from"]["language_code"] == "ru-ru"  # type: ignore[index]
+    english = await page.get("/api/state", headers={"Accept-Language": "en-GB"})
+    assert english.json()["bot"]["commands"] == [{"command": "help", "description": "How it works"}]
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [("ru-RU,ru;q=0.9", "ru-ru"), ("es", "es"), ("*", None), ("", None), (None, None), ("<script>", None)],
+)
+def test_a_browser_language_is_read_from_the_first_accept_language_tag(
+    header: str | None, language: str | None
+) -> None:
+    assert browser_language(header) == language
