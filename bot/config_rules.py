@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 
+from bot.i18n import SOURCE_LANGUAGE, shipped_languages
+
 if TYPE_CHECKING:
     from bot.settings import Settings
 
@@ -67,7 +69,23 @@ def problems(settings: Settings) -> list[Problem]:
     if settings.credits.enabled and not model_problems:
         found += _price_problems(settings)
     found += _pack_problems(settings)
+    found += _translation_problems(settings)
     return found
+
+
+def _translation_problems(settings: Settings) -> Iterator[Problem]:
+    """Operator texts in other languages are keyed by a shipped language's code (the main text is English)."""
+    tables = {
+        "payments.support_text_translations": settings.payments.support_text_translations,
+        "payments.terms_text_translations": settings.payments.terms_text_translations,
+    }
+    for index, pack in enumerate(settings.credits.packs):
+        tables[f"credits.packs[{index}].label_translations"] = pack.label_translations
+    others = [code for code in shipped_languages() if code != SOURCE_LANGUAGE]
+    for key, table in tables.items():
+        for language in table:
+            if language not in others:
+                yield f"{key}.{language}", f"is not a language the bot speaks; use one of {', '.join(others)}"
 
 
 def _pack_problems(settings: Settings) -> Iterator[Problem]:

@@ -55,10 +55,10 @@ def preview(
     return InlineKeyboardMarkup(rows)
 
 
-def packs(offers: Sequence[Pack]) -> InlineKeyboardMarkup:
+def packs(tr: Translator, offers: Sequence[Pack]) -> InlineKeyboardMarkup:
     """One button per credit pack for sale: its label and its price in Stars."""
     return InlineKeyboardMarkup(
-        [[_button(texts.pack_button(pack.label, pack.stars), Action.BUY, pack.id)] for pack in offers]
+        [[_button(texts.pack_button(pack.label_in(tr.language), pack.stars), Action.BUY, pack.id)] for pack in offers]
     )
 
 

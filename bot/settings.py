@@ -247,6 +247,12 @@ class CreditPack(_Section):
     credits: int = Field(gt=0)
     stars: int = Field(gt=0, le=100_000)
     label: str = Field(min_length=1, max_length=32)  # the button and the invoice's price line
+    # The label in other shipped languages ({ru = "100 кредитов"}); a user whose language has none sees ``label``.
+    label_translations: dict[str, Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=dict)
+
+    def label_in(self, language: str) -> str:
+        """The label a user speaking ``language`` sees."""
+        return self.label_translations.get(language, self.label)
 
 
 class CreditsSettings(_Section):
@@ -278,6 +284,21 @@ class PaymentsSettings(_Section):
         min_length=1,
         max_length=4096,
     )
+    # The same texts in other shipped languages ({ru = "…", es = "…"}); a language without one gets the text above.
+    support_text_translations: dict[str, Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=dict
+    )
+    terms_text_translations: dict[str, Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        default_factory=dict
+    )
+
+    def support_text_in(self, language: str) -> str:
+        """/paysupport's answer for a user speaking ``language``."""
+        return self.support_text_translations.get(language, self.support_text)
+
+    def terms_text_in(self, language: str) -> str:
+        """/terms' answer for a user speaking ``language``."""
+        return self.terms_text_translations.get(language, self.terms_text)
 
 
 class ModelsSettings(_Section):

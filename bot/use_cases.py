@@ -75,7 +75,9 @@ def build_purchases(
     if credits is None:
         return None
     ledger = RedisPurchases(redis, credits, prefix=settings.redis.prefix)
-    packs = [Pack(pack.id, pack.credits, pack.stars, pack.label) for pack in settings.credits.packs]
+    packs = [
+        Pack(pack.id, pack.credits, pack.stars, pack.label, pack.label_translations) for pack in settings.credits.packs
+    ]
     purchases = Purchases(
         packs=packs,
         payload_key=payload_key(settings.telegram.token.get_secret_value()),

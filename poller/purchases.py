@@ -9,8 +9,8 @@ exists at that price, paid in Stars by the buyer it was made for; a payment adds
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
@@ -31,6 +31,11 @@ class Pack:
     credits: int
     stars: int
     label: str
+    label_translations: Mapping[str, str] = field(default_factory=dict)  # language code -> label
+
+    def label_in(self, language: str) -> str:
+        """The label a user speaking ``language`` sees (``label`` when there is none in that language)."""
+        return self.label_translations.get(language, self.label)
 
 
 class CheckoutRefusal(StrEnum):

@@ -137,12 +137,14 @@ class PaymentHandlers:
     async def support(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/paysupport``."""
         if update.effective_message is not None:
-            await update.effective_message.reply_text(self._s.settings.payments.support_text)
+            language = translator_of(update, context).language
+            await update.effective_message.reply_text(self._s.settings.payments.support_text_in(language))
 
     async def terms(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/terms``."""
         if update.effective_message is not None:
-            await update.effective_message.reply_text(self._s.settings.payments.terms_text)
+            language = translator_of(update, context).language
+            await update.effective_message.reply_text(self._s.settings.payments.terms_text_in(language))
 
     async def _tell_bonus(
         self, tr: Translator, inviter_tr: Translator, message: Message, buyer: int, inviter: int, bonus: int
@@ -161,7 +163,7 @@ class PaymentHandlers:
         if purchases is None or not purchases.packs:
             await message.reply_text(tr(texts.BUY_NONE))
             return
-        await message.reply_text(tr(texts.BUY_MENU), reply_markup=keyboards.packs(purchases.packs))
+        await message.reply_text(tr(texts.BUY_MENU), reply_markup=keyboards.packs(tr, purchases.packs))
 
     async def _send_invoice(self, tr: Translator, query: CallbackQuery, purchases: Purchases, pack_id: str) -> None:
         made = purchases.invoice_payload(pack_id, query.from_user.id)
@@ -172,11 +174,11 @@ class PaymentHandlers:
         await query.answer()
         await query.get_bot().send_invoice(
             chat_id=query.from_user.id,
-            title=pack.label,
+            title=pack.label_in(tr.language),
             description=tr.plural(texts.INVOICE_DESCRIPTION, pack.credits, credits=pack.credits),
             payload=payload,
             currency=STARS,
-            prices=[LabeledPrice(pack.label, pack.stars)],
+            prices=[LabeledPrice(pack.label_in(tr.language), pack.stars)],
             provider_token="",  # payments in Stars take none
         )
         log.info("payment.invoice_sent", user_id=query.from_user.id, pack=pack.id, stars=pack.stars)

@@ -346,3 +346,33 @@ def test_a_pack_id_that_cannot_name_an_invoice_is_refused(tmp_path: Path) -> Non
         load_settings(write(tmp_path, MINIMAL + "[credits]\nenabled = true\n" + pack))
 
     assert [key for key, _ in caught.value.problems] == ["credits.packs[0].id"]
+
+
+def test_operator_texts_in_other_languages_are_keyed_by_a_shipped_language(tmp_path: Path) -> None:
+    pack = (
+        '[[credits.packs]]\nid = "p100"\ncredits = 100\nstars = 50\nlabel = "100 credits"\n'
+        'label_translations = { ru = "100 кредитов", de = "100 Credits" }\n'
+    )
+    payments = '[payments]\nterms_text_translations = { es = "Términos", xx = "?" }\n'
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, MINIMAL + "[credits]\nenabled = true\n" + pack + payments))
+
+    assert dict(caught.value.problems) == {
+        "payments.terms_text_translations.xx": "is not a language the bot speaks; use one of es, ru",
+        "credits.packs[0].label_translations.de": "is not a language the bot speaks; use one of es, ru",
+    }
+
+
+def test_operator_texts_fall_back_to_the_main_text_in_a_language_without_one(tmp_path: Path) -> None:
+    pack = (
+        '[[credits.packs]]\nid = "p100"\ncredits = 100\nstars = 50\nlabel = "100 credits"\n'
+        'label_translations = { ru = "100 кредитов" }\n'
+    )
+    payments = '[payments]\nsupport_text = "Write to us"\nsupport_text_translations = { ru = "Напишите нам" }\n'
+
+    settings = load_settings(write(tmp_path, MINIMAL + "[credits]\nenabled = true\n" + pack + payments))
+
+    [sold] = settings.credits.packs
+    assert [sold.label_in(code) for code in ("ru", "es", "en")] == ["100 кредитов", "100 credits", "100 credits"]
+    assert [settings.payments.support_text_in(code) for code in ("ru", "es")] == ["Напишите нам", "Write to us"]

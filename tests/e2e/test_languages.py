@@ -142,3 +142,39 @@ async def test_settings_show_the_language_and_open_the_picker_in_place(
         picker = tg.message(IVAN, menu.message_id)
         assert picker is not None
         assert "✓ Русский" in button_data(picker)
+
+
+async def test_the_operators_own_words_come_in_the_users_language_where_configured(
+    make_settings: SettingsFactory, telegram: TelegramStandIn
+) -> None:
+    pack = {"id": "p100", "credits": 100, "stars": 50, "label": "100 credits", "label_translations": {"ru": "100 кр."}}
+    settings = make_settings(
+        credits={"enabled": True, "initial_balance": 0, "packs": [pack]},
+        payments={"terms_text": "Terms", "terms_text_translations": {"ru": "Условия"}},
+    )
+    tg = telegram.emulator
+    tg.add_user(IVAN, "Alice", language_code="ru")
+    async with running(settings):
+        tg.send_text(IVAN, IVAN, "/terms")
+        tg.send_text(ALICE, ALICE, "/terms")
+        await tg.wait_for_async(
+            lambda: (
+                [m.text for m in bot_messages(telegram, IVAN)] == ["Условия"]
+                and [m.text for m in bot_messages(telegram, ALICE)] == ["Terms"]
+            ),
+            what="/terms in each one's language",
+        )
+        tg.send_text(IVAN, IVAN, "/buy")
+        menu = await tg.wait_for_async(
+            lambda: next((m for m in bot_messages(telegram, IVAN) if m.text == RU(texts.BUY_MENU)), None),
+            what="the packs, in Russian",
+        )
+        [button] = menu.buttons
+        assert button["text"] == texts.pack_button("100 кр.", 50)
+        tg.press_button(IVAN, menu.message_id, IVAN, button["callback_data"])
+        invoice = await tg.wait_for_async(
+            lambda: next((m for m in bot_messages(telegram, IVAN) if m.invoice is not None), None), what="the invoice"
+        )
+        assert invoice.invoice is not None
+        assert invoice.invoice["title"] == "100 кр."
+        assert invoice.invoice["description"] == RU.plural(texts.INVOICE_DESCRIPTION, 100, credits=100)
