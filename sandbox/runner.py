@@ -48,8 +48,20 @@ CHANNEL_TITLE = "Reelay Showcase"
 CHANNEL_USERNAME = "reelay_showcase"
 STARTING_CREDITS = 1000
 SANDBOX_PACKS = [
-    {"id": "p100", "credits": 100, "stars": 50, "label": "100 credits"},
-    {"id": "p500", "credits": 500, "stars": 200, "label": "500 credits"},
+    {
+        "id": "p100",
+        "credits": 100,
+        "stars": 50,
+        "label": "100 credits",
+        "label_translations": {"ru": "100 кредитов", "es": "100 créditos"},
+    },
+    {
+        "id": "p500",
+        "credits": 500,
+        "stars": 200,
+        "label": "500 credits",
+        "label_translations": {"ru": "500 кредитов", "es": "500 créditos"},
+    },
 ]
 WEBCHAT_SHUTDOWN_S = 3
 LogLevel = Literal["debug", "info", "warning", "error"]
