@@ -11,13 +11,13 @@ from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot import keyboards, texts
-from bot.callback_data import Action, parse
+from bot.callback_data import Action
 from bot.delivery_ref import DeliveryRef
+from bot.handlers.presses import pressed
 from bot.handlers.upgrades import UpgradePress
 from bot.i18n import Translator
 from bot.services import Services
 from bot.upgrades import current_preview, extendable
-from bot.user_language import translator_of
 from poller.control import AlreadyFinished, cancel_job
 from poller.errors import InvalidTransition, JobNotFound
 from poller.jobs import Job, JobStatus, TaskKind
@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 PUBLISH_EFFECT = "publish"
 _UPGRADES = {Action.UPGRADE_1080P: TaskKind.UPSCALE_1080P, Action.UPGRADE_4K: TaskKind.UPSCALE_4K}
+_JOB_ACTIONS = frozenset({Action.PUBLISH, Action.EXTEND, Action.CANCEL, Action.NOOP, *_UPGRADES})
 
 
 class ButtonHandlers:
@@ -42,14 +43,10 @@ class ButtonHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route a press to its action after the checks."""
-        query = update.callback_query
-        if query is None:
+        press = await pressed(update, context, _JOB_ACTIONS)
+        if press is None:
             return
-        tr = translator_of(update, context)
-        data = parse(query.data)
-        if data is None:
-            await query.answer(tr(texts.BUTTON_EXPIRED))
-            return
+        query, data, tr = press.query, press.data, press.tr
         if data.action is Action.NOOP:
             await query.answer()
             return

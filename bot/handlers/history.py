@@ -11,8 +11,9 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import texts
-from bot.callback_data import Action, parse
+from bot.callback_data import Action
 from bot.delivery_ref import DeliveryRef
+from bot.handlers.presses import pressed
 from bot.history import SCANNED_JOBS, page_of, videos
 from bot.i18n import Translator
 from bot.preferences import label_of
@@ -46,14 +47,10 @@ class HistoryHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """« and » edit the message in place; ▶ sends that video again."""
-        query = update.callback_query
-        if query is None:
+        press = await pressed(update, context, (Action.HISTORY, Action.RESEND))
+        if press is None:
             return
-        tr = translator_of(update, context)
-        data = parse(query.data)
-        if data is None or data.action not in (Action.HISTORY, Action.RESEND):
-            await query.answer(tr(texts.BUTTON_EXPIRED))
-            return
+        query, data, tr = press.query, press.data, press.tr
         if data.action is Action.HISTORY:
             await self._turn(tr, query, int(data.arg))
         else:

@@ -9,7 +9,8 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import keyboards, texts
-from bot.callback_data import Action, parse
+from bot.callback_data import Action
+from bot.handlers.presses import pressed
 from bot.i18n import shipped_languages, translator
 from bot.user_language import language_of, save_language, translator_of
 
@@ -34,18 +35,17 @@ class LanguageHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Save the pressed language and say so in it (a code we do not ship is refused)."""
-        query = update.callback_query
-        if query is None:
+        press = await pressed(update, context, (Action.LANGUAGE,))
+        if press is None:
             return
-        data = parse(query.data)
-        if data is not None and data.action is Action.LANGUAGE and not data.arg:  # from /settings: the picker
+        query, data = press.query, press.data
+        if not data.arg:  # from /settings: the picker, in place
             await query.answer()
-            tr = translator_of(update, context)
-            markup = keyboards.languages(shipped_languages(), language_of(update, context))
-            await query.edit_message_text(tr(texts.LANGUAGE_PICK), reply_markup=markup)
+            markup = keyboards.languages(shipped_languages(), press.tr.language)
+            await query.edit_message_text(press.tr(texts.LANGUAGE_PICK), reply_markup=markup)
             return
-        if data is None or data.action is not Action.LANGUAGE or data.arg not in shipped_languages():
-            await query.answer(translator_of(update, context)(texts.BUTTON_EXPIRED))
+        if data.arg not in shipped_languages():
+            await query.answer(press.tr(texts.BUTTON_EXPIRED))
             return
         if context.user_data is not None:
             save_language(context.user_data, data.arg)

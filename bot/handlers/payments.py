@@ -20,8 +20,9 @@ from telegram.ext import (
 )
 
 from bot import keyboards, texts
-from bot.callback_data import Action, parse
+from bot.callback_data import Action
 from bot.handlers.admin import admitted_as_admin
+from bot.handlers.presses import pressed
 from bot.i18n import Translator, translator
 from bot.services import Services
 from bot.user_language import saved_language, translator_of
@@ -54,13 +55,12 @@ class PaymentHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pack's button sends its invoice to whoever pressed it; the bare Buy button shows the packs."""
-        query = update.callback_query
-        if query is None:
+        press = await pressed(update, context, (Action.BUY,))
+        if press is None:
             return
-        tr = translator_of(update, context)
-        data = parse(query.data)
+        query, data, tr = press.query, press.data, press.tr
         purchases = self._s.purchases
-        if data is None or data.action is not Action.BUY or purchases is None:
+        if purchases is None:  # a Buy button left from when credits were sold
             await query.answer(tr(texts.BUTTON_EXPIRED))
             return
         if not data.arg:

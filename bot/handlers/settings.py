@@ -9,7 +9,8 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot import keyboards, preferences, texts
-from bot.callback_data import Action, parse
+from bot.callback_data import Action
+from bot.handlers.presses import pressed
 from bot.i18n import Translator, language_name
 from bot.preferences import Preferences
 from bot.services import Services
@@ -49,14 +50,10 @@ class SettingsHandlers:
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Navigate the menu or apply a choice."""
-        query = update.callback_query
-        if query is None:
+        press = await pressed(update, context, (Action.SETTINGS,))
+        if press is None:
             return
-        tr = translator_of(update, context)
-        data = parse(query.data)
-        if data is None or data.action is not Action.SETTINGS:
-            await query.answer(tr(texts.BUTTON_EXPIRED))
-            return
+        query, data, tr = press.query, press.data, press.tr
         prefs = self._load(context)
         key, _, value = data.arg.partition("=")
         if not value:
